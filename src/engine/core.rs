@@ -1,0 +1,578 @@
+//! The engine's decisions as a plain function: `Core::update(input, now)` folds one input into
+//! the state and returns the effects (spawn, stop, journal, log, wake) for the shell to carry out.
+//! No runtime, no clock, no I/O: every rule here is tested as a table of cases.
+
+use super::journal::Record;
+use super::model::{Action, Item, ItemId, Outcome, Purpose, Recap, Slot};
+use super::pool::Pool;
+use super::queue::{DispatchView, Queue, Wait};
+use super::snapshot::{QueuedView, RunView, Snapshot, WorkerView};
+use super::{Command, EngineEvent, FinishedRun, Input, Policy, RunEvent, ShutdownMode, StopMode};
+use super::{EnqueueRequest, Target};
+use chrono::{DateTime, Utc};
+use log::Level;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+
+const ENGINE_TARGET: &str = "engine";
+/// First retry waits this long, doubling per attempt up to `BACKOFF_CAP`.
+const BACKOFF_BASE: Duration = Duration::from_secs(2);
+const BACKOFF_CAP: Duration = Duration::from_secs(60);
+/// `max_fail_percentage` is judged only after this many runs have finished.
+const MIN_FINISHED_FOR_FAIL_RATE: u32 = 3;
+
+#[derive(Debug, PartialEq)]
+pub enum Effect {
+    Spawn {
+        item: Item,
+        slot: Slot,
+        timeout: Duration,
+    },
+    Stop {
+        id: ItemId,
+        mode: StopMode,
+    },
+    Journal(Record),
+    Emit(EngineEvent),
+    Log {
+        target: String,
+        level: Level,
+        message: String,
+    },
+    WakeAt(DateTime<Utc>),
+}
+
+#[derive(Clone, Debug)]
+pub struct RunState {
+    pub item: Item,
+    pub slot: Slot,
+    pub started_at: DateTime<Utc>,
+    pub task: Option<String>,
+    pub tasks_started: u32,
+    pub counts: Recap,
+    pub last_line: Option<String>,
+    pub last_event_at: DateTime<Utc>,
+    pub stopping: Option<StopMode>,
+}
+
+pub struct Core {
+    policy: Policy,
+    servers: BTreeSet<String>,
+    queue: Queue,
+    pool: Pool,
+    runs: BTreeMap<ItemId, RunState>,
+    succeeded: HashSet<ItemId>,
+    paused: Option<String>,
+    shutdown: Option<ShutdownMode>,
+    next_id: ItemId,
+    finished: u32,
+    failed: u32,
+    /// The latest failed item per (server, action) in this session: what "retry" requeues.
+    retryable: BTreeMap<(String, Action), Item>,
+}
+
+impl Core {
+    pub fn new(policy: Policy, servers: impl IntoIterator<Item = String>) -> Core {
+        Core {
+            pool: Pool::new(policy.workers),
+            policy,
+            servers: servers.into_iter().collect(),
+            queue: Queue::default(),
+            runs: BTreeMap::new(),
+            succeeded: HashSet::new(),
+            paused: None,
+            shutdown: None,
+            next_id: 1,
+            finished: 0,
+            failed: 0,
+            retryable: BTreeMap::new(),
+        }
+    }
+
+    /// Brings back what the journal knew: finished successes (chain links may wait on them),
+    /// the next id, and pending items, which return held and paused: a stale queue is never
+    /// re-run without the operator saying so.
+    pub fn restore(&mut self, pending: Vec<Item>, succeeded: HashSet<ItemId>, next_id: ItemId) {
+        self.succeeded = succeeded;
+        self.next_id = self.next_id.max(next_id);
+        let count = pending.len();
+        for mut item in pending {
+            item.held = true;
+            self.queue.push(item);
+        }
+        if count > 0 {
+            self.paused = Some(format!("{count} item(s) from an earlier session"));
+        }
+    }
+
+    /// The pool's opening words, as operators know them.
+    pub fn start(&mut self) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if self.pool.is_sequential() {
+            log(
+                &mut fx,
+                ENGINE_TARGET,
+                Level::Info,
+                "Running in SEQUENTIAL mode".into(),
+            );
+        } else {
+            let n = self.pool.target();
+            log(
+                &mut fx,
+                ENGINE_TARGET,
+                Level::Info,
+                format!("Running in PARALLEL mode with {n} workers"),
+            );
+        }
+        for slot in 1..=self.pool.capacity() {
+            log(
+                &mut fx,
+                &worker_target(slot),
+                Level::Info,
+                format!("Worker {slot} started"),
+            );
+        }
+        if let Some(reason) = &self.paused {
+            let msg = format!("Dispatching paused: {reason}; resume to run them");
+            log(&mut fx, ENGINE_TARGET, Level::Warn, msg);
+        }
+        fx
+    }
+
+    pub fn update(&mut self, input: Input, now: DateTime<Utc>) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        match input {
+            Input::Command(command) => self.command(command, now, &mut fx),
+            Input::Run { id, event } => self.run_event(id, event, now, &mut fx),
+            Input::Wake => {}
+        }
+        self.dispatch(now, &mut fx);
+        fx
+    }
+
+    fn command(&mut self, command: Command, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        match command {
+            Command::Enqueue(request) => self.enqueue(request, now, fx),
+            Command::Cancel(id) => self.cancel(id, StopMode::Graceful, now, fx),
+            Command::Kill(id) => self.cancel(id, StopMode::Kill, now, fx),
+            Command::SetPriority { id, priority } => {
+                if self.queue.set_priority(id, priority) {
+                    fx.push(Effect::Journal(Record::Reprioritized {
+                        at: now,
+                        id,
+                        priority,
+                    }));
+                }
+            }
+            Command::SetWorkers(to) => self.resize(to, now, fx),
+            Command::Pause => self.pause("paused by the operator".into(), now, fx),
+            Command::Resume { release_held } => {
+                let released = if release_held {
+                    self.queue.release_held()
+                } else {
+                    0
+                };
+                if self.paused.take().is_some() || released > 0 {
+                    fx.push(Effect::Journal(Record::Resumed { at: now }));
+                    log(fx, ENGINE_TARGET, Level::Info, "Dispatching resumed".into());
+                }
+            }
+            Command::Clear => {
+                for item in self.queue.drain_all() {
+                    self.drop_item(item, Outcome::Cancelled { during_task: None }, now, fx);
+                }
+            }
+            Command::RetryFailed { servers } => {
+                let chosen: Vec<Item> = std::mem::take(&mut self.retryable)
+                    .into_iter()
+                    .filter_map(|((server, action), item)| {
+                        let wanted = servers.as_ref().is_none_or(|s| s.contains(&server));
+                        if wanted {
+                            Some(item)
+                        } else {
+                            self.retryable.insert((server, action), item);
+                            None
+                        }
+                    })
+                    .collect();
+                for failed in chosen {
+                    let mut item = self.new_item(&failed.server, failed.action, now);
+                    item.tags = failed.tags.clone();
+                    item.check_mode = failed.check_mode;
+                    item.priority = failed.priority;
+                    item.attempt = failed.attempt + 1;
+                    self.push(item, now, fx);
+                }
+            }
+            Command::Shutdown(mode) => {
+                self.shutdown = Some(self.shutdown.map_or(mode, |old| old.max(mode)));
+                let stop = match mode {
+                    ShutdownMode::Wait => None,
+                    ShutdownMode::Cancel => Some(StopMode::Graceful),
+                    ShutdownMode::Kill => Some(StopMode::Kill),
+                };
+                if let Some(stop) = stop {
+                    let ids: Vec<ItemId> = self.runs.keys().copied().collect();
+                    for id in ids {
+                        self.stop_run(id, stop, fx);
+                    }
+                }
+            }
+        }
+    }
+
+    fn enqueue(&mut self, request: EnqueueRequest, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        for server in &request.servers {
+            if !self.servers.contains(server) {
+                let msg = format!("Not queued: server {server} is not in the inventory");
+                log(fx, ENGINE_TARGET, Level::Error, msg);
+                continue;
+            }
+            let links: &[Action] = match request.target {
+                Target::Action(action) => &[action][..],
+                Target::Chain => &Action::ALL[..],
+            };
+            let mut previous: Option<ItemId> = None;
+            for &action in links {
+                let mut item = self.new_item(server, action, now);
+                item.priority = request.priority;
+                item.check_mode = request.check_mode;
+                item.tags = match &request.tags {
+                    Some(tags) => tags.clone(),
+                    None => self.policy.default_tags(action),
+                };
+                item.after = previous;
+                if let (Some(deploy), Action::Check) = (previous, action)
+                    && self.policy.health_check_enabled
+                {
+                    item.purpose = Purpose::HealthCheck { deploy };
+                }
+                previous = Some(self.push(item, now, fx));
+            }
+        }
+    }
+
+    fn new_item(&mut self, server: &str, action: Action, now: DateTime<Utc>) -> Item {
+        let id = self.next_id;
+        self.next_id += 1;
+        Item {
+            id,
+            server: server.to_string(),
+            action,
+            priority: 0,
+            tags: Vec::new(),
+            check_mode: false,
+            attempt: 1,
+            enqueued_at: now,
+            after: None,
+            purpose: Purpose::Requested,
+            not_before: None,
+            held: false,
+        }
+    }
+
+    /// Queues `item` unless the same work is already pending; returns the id that will do it.
+    fn push(&mut self, item: Item, now: DateTime<Utc>, fx: &mut Vec<Effect>) -> ItemId {
+        let record = Record::Enqueued {
+            at: now,
+            item: item.clone(),
+        };
+        let (id, added) = self.queue.push(item);
+        if added {
+            fx.push(Effect::Journal(record));
+        }
+        id
+    }
+
+    fn cancel(&mut self, id: ItemId, mode: StopMode, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        if let Some(item) = self.queue.remove(id) {
+            log(
+                fx,
+                ENGINE_TARGET,
+                Level::Info,
+                format!("Cancelled queued {}", item.describe()),
+            );
+            self.drop_item(item, Outcome::Cancelled { during_task: None }, now, fx);
+        } else if self.runs.contains_key(&id) {
+            self.stop_run(id, mode, fx);
+        }
+    }
+
+    fn stop_run(&mut self, id: ItemId, mode: StopMode, fx: &mut Vec<Effect>) {
+        let Some(run) = self.runs.get_mut(&id) else {
+            return;
+        };
+        // Asking again only ever escalates: a kill after an interrupt, never the reverse.
+        if run.stopping.is_some_and(|current| current >= mode) {
+            return;
+        }
+        run.stopping = Some(mode);
+        let verb = match mode {
+            StopMode::Graceful => "interrupting",
+            StopMode::Kill => "killing",
+        };
+        let msg = format!("Worker {} {verb}: {}", run.slot, run.item.describe());
+        log(fx, &worker_target(run.slot), Level::Warn, msg);
+        fx.push(Effect::Stop { id, mode });
+    }
+
+    /// An item that will never run: journal it and skip what waited for it.
+    fn drop_item(
+        &mut self,
+        item: Item,
+        outcome: Outcome,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        fx.push(Effect::Journal(finished_record(
+            &item, &outcome, None, None, None, now,
+        )));
+        let reason = match outcome {
+            Outcome::Cancelled { .. } => "upstream cancelled",
+            _ => "upstream failed",
+        };
+        self.skip_dependents(item.id, reason, now, fx);
+    }
+
+    fn skip_dependents(
+        &mut self,
+        id: ItemId,
+        reason: &str,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        for child in self.queue.remove_dependents(id) {
+            let outcome = Outcome::Skipped {
+                reason: reason.to_string(),
+            };
+            let msg = format!("Skipped {} ({reason})", child.describe());
+            log(fx, ENGINE_TARGET, Level::Info, msg);
+            fx.push(Effect::Journal(finished_record(
+                &child, &outcome, None, None, None, now,
+            )));
+            fx.push(Effect::Emit(EngineEvent::Finished(FinishedRun {
+                item: child,
+                slot: None,
+                outcome,
+                recap: None,
+                duration: Duration::ZERO,
+                log_path: None,
+            })));
+        }
+    }
+
+    fn resize(&mut self, to: u32, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let from = self.pool.set_target(to);
+        if from == to {
+            return;
+        }
+        fx.push(Effect::Journal(Record::Resized { at: now, from, to }));
+        log(
+            fx,
+            ENGINE_TARGET,
+            Level::Info,
+            format!("Workers resized: {from} → {to}"),
+        );
+        for slot in from.max(1) + 1..=to.max(1) {
+            log(
+                fx,
+                &worker_target(slot),
+                Level::Info,
+                format!("Worker {slot} started"),
+            );
+        }
+        let draining = self.pool.draining();
+        if draining > 0 {
+            log(
+                fx,
+                ENGINE_TARGET,
+                Level::Info,
+                format!("{draining} worker(s) draining: they finish their run, then stop"),
+            );
+        }
+    }
+
+    fn pause(&mut self, reason: String, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        if self.paused.is_none() {
+            fx.push(Effect::Journal(Record::Paused {
+                at: now,
+                reason: reason.clone(),
+            }));
+            log(
+                fx,
+                ENGINE_TARGET,
+                Level::Warn,
+                format!("Dispatching paused: {reason}"),
+            );
+            self.paused = Some(reason);
+        }
+    }
+
+    fn run_event(&mut self, id: ItemId, event: RunEvent, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        if let RunEvent::Finished(report) = event {
+            self.finish(id, report, now, fx);
+            return;
+        }
+        let Some(run) = self.runs.get_mut(&id) else {
+            return;
+        };
+        run.last_event_at = now;
+        match event {
+            RunEvent::TaskStarted { name } => {
+                run.task = Some(name);
+                run.tasks_started += 1;
+            }
+            RunEvent::HostResult { status } => status.count_into(&mut run.counts),
+            RunEvent::Output { line } => run.last_line = Some(line),
+            RunEvent::Finished(_) => unreachable!("handled above"),
+        }
+    }
+}
+
+mod finish;
+pub(crate) use finish::finished_record;
+
+impl Core {
+    fn dispatch(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        if self.shutdown.is_some() || self.paused.is_some() {
+            return;
+        }
+        while let Some(slot) = self.pool.free_slot() {
+            let busy = self.busy_servers();
+            let view = DispatchView {
+                busy: &busy,
+                succeeded: &self.succeeded,
+                now,
+            };
+            let Some(item) = self.queue.take_next(&view) else {
+                break;
+            };
+            self.pool.occupy(slot, item.id);
+            let active = self.pool.active();
+            let target = self.pool.capacity();
+            let msg = format!(
+                "Worker {slot} processing: {} (active: {active}/{target})",
+                item.describe()
+            );
+            log(fx, &worker_target(slot), Level::Info, msg);
+            fx.push(Effect::Journal(Record::Started {
+                at: now,
+                id: item.id,
+                slot,
+            }));
+            let timeout = match item.purpose {
+                Purpose::HealthCheck { .. } => self.policy.health_check_timeout,
+                Purpose::Requested => self.policy.action_timeout,
+            };
+            fx.push(Effect::Spawn {
+                item: item.clone(),
+                slot,
+                timeout,
+            });
+            self.runs.insert(
+                item.id,
+                RunState {
+                    item,
+                    slot,
+                    started_at: now,
+                    task: None,
+                    tasks_started: 0,
+                    counts: Recap::default(),
+                    last_line: None,
+                    last_event_at: now,
+                    stopping: None,
+                },
+            );
+        }
+        if let Some(at) = self.queue.next_wake(now) {
+            fx.push(Effect::WakeAt(at));
+        }
+    }
+
+    fn busy_servers(&self) -> HashMap<String, (Action, Slot)> {
+        self.runs
+            .values()
+            .map(|run| (run.item.server.clone(), (run.item.action, run.slot)))
+            .collect()
+    }
+
+    /// Nothing is running and nothing more will start without the operator.
+    pub fn is_idle(&self) -> bool {
+        if !self.runs.is_empty() {
+            return false;
+        }
+        if self.shutdown.is_some() || self.paused.is_some() {
+            return true;
+        }
+        self.queue.held_count() == self.queue.len()
+    }
+
+    /// Shutdown was asked and the last run has ended.
+    pub fn is_stopped(&self) -> bool {
+        self.shutdown.is_some() && self.runs.is_empty()
+    }
+
+    pub fn snapshot(&self, now: DateTime<Utc>) -> Snapshot {
+        let busy = self.busy_servers();
+        let view = DispatchView {
+            busy: &busy,
+            succeeded: &self.succeeded,
+            now,
+        };
+        let queue = self
+            .queue
+            .ordered()
+            .into_iter()
+            .map(|item| {
+                let wait = self.queue.blocker(item, &view).or_else(|| {
+                    if self.paused.is_some() || self.shutdown.is_some() {
+                        Some(Wait::Paused)
+                    } else {
+                        Some(Wait::NoFreeWorker)
+                    }
+                });
+                QueuedView {
+                    item: item.clone(),
+                    wait,
+                }
+            })
+            .collect();
+        let workers = self
+            .pool
+            .slots()
+            .into_iter()
+            .map(|(slot, id)| WorkerView {
+                slot,
+                run: id.and_then(|id| self.runs.get(&id)).map(RunView::from),
+            })
+            .collect();
+        Snapshot {
+            at: now,
+            target_workers: self.pool.target(),
+            active: self.pool.active(),
+            draining: self.pool.draining(),
+            paused: self.paused.clone(),
+            queue,
+            workers,
+            finished: self.finished,
+            failed: self.failed,
+        }
+    }
+}
+
+fn worker_target(slot: Slot) -> String {
+    format!("worker-{slot}")
+}
+
+fn log(fx: &mut Vec<Effect>, target: &str, level: Level, message: String) {
+    fx.push(Effect::Log {
+        target: target.to_string(),
+        level,
+        message,
+    });
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+    BACKOFF_BASE.saturating_mul(factor).min(BACKOFF_CAP)
+}

@@ -1,0 +1,262 @@
+//! What a finished run sets in motion: the journal line, the seed's log words, health checks,
+//! retries of unreachable hosts, skipping what waited on a failure, and the failure-rate brake.
+
+use super::{Core, ENGINE_TARGET, Effect, MIN_FINISHED_FOR_FAIL_RATE, backoff, log, worker_target};
+use crate::engine::journal::Record;
+use crate::engine::model::{Action, Item, ItemId, Outcome, Purpose, Recap};
+use crate::engine::{EngineEvent, FinishedRun, RunReport};
+use chrono::{DateTime, Utc};
+use log::Level;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub(crate) fn finished_record(
+    item: &Item,
+    outcome: &Outcome,
+    recap: Option<Recap>,
+    duration: Option<Duration>,
+    log: Option<PathBuf>,
+    now: DateTime<Utc>,
+) -> Record {
+    Record::Finished {
+        at: now,
+        id: item.id,
+        server: item.server.clone(),
+        action: item.action,
+        outcome: outcome.clone(),
+        recap,
+        duration_ms: duration.map(|d| d.as_millis() as u64),
+        log,
+    }
+}
+
+impl Core {
+    pub(super) fn finish(
+        &mut self,
+        id: ItemId,
+        report: RunReport,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(run) = self.runs.remove(&id) else {
+            return;
+        };
+        self.pool.release(run.slot);
+        let item = run.item;
+        let outcome = report.outcome;
+        let worker = worker_target(run.slot);
+        let slot = run.slot;
+        if outcome.is_success() {
+            log(
+                fx,
+                &worker,
+                Level::Info,
+                format!("Worker {slot} completed: {}", item.describe()),
+            );
+        } else {
+            let detail = failure_detail(&outcome);
+            let verb = match outcome {
+                Outcome::Cancelled { .. } => "cancelled",
+                _ => "failed",
+            };
+            log(
+                fx,
+                &worker,
+                Level::Error,
+                format!("Worker {slot} {verb}: {}{detail}", item.describe()),
+            );
+        }
+        fx.push(Effect::Journal(finished_record(
+            &item,
+            &outcome,
+            report.recap,
+            Some(report.duration),
+            report.log_path.clone(),
+            now,
+        )));
+        fx.push(Effect::Emit(EngineEvent::Finished(FinishedRun {
+            item: item.clone(),
+            slot: Some(slot),
+            outcome: outcome.clone(),
+            recap: report.recap,
+            duration: report.duration,
+            log_path: report.log_path,
+        })));
+        if slot > self.pool.capacity() {
+            log(fx, &worker, Level::Info, format!("Worker {slot} stopped"));
+        }
+
+        self.finished += 1;
+        if outcome.is_failure() {
+            self.failed += 1;
+        }
+        let key = (item.server.clone(), item.action);
+        if outcome.is_success() {
+            self.succeeded.insert(id);
+            self.retryable.remove(&key);
+        } else if outcome.is_failure() || matches!(outcome, Outcome::Cancelled { .. }) {
+            self.retryable.insert(key, item.clone());
+        }
+
+        self.follow_up(&item, &outcome, now, fx);
+        self.check_fail_rate(now, fx);
+    }
+
+    fn follow_up(
+        &mut self,
+        item: &Item,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        if let Purpose::HealthCheck { deploy } = item.purpose {
+            self.judge_health(item, deploy, outcome, now, fx);
+            return;
+        }
+        match outcome {
+            Outcome::Succeeded => {
+                let chain_checks = self.queue.ordered().iter().any(|pending| {
+                    pending.after == Some(item.id) && pending.action == Action::Check
+                });
+                if item.action == Action::Deploy
+                    && self.policy.health_check_enabled
+                    && !item.check_mode
+                    && !chain_checks
+                {
+                    let mut check = self.new_item(&item.server, Action::Check, now);
+                    check.priority = item.priority;
+                    check.tags = self.policy.default_tags(Action::Check);
+                    check.purpose = Purpose::HealthCheck { deploy: item.id };
+                    self.push(check, now, fx);
+                }
+            }
+            Outcome::Unreachable { .. }
+                if self.policy.auto_retry_enabled && item.attempt <= self.policy.max_retries =>
+            {
+                self.requeue(item, now, fx);
+            }
+            Outcome::Cancelled { .. } => {
+                self.skip_dependents(item.id, "upstream cancelled", now, fx)
+            }
+            _ => self.skip_dependents(item.id, "upstream failed", now, fx),
+        }
+    }
+
+    fn judge_health(
+        &mut self,
+        check: &Item,
+        deploy: ItemId,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let server = check.server.clone();
+        match outcome {
+            Outcome::Succeeded => {
+                fx.push(Effect::Journal(Record::Health {
+                    at: now,
+                    deploy,
+                    server: server.clone(),
+                    healthy: true,
+                }));
+                fx.push(Effect::Emit(EngineEvent::Health {
+                    deploy,
+                    server: server.clone(),
+                    healthy: true,
+                }));
+                log(
+                    fx,
+                    ENGINE_TARGET,
+                    Level::Info,
+                    format!("Health check passed for server {server}"),
+                );
+            }
+            Outcome::Cancelled { .. } => {}
+            _ if check.attempt < self.policy.health_check_retries => {
+                let msg = format!(
+                    "Health check {} of {} failed for server {server}; retrying",
+                    check.attempt, self.policy.health_check_retries
+                );
+                log(fx, ENGINE_TARGET, Level::Warn, msg);
+                self.requeue(check, now, fx);
+            }
+            _ => {
+                fx.push(Effect::Journal(Record::Health {
+                    at: now,
+                    deploy,
+                    server: server.clone(),
+                    healthy: false,
+                }));
+                fx.push(Effect::Emit(EngineEvent::Health {
+                    deploy,
+                    server: server.clone(),
+                    healthy: false,
+                }));
+                log(
+                    fx,
+                    ENGINE_TARGET,
+                    Level::Error,
+                    format!("deploy for server {server} is unhealthy: {outcome}"),
+                );
+            }
+        }
+    }
+
+    /// Tries `item` again after a backoff; whatever waited for it now waits for the new try.
+    fn requeue(&mut self, item: &Item, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let delay = backoff(item.attempt);
+        let mut again = self.new_item(&item.server, item.action, now);
+        again.priority = item.priority;
+        again.tags = item.tags.clone();
+        again.check_mode = item.check_mode;
+        again.purpose = item.purpose.clone();
+        again.attempt = item.attempt + 1;
+        again.not_before = Some(now + chrono::Duration::from_std(delay).unwrap_or_default());
+        let msg = format!(
+            "Requeued {} (attempt {}) in {}",
+            item.describe(),
+            again.attempt,
+            humantime::format_duration(delay)
+        );
+        log(fx, ENGINE_TARGET, Level::Info, msg);
+        let new_id = self.push(again, now, fx);
+        self.queue.repoint_dependents(item.id, new_id);
+    }
+
+    fn check_fail_rate(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let Some(limit) = self.policy.max_fail_percentage else {
+            return;
+        };
+        if self.finished < MIN_FINISHED_FOR_FAIL_RATE {
+            return;
+        }
+        let rate = f64::from(self.failed) * 100.0 / f64::from(self.finished);
+        if rate > limit {
+            let reason = format!(
+                "{} of {} finished runs failed ({rate:.0}% > max_fail_percentage {limit}%)",
+                self.failed, self.finished
+            );
+            self.pause(reason, now, fx);
+        }
+    }
+}
+
+fn failure_detail(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Failed { rc, task, .. } => {
+            let mut parts = Vec::new();
+            if let Some(rc) = rc {
+                parts.push(format!("rc {rc}"));
+            }
+            if let Some(task) = task {
+                parts.push(format!("task \"{task}\""));
+            }
+            if parts.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", parts.join(", "))
+            }
+        }
+        other => format!(" ({other})"),
+    }
+}

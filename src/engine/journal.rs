@@ -1,0 +1,188 @@
+//! The append-only journal of one environment: one JSON object per line. Status, history and
+//! crash recovery are derived from it; nothing else about the queue is stored.
+
+use super::model::{Action, Item, ItemId, Outcome, Recap, Slot};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    Session {
+        at: DateTime<Utc>,
+        pid: u32,
+        workers: u32,
+    },
+    Enqueued {
+        at: DateTime<Utc>,
+        item: Item,
+    },
+    Started {
+        at: DateTime<Utc>,
+        id: ItemId,
+        slot: Slot,
+    },
+    Finished {
+        at: DateTime<Utc>,
+        id: ItemId,
+        server: String,
+        action: Action,
+        #[serde(flatten)]
+        outcome: Outcome,
+        #[serde(default)]
+        recap: Option<Recap>,
+        #[serde(default)]
+        duration_ms: Option<u64>,
+        #[serde(default)]
+        log: Option<PathBuf>,
+    },
+    Reprioritized {
+        at: DateTime<Utc>,
+        id: ItemId,
+        priority: i32,
+    },
+    Resized {
+        at: DateTime<Utc>,
+        from: u32,
+        to: u32,
+    },
+    Paused {
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    Resumed {
+        at: DateTime<Utc>,
+    },
+    Health {
+        at: DateTime<Utc>,
+        deploy: ItemId,
+        server: String,
+        healthy: bool,
+    },
+}
+
+/// What the journal says, folded.
+#[derive(Debug, Default)]
+pub struct Replay {
+    /// Queued and never started, in enqueue order.
+    pub pending: Vec<Item>,
+    /// Started and never finished: fleetdeck died while they ran.
+    pub interrupted: Vec<Item>,
+    pub finished: Vec<Record>,
+    pub succeeded: HashSet<ItemId>,
+    pub next_id: ItemId,
+    /// Lines that could not be read (a torn last line after a crash), by line number.
+    pub skipped_lines: Vec<usize>,
+}
+
+pub fn replay(path: &Path) -> Result<Replay> {
+    let mut replay = Replay {
+        next_id: 1,
+        ..Replay::default()
+    };
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(replay),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut queued: BTreeMap<ItemId, Item> = BTreeMap::new();
+    let mut running: BTreeMap<ItemId, Item> = BTreeMap::new();
+    for (index, line) in BufReader::new(file).split(b'\n').enumerate() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let Ok(record) = serde_json::from_slice::<Record>(&line) else {
+            replay.skipped_lines.push(index + 1);
+            continue;
+        };
+        match &record {
+            Record::Enqueued { item, .. } => {
+                replay.next_id = replay.next_id.max(item.id + 1);
+                queued.insert(item.id, item.clone());
+            }
+            Record::Started { id, .. } => {
+                if let Some(item) = queued.remove(id) {
+                    running.insert(*id, item);
+                }
+            }
+            Record::Finished { id, outcome, .. } => {
+                queued.remove(id);
+                running.remove(id);
+                if outcome.is_success() {
+                    replay.succeeded.insert(*id);
+                }
+                replay.finished.push(record.clone());
+            }
+            Record::Reprioritized { id, priority, .. } => {
+                if let Some(item) = queued.get_mut(id) {
+                    item.priority = *priority;
+                }
+            }
+            Record::Health { .. } => replay.finished.push(record.clone()),
+            _ => {}
+        }
+    }
+    replay.pending = queued.into_values().collect();
+    replay.interrupted = running.into_values().collect();
+    Ok(replay)
+}
+
+/// Appends records; each one is written whole with a single `write` so a crash tears at most the
+/// last line, which replay skips.
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    pub fn open(path: &Path) -> Result<Journal> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the journal folder {}", dir.display()))?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("opening the journal {}", path.display()))?;
+        // A torn last line from a crash must not glue itself to the next record.
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len > 0 && !ends_with_newline(path)? {
+            file.write_all(b"\n")
+                .with_context(|| format!("repairing {}", path.display()))?;
+        }
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    pub fn append(&mut self, record: &Record) -> Result<()> {
+        let mut line = serde_json::to_vec(record).context("encoding a journal record")?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .with_context(|| format!("appending to {}", self.path.display()))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn ends_with_newline(path: &Path) -> Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}

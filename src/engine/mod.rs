@@ -1,0 +1,195 @@
+//! The engine: a queue, a resizable pool of workers and one `ansible-playbook` run per
+//! (action, server). It knows nothing of terminals; the dashboard and `fleetdeck run` are two
+//! consumers of the same `EngineEvent`s.
+
+pub mod callback;
+pub mod core;
+pub mod journal;
+pub mod model;
+pub mod pool;
+pub mod proctree;
+pub mod queue;
+pub mod runlog;
+pub mod runner;
+pub mod shell;
+pub mod snapshot;
+
+use model::{Action, Item, ItemId, Outcome, Recap, Slot};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use shell::{Engine, EngineHandle};
+pub use snapshot::Snapshot;
+
+/// The scheduling rules taken from `config.yml`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    pub workers: u32,
+    pub action_timeout: Duration,
+    pub health_check_enabled: bool,
+    pub health_check_timeout: Duration,
+    pub health_check_retries: u32,
+    pub auto_retry_enabled: bool,
+    pub max_retries: u32,
+    pub max_fail_percentage: Option<f64>,
+    pub provisioning_tags: Vec<String>,
+    pub deployment_tags: Vec<String>,
+}
+
+impl Policy {
+    pub fn default_tags(&self, action: Action) -> Vec<String> {
+        match action {
+            Action::Provision => self.provisioning_tags.clone(),
+            Action::Deploy => self.deployment_tags.clone(),
+            Action::Check => Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Action(Action),
+    /// provision → deploy → check, each link waiting for the previous.
+    Chain,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnqueueRequest {
+    pub servers: Vec<String>,
+    pub target: Target,
+    /// `None`: the action's default tags from the config.
+    pub tags: Option<Vec<String>>,
+    pub check_mode: bool,
+    pub priority: i32,
+}
+
+/// Graceful interrupts, then escalates; Kill goes straight to SIGKILL of every process group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StopMode {
+    Graceful,
+    Kill,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ShutdownMode {
+    /// Start nothing more; let running runs finish.
+    Wait,
+    /// Interrupt running runs.
+    Cancel,
+    Kill,
+}
+
+/// What an operator (or a script) asks of the engine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Enqueue(EnqueueRequest),
+    /// A queued item is removed; a running one is interrupted gracefully.
+    Cancel(ItemId),
+    Kill(ItemId),
+    SetPriority {
+        id: ItemId,
+        priority: i32,
+    },
+    SetWorkers(u32),
+    Pause,
+    /// `release_held` also lets items from an earlier session run.
+    Resume {
+        release_held: bool,
+    },
+    Clear,
+    /// Requeue this session's failed runs, of these servers or of all.
+    RetryFailed {
+        servers: Option<Vec<String>>,
+    },
+    Shutdown(ShutdownMode),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostStatus {
+    Ok,
+    Changed,
+    Failed,
+    Ignored,
+    Skipped,
+    Unreachable,
+}
+
+impl HostStatus {
+    pub fn count_into(self, recap: &mut Recap) {
+        match self {
+            HostStatus::Ok => recap.ok += 1,
+            HostStatus::Changed => {
+                recap.ok += 1;
+                recap.changed += 1;
+            }
+            HostStatus::Failed => recap.failed += 1,
+            HostStatus::Ignored => recap.ignored += 1,
+            HostStatus::Skipped => recap.skipped += 1,
+            HostStatus::Unreachable => recap.unreachable += 1,
+        }
+    }
+}
+
+/// What a runner reports about its run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunEvent {
+    TaskStarted {
+        name: String,
+    },
+    HostResult {
+        status: HostStatus,
+    },
+    /// The latest output line (the live view coalesces; the log file has every byte).
+    Output {
+        line: String,
+    },
+    Finished(RunReport),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunReport {
+    pub outcome: Outcome,
+    pub recap: Option<Recap>,
+    pub duration: Duration,
+    pub log_path: Option<PathBuf>,
+}
+
+/// Everything that flows into the engine's single owner of state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    Command(Command),
+    Run {
+        id: ItemId,
+        event: RunEvent,
+    },
+    /// A backoff ran out.
+    Wake,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinishedRun {
+    pub item: Item,
+    /// `None` for items that never ran (skipped).
+    pub slot: Option<Slot>,
+    pub outcome: Outcome,
+    pub recap: Option<Recap>,
+    pub duration: Duration,
+    pub log_path: Option<PathBuf>,
+}
+
+/// What consumers receive.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EngineEvent {
+    /// The state changed; this is how it looks now.
+    Snapshot(Box<Snapshot>),
+    Finished(FinishedRun),
+    Health {
+        deploy: ItemId,
+        server: String,
+        healthy: bool,
+    },
+    /// Nothing runs and nothing more will start without the operator.
+    Idle,
+    /// Shutdown is complete: no run is left.
+    Stopped,
+}

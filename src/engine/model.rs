@@ -1,0 +1,211 @@
+//! Plain data shared by the queue, the scheduler, the runner and the journal.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One id per queued item; a run takes the id of the item it runs (a retry is a new item).
+pub type ItemId = u64;
+
+/// Worker slots are numbered 1..=W and keep their number while they live.
+pub type Slot = u32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Provision,
+    Deploy,
+    Check,
+}
+
+impl Action {
+    pub const ALL: [Action; 3] = [Action::Provision, Action::Deploy, Action::Check];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Provision => "provision",
+            Action::Deploy => "deploy",
+            Action::Check => "check",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an item is in the queue beyond "the operator asked for it".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Purpose {
+    #[default]
+    Requested,
+    /// A check that decides whether the deploy `deploy` is healthy.
+    HealthCheck { deploy: ItemId },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: ItemId,
+    pub server: String,
+    pub action: Action,
+    /// Higher runs first; FIFO within one priority.
+    pub priority: i32,
+    pub tags: Vec<String>,
+    pub check_mode: bool,
+    /// 1 for the first try, 2 for the first retry, ...
+    pub attempt: u32,
+    pub enqueued_at: DateTime<Utc>,
+    /// The item this one must follow (a chain link); it runs only after that one succeeded.
+    pub after: Option<ItemId>,
+    #[serde(default)]
+    pub purpose: Purpose,
+    /// Backoff: not dispatched before this time.
+    #[serde(default)]
+    pub not_before: Option<DateTime<Utc>>,
+    /// Came back from an earlier session: waits until the operator releases it.
+    #[serde(skip)]
+    pub held: bool,
+}
+
+impl Item {
+    /// Two pending items doing the same thing to the same server are one.
+    pub fn same_work(&self, other: &Item) -> bool {
+        self.server == other.server
+            && self.action == other.action
+            && self.tags == other.tags
+            && self.check_mode == other.check_mode
+    }
+
+    pub fn describe(&self) -> String {
+        format!("{} for server {}", self.action, self.server)
+    }
+}
+
+/// Per-host counts from ansible's final stats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recap {
+    pub ok: u32,
+    pub changed: u32,
+    pub failed: u32,
+    pub unreachable: u32,
+    pub skipped: u32,
+    pub rescued: u32,
+    pub ignored: u32,
+}
+
+impl fmt::Display for Recap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ok={} changed={} failed={} unreachable={} skipped={} rescued={} ignored={}",
+            self.ok,
+            self.changed,
+            self.failed,
+            self.unreachable,
+            self.skipped,
+            self.rescued,
+            self.ignored
+        )
+    }
+}
+
+/// How an item ended. A failed playbook is an outcome, not an error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    Succeeded,
+    Failed {
+        rc: Option<i32>,
+        task: Option<String>,
+        message: String,
+    },
+    Unreachable {
+        message: String,
+    },
+    TimedOut {
+        during_task: Option<String>,
+    },
+    Cancelled {
+        during_task: Option<String>,
+    },
+    /// The run could not start (missing program, unwritable log, ...).
+    Error {
+        message: String,
+    },
+    /// Never ran: an item it depended on did not succeed.
+    Skipped {
+        reason: String,
+    },
+    /// Was running when fleetdeck died; never re-run silently.
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Succeeded)
+    }
+
+    /// Failures count toward `max_fail_percentage` and the headless exit code.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Failed { .. }
+                | Outcome::Unreachable { .. }
+                | Outcome::TimedOut { .. }
+                | Outcome::Error { .. }
+        )
+    }
+
+    /// A short word for tables and status lines.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "ok",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Unreachable { .. } => "unreachable",
+            Outcome::TimedOut { .. } => "timed out",
+            Outcome::Cancelled { .. } => "cancelled",
+            Outcome::Error { .. } => "error",
+            Outcome::Skipped { .. } => "skipped",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Succeeded => f.write_str("succeeded"),
+            Outcome::Failed { rc, task, message } => {
+                write!(f, "failed")?;
+                if let Some(rc) = rc {
+                    write!(f, " (rc {rc}")?;
+                    if let Some(task) = task {
+                        write!(f, ", task \"{task}\"")?;
+                    }
+                    write!(f, ")")?;
+                } else if let Some(task) = task {
+                    write!(f, " (task \"{task}\")")?;
+                }
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                Ok(())
+            }
+            Outcome::Unreachable { message } => write!(f, "unreachable: {message}"),
+            Outcome::TimedOut { during_task } => match during_task {
+                Some(task) => write!(f, "timed out during \"{task}\""),
+                None => f.write_str("timed out"),
+            },
+            Outcome::Cancelled { during_task } => match during_task {
+                Some(task) => write!(f, "cancelled during \"{task}\""),
+                None => f.write_str("cancelled"),
+            },
+            Outcome::Error { message } => write!(f, "error: {message}"),
+            Outcome::Skipped { reason } => write!(f, "skipped ({reason})"),
+            Outcome::Interrupted => f.write_str("interrupted (fleetdeck stopped while it ran)"),
+        }
+    }
+}

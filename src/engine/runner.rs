@@ -1,0 +1,471 @@
+//! One `ansible-playbook` child per run: argv (never a shell), its own process group, stdout and
+//! stderr read to the end in their own tasks, structured events on a pipe of their own, a
+//! timeout, and a cancel that interrupts, then terminates, then kills every process group.
+
+use super::callback::{CallbackEvent, EndedBy, Exit, Transcript};
+use super::model::{Item, ItemId, Outcome, Slot};
+use super::proctree::{self, Tree};
+use super::runlog::{Header, RunLog};
+use super::{RunEvent, RunReport, StopMode};
+use chrono::Local;
+use nix::sys::signal::Signal;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// The live view shows at most this much of one line; the log file gets all of it.
+const LIVE_LINE_MAX: usize = 2048;
+/// How much of stderr is kept for the error message of a run that failed before any task.
+const STDERR_TAIL_MAX: usize = 4096;
+const READ_CHUNK: usize = 64 * 1024;
+/// After the main process is gone, how long its pipes may stay open before we stop reading.
+const DRAIN_LIMIT: Duration = Duration::from_secs(3);
+pub const NOT_FOUND_HINT: &str = "install: python3 -m pip install ansible-core";
+
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    pub item: Item,
+    pub slot: Slot,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub cancel_grace: Duration,
+    pub log_dir: PathBuf,
+}
+
+/// What a runner says to the engine; output lines are coalesced through `LiveLine`.
+#[derive(Debug)]
+pub enum RunnerMsg {
+    Event(ItemId, RunEvent),
+    /// A newer output line waits in the run's `LiveLine`.
+    OutputReady(ItemId),
+}
+
+/// The latest output line of a run. Readers overwrite it; one notification is in flight at most,
+/// so a flood of output costs the engine nothing and never slows the child.
+#[derive(Default)]
+pub struct LiveLine {
+    latest: Mutex<Option<String>>,
+    notified: AtomicBool,
+}
+
+impl LiveLine {
+    pub fn take(&self) -> Option<String> {
+        self.notified.store(false, Ordering::SeqCst);
+        self.latest
+            .lock()
+            .map(|mut latest| latest.take())
+            .unwrap_or(None)
+    }
+
+    fn set(&self, line: String) -> bool {
+        if let Ok(mut latest) = self.latest.lock() {
+            *latest = Some(line);
+        }
+        !self.notified.swap(true, Ordering::SeqCst)
+    }
+}
+
+pub struct RunHandle {
+    pub stop: mpsc::UnboundedSender<StopMode>,
+    pub live: Arc<LiveLine>,
+    pub task: JoinHandle<()>,
+}
+
+pub fn start(spec: RunSpec, tx: mpsc::UnboundedSender<RunnerMsg>) -> RunHandle {
+    let (stop_tx, stop_rx) = mpsc::unbounded_channel();
+    let live = Arc::new(LiveLine::default());
+    let id = spec.item.id;
+    let task = tokio::spawn({
+        let live = live.clone();
+        async move {
+            let report = run(spec, stop_rx, live, tx.clone()).await;
+            let _ = tx.send(RunnerMsg::Event(id, RunEvent::Finished(report)));
+        }
+    });
+    RunHandle {
+        stop: stop_tx,
+        live,
+        task,
+    }
+}
+
+async fn run(
+    spec: RunSpec,
+    stop_rx: mpsc::UnboundedReceiver<StopMode>,
+    live: Arc<LiveLine>,
+    tx: mpsc::UnboundedSender<RunnerMsg>,
+) -> RunReport {
+    let started = Instant::now();
+    let id = spec.item.id;
+    let error = |message: String, log: Option<&RunLog>| {
+        let outcome = Outcome::Error { message };
+        if let Some(log) = log {
+            let _ = log.footer(&outcome, None, started.elapsed(), None);
+        }
+        RunReport {
+            outcome,
+            recap: None,
+            duration: started.elapsed(),
+            log_path: log.map(|log| log.path().to_path_buf()),
+        }
+    };
+    let log = match RunLog::create(
+        &spec.log_dir,
+        &spec.item.server,
+        spec.item.action,
+        Local::now(),
+    ) {
+        Ok(log) => log,
+        Err(err) => return error(format!("{err:#}"), None),
+    };
+    let mut argv = vec![spec.program.display().to_string()];
+    argv.extend(spec.args.iter().cloned());
+    let header = Header {
+        command: &argv,
+        tags: &spec.item.tags,
+        check_mode: spec.item.check_mode,
+        slot: spec.slot,
+        attempt: spec.item.attempt,
+        started: Local::now(),
+    };
+    if let Err(err) = log.header(&header) {
+        return error(format!("{err:#}"), Some(&log));
+    }
+    let (events_read, events_write) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(pair) => pair,
+        Err(err) => return error(format!("creating the events pipe: {err}"), Some(&log)),
+    };
+    let mut child = match spawn(&spec, &events_write) {
+        Ok(child) => child,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let program = spec.program.display();
+            return error(
+                format!("{program} not found ({NOT_FOUND_HINT})"),
+                Some(&log),
+            );
+        }
+        Err(err) => {
+            return error(
+                format!("could not start {}: {err}", spec.program.display()),
+                Some(&log),
+            );
+        }
+    };
+    // Only the child's side may hold the write end now, so EOF means the run is done writing.
+    drop(events_write);
+    let pid = child.id().map(|pid| pid as i32).unwrap_or(0);
+    let guard = TreeGuard { pid, armed: true };
+
+    let notify = {
+        let tx = tx.clone();
+        move || {
+            let _ = tx.send(RunnerMsg::OutputReady(id));
+        }
+    };
+    let stdout = child
+        .stdout
+        .take()
+        .map(|out| tokio::spawn(pump(out, log.clone(), live.clone(), notify.clone())));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|err| tokio::spawn(pump(err, log.clone(), live.clone(), notify.clone())));
+    let transcript = Arc::new(Mutex::new(Transcript::default()));
+    let events = tokio::spawn(read_events(events_read, transcript.clone(), tx.clone(), id));
+
+    let (status, ended_by, mut tree) = supervise(&mut child, pid, stop_rx, &spec).await;
+    let mut guard = guard;
+    guard.armed = false;
+
+    let readers = async {
+        let out = match stdout {
+            Some(task) => task.await.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let err = match stderr {
+            Some(task) => task.await.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let _ = events.await;
+        (out, err)
+    };
+    let stderr_tail = match tokio::time::timeout(DRAIN_LIMIT, readers).await {
+        Ok((_, err)) => String::from_utf8_lossy(&err).into_owned(),
+        Err(_) => {
+            // Something of the run outlived its main process and holds our pipes: end it.
+            tree.merge(Tree::of(pid));
+            proctree::kill_all(pid, &tree);
+            let _ = log.write(
+                b"\n# fleetdeck: output pipes stayed open after the run ended; stopped reading\n",
+            );
+            String::new()
+        }
+    };
+
+    let exit = match status {
+        Some(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code(code),
+            (None, Some(signal)) => Exit::Signal(signal),
+            (None, None) => Exit::Signal(0),
+        },
+        None => Exit::Signal(Signal::SIGKILL as i32),
+    };
+    let transcript = transcript.lock().map(|t| t.clone()).unwrap_or_default();
+    let outcome = transcript.outcome(&spec.item.server, exit, ended_by, &stderr_tail);
+    let recap = transcript.recap(&spec.item.server);
+    let rc = match exit {
+        Exit::Code(code) => Some(code),
+        Exit::Signal(_) => None,
+    };
+    let duration = started.elapsed();
+    if let Err(err) = log.footer(&outcome, rc, duration, recap.as_ref()) {
+        log::warn!(target: "engine", "{err:#}");
+    }
+    RunReport {
+        outcome,
+        recap,
+        duration,
+        log_path: Some(log.path().to_path_buf()),
+    }
+}
+
+fn spawn(spec: &RunSpec, events_write: &OwnedFd) -> std::io::Result<tokio::process::Child> {
+    let events_fd = events_write.as_raw_fd();
+    let parent = nix::unistd::getpid();
+    let mut command = tokio::process::Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .current_dir(&spec.cwd)
+        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("FLEETDECK_EVENTS_FD", events_fd.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: between fork and exec only async-signal-safe calls (fcntl, prctl, getppid).
+    unsafe {
+        command.pre_exec(move || {
+            // The events pipe is close-on-exec in fleetdeck so other runs never inherit it;
+            // this child alone keeps it across exec.
+            let fd = std::os::fd::BorrowedFd::borrow_raw(events_fd);
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            )?;
+            // If fleetdeck dies, ansible gets SIGTERM, which it forwards to its workers.
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
+            if nix::unistd::getppid() != parent {
+                return Err(std::io::Error::other(
+                    "fleetdeck exited while starting the run",
+                ));
+            }
+            Ok(())
+        });
+    }
+    command.spawn()
+}
+
+/// Waits for the child while enforcing the timeout and stop requests. Graceful: SIGINT to the
+/// main process, SIGTERM after the grace, then SIGKILL to every group after another grace.
+/// Returns the exit status, who ended the run, and every process seen in its tree.
+async fn supervise(
+    child: &mut tokio::process::Child,
+    pid: i32,
+    mut stop_rx: mpsc::UnboundedReceiver<StopMode>,
+    spec: &RunSpec,
+) -> (Option<std::process::ExitStatus>, EndedBy, Tree) {
+    let deadline = tokio::time::Instant::now() + spec.timeout;
+    let mut ended_by = EndedBy::Itself;
+    let mut stage = Stage::Running;
+    let mut next_step: Option<tokio::time::Instant> = None;
+    let mut tree = Tree::default();
+    let mut stop_open = true;
+    loop {
+        let trigger = tokio::select! {
+            status = child.wait() => return (status.ok(), ended_by, tree),
+            request = stop_rx.recv(), if stop_open => match request {
+                Some(mode) => Trigger::Stop(mode),
+                // The engine is gone: nobody will ever see this run's end, so end it now.
+                None => {
+                    stop_open = false;
+                    Trigger::Stop(StopMode::Kill)
+                }
+            },
+            _ = tokio::time::sleep_until(deadline), if ended_by == EndedBy::Itself => Trigger::Timeout,
+            _ = tokio::time::sleep_until(next_step.unwrap_or(deadline)), if next_step.is_some() => Trigger::Escalate,
+        };
+        if ended_by == EndedBy::Itself {
+            ended_by = match trigger {
+                Trigger::Timeout => EndedBy::Timeout,
+                _ => EndedBy::Cancel,
+            };
+        }
+        let next = match (trigger, stage) {
+            (Trigger::Stop(StopMode::Kill), _) => Stage::Killed,
+            (Trigger::Stop(StopMode::Graceful) | Trigger::Timeout, Stage::Running) => {
+                Stage::Interrupted
+            }
+            (Trigger::Escalate, Stage::Interrupted) => Stage::Terminated,
+            (Trigger::Escalate, Stage::Terminated) => Stage::Killed,
+            (_, current) => current,
+        };
+        if next == stage {
+            continue;
+        }
+        stage = next;
+        // Workers are listed before any signal: once the main process is gone they are orphans.
+        tree.merge(Tree::of(pid));
+        next_step = match stage {
+            Stage::Interrupted => {
+                proctree::signal(pid, Signal::SIGINT);
+                Some(tokio::time::Instant::now() + spec.cancel_grace)
+            }
+            Stage::Terminated => {
+                proctree::signal(pid, Signal::SIGTERM);
+                Some(tokio::time::Instant::now() + spec.cancel_grace)
+            }
+            Stage::Killed => {
+                proctree::kill_all(pid, &tree);
+                None
+            }
+            Stage::Running => None,
+        };
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trigger {
+    Stop(StopMode),
+    Timeout,
+    Escalate,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Running,
+    Interrupted,
+    Terminated,
+    Killed,
+}
+
+/// Kills the run's whole tree if the runner is dropped before the child was reaped (engine
+/// shutdown, a panic): closing means done.
+struct TreeGuard {
+    pid: i32,
+    armed: bool,
+}
+
+impl Drop for TreeGuard {
+    fn drop(&mut self) {
+        if self.armed && self.pid > 0 {
+            proctree::kill_all(self.pid, &Tree::of(self.pid));
+        }
+    }
+}
+
+/// Copies every byte to the log and offers the latest complete line to the live view. Returns
+/// the last few KiB, for error messages.
+async fn pump(
+    mut source: impl AsyncRead + Unpin,
+    log: RunLog,
+    live: Arc<LiveLine>,
+    notify: impl Fn(),
+) -> Vec<u8> {
+    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut partial: Vec<u8> = Vec::new();
+    let mut tail: Vec<u8> = Vec::new();
+    let mut log_ok = true;
+    let offer = |line: &[u8]| {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches('\r').trim_end();
+        if !text.trim().is_empty() && live.set(text.to_string()) {
+            notify();
+        }
+    };
+    loop {
+        let n = match source.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let bytes = &chunk[..n];
+        // A full disk must not stall the child: keep reading, stop writing.
+        if log_ok && log.write(bytes).is_err() {
+            log_ok = false;
+        }
+        tail.extend_from_slice(bytes);
+        if tail.len() > STDERR_TAIL_MAX {
+            tail.drain(..tail.len() - STDERR_TAIL_MAX);
+        }
+        match bytes.iter().rposition(|b| *b == b'\n') {
+            Some(last) => {
+                let line_start = bytes[..last].iter().rposition(|b| *b == b'\n');
+                match line_start {
+                    Some(start) => offer(&bytes[start + 1..last]),
+                    None => {
+                        extend_capped(&mut partial, &bytes[..last]);
+                        offer(&partial);
+                    }
+                }
+                partial.clear();
+                extend_capped(&mut partial, &bytes[last + 1..]);
+            }
+            None => extend_capped(&mut partial, bytes),
+        }
+    }
+    if !partial.is_empty() {
+        offer(&partial);
+    }
+    tail
+}
+
+fn extend_capped(buffer: &mut Vec<u8>, bytes: &[u8]) {
+    let room = LIVE_LINE_MAX.saturating_sub(buffer.len());
+    buffer.extend_from_slice(&bytes[..bytes.len().min(room)]);
+}
+
+async fn read_events(
+    read_end: OwnedFd,
+    transcript: Arc<Mutex<Transcript>>,
+    tx: mpsc::UnboundedSender<RunnerMsg>,
+    id: ItemId,
+) {
+    let Ok(pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(read_end) else {
+        return;
+    };
+    let mut reader = BufReader::new(pipe);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let Some(event) = CallbackEvent::parse(&line) else {
+            continue;
+        };
+        if let Ok(mut transcript) = transcript.lock() {
+            transcript.record(&event);
+        }
+        let progress = match &event {
+            CallbackEvent::TaskStart { task, .. } => {
+                Some(RunEvent::TaskStarted { name: task.clone() })
+            }
+            other => other
+                .host_status()
+                .map(|status| RunEvent::HostResult { status }),
+        };
+        if let Some(progress) = progress {
+            let _ = tx.send(RunnerMsg::Event(id, progress));
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! The thin shell around `Core`: it owns the channels, the journal and the running children,
+//! feeds every input to `Core::update` and carries out the effects it returns.
+
+use super::core::{Core, Effect};
+use super::journal::{self, Journal, Record};
+use super::model::{Action, Item, ItemId, Outcome};
+use super::runner::{self, RunHandle, RunSpec, RunnerMsg};
+use super::{Command, EngineEvent, Input, Policy, RunEvent, ShutdownMode};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// At most this many queued inputs are folded before consumers get a new snapshot.
+const MAX_BATCH: usize = 512;
+
+/// Everything the engine needs to know about an environment, resolved to paths and values.
+#[derive(Clone, Debug)]
+pub struct EngineSetup {
+    pub env_name: String,
+    /// Where `ansible-playbook` runs (the project root); playbook paths are relative to it.
+    pub root: PathBuf,
+    pub inventory: PathBuf,
+    pub playbooks: HashMap<Action, PathBuf>,
+    pub program: PathBuf,
+    pub policy: Policy,
+    pub cancel_grace: Duration,
+    pub servers: Vec<String>,
+    pub journal: PathBuf,
+    pub log_dir: PathBuf,
+    /// Folder holding our callback plugin.
+    pub callback_dir: PathBuf,
+}
+
+/// How consumers talk to a running engine. Dropping it kills whatever still runs.
+#[derive(Clone)]
+pub struct EngineHandle {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl EngineHandle {
+    pub fn send(&self, command: Command) {
+        // A closed channel means the engine has stopped; there is nobody left to obey.
+        let _ = self.commands.send(command);
+    }
+}
+
+pub struct Engine {
+    setup: EngineSetup,
+    core: Core,
+    journal: Journal,
+    runs: HashMap<ItemId, RunHandle>,
+    events: mpsc::UnboundedSender<EngineEvent>,
+    runner_tx: mpsc::UnboundedSender<RunnerMsg>,
+    wake_at: Option<DateTime<Utc>>,
+}
+
+/// Where the engine's loop ends up; awaited by whoever started it.
+pub type EngineTask = tokio::task::JoinHandle<Result<()>>;
+
+impl Engine {
+    /// Opens the journal, brings back what an earlier session left, and starts the loop.
+    /// Must be called inside a tokio runtime.
+    pub fn start(
+        setup: EngineSetup,
+    ) -> Result<(
+        EngineHandle,
+        mpsc::UnboundedReceiver<EngineEvent>,
+        EngineTask,
+    )> {
+        let replay = journal::replay(&setup.journal)?;
+        let mut journal = Journal::open(&setup.journal)?;
+        let now = Utc::now();
+        for line in &replay.skipped_lines {
+            log::warn!(target: "engine", "{} line {line} is unreadable (torn by a crash?); skipped", setup.journal.display());
+        }
+        for item in &replay.interrupted {
+            log::warn!(target: "engine", "{} was running when fleetdeck stopped: marked interrupted, not re-run", item.describe());
+            journal.append(&super::core::finished_record(
+                item,
+                &Outcome::Interrupted,
+                None,
+                None,
+                None,
+                now,
+            ))?;
+        }
+        let mut core = Core::new(setup.policy.clone(), setup.servers.iter().cloned());
+        core.restore(replay.pending, replay.succeeded, replay.next_id);
+        journal.append(&Record::Session {
+            at: now,
+            pid: std::process::id(),
+            workers: setup.policy.workers,
+        })?;
+
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (runner_tx, runner_rx) = mpsc::unbounded_channel();
+        let mut engine = Engine {
+            setup,
+            core,
+            journal,
+            runs: HashMap::new(),
+            events: events_tx,
+            runner_tx,
+            wake_at: None,
+        };
+        let opening = engine.core.start();
+        engine.apply(opening);
+        let task = tokio::spawn(engine.run(commands_rx, runner_rx));
+        Ok((
+            EngineHandle {
+                commands: commands_tx,
+            },
+            events_rx,
+            task,
+        ))
+    }
+
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut runners: mpsc::UnboundedReceiver<RunnerMsg>,
+    ) -> Result<()> {
+        let mut commands_open = true;
+        let mut idle_announced = false;
+        loop {
+            let wake = self.wake_at.map(to_instant);
+            let first = tokio::select! {
+                command = commands.recv(), if commands_open => match command {
+                    Some(command) => Some(Input::Command(command)),
+                    None => {
+                        // Every handle is gone: nobody can watch or stop the runs, so end them.
+                        commands_open = false;
+                        Some(Input::Command(Command::Shutdown(ShutdownMode::Kill)))
+                    }
+                },
+                Some(message) = runners.recv() => self.from_runner(message),
+                _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)), if wake.is_some() => {
+                    self.wake_at = None;
+                    Some(Input::Wake)
+                }
+            };
+            let mut batch: Vec<Input> = first.into_iter().collect();
+            while batch.len() < MAX_BATCH {
+                if let Ok(message) = runners.try_recv() {
+                    batch.extend(self.from_runner(message));
+                } else if let Ok(command) = commands.try_recv() {
+                    batch.push(Input::Command(command));
+                } else {
+                    break;
+                }
+            }
+            for input in batch {
+                let finished = match &input {
+                    Input::Run {
+                        id,
+                        event: RunEvent::Finished(_),
+                    } => Some(*id),
+                    _ => None,
+                };
+                let effects = self.core.update(input, Utc::now());
+                self.apply(effects);
+                if let Some(id) = finished {
+                    self.runs.remove(&id);
+                }
+            }
+            let snapshot = self.core.snapshot(Utc::now());
+            let _ = self.events.send(EngineEvent::Snapshot(Box::new(snapshot)));
+            if self.core.is_stopped() {
+                let _ = self.events.send(EngineEvent::Stopped);
+                return Ok(());
+            }
+            let idle = self.core.is_idle();
+            if idle && !idle_announced {
+                let _ = self.events.send(EngineEvent::Idle);
+            }
+            idle_announced = idle;
+        }
+    }
+
+    /// Output notifications become the line they announce; everything else passes through.
+    fn from_runner(&mut self, message: RunnerMsg) -> Option<Input> {
+        match message {
+            RunnerMsg::Event(id, event) => Some(Input::Run { id, event }),
+            RunnerMsg::OutputReady(id) => {
+                let line = self.runs.get(&id)?.live.take()?;
+                Some(Input::Run {
+                    id,
+                    event: RunEvent::Output { line },
+                })
+            }
+        }
+    }
+
+    fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Spawn {
+                    item,
+                    slot,
+                    timeout,
+                } => {
+                    let spec = self.spec_for(item, slot, timeout);
+                    let id = spec.item.id;
+                    self.runs
+                        .insert(id, runner::start(spec, self.runner_tx.clone()));
+                }
+                Effect::Stop { id, mode } => {
+                    if let Some(run) = self.runs.get(&id) {
+                        let _ = run.stop.send(mode);
+                    }
+                }
+                Effect::Journal(record) => {
+                    if let Err(err) = self.journal.append(&record) {
+                        log::error!(target: "engine", "{err:#}");
+                    }
+                }
+                Effect::Emit(event) => {
+                    let _ = self.events.send(event);
+                }
+                Effect::Log {
+                    target,
+                    level,
+                    message,
+                } => log::log!(target: &target, level, "{message}"),
+                Effect::WakeAt(at) => {
+                    self.wake_at = Some(self.wake_at.map_or(at, |current| current.min(at)))
+                }
+            }
+        }
+    }
+
+    fn spec_for(&self, item: Item, slot: u32, timeout: Duration) -> RunSpec {
+        let setup = &self.setup;
+        let args = playbook_args(setup, &item);
+        RunSpec {
+            item,
+            slot,
+            program: setup.program.clone(),
+            args,
+            cwd: setup.root.clone(),
+            env: ansible_env(setup),
+            timeout,
+            cancel_grace: setup.cancel_grace,
+            log_dir: setup.log_dir.clone(),
+        }
+    }
+}
+
+/// `-i <inventory> <playbook> --limit <server> [--tags a,b] [--check --diff]`
+pub fn playbook_args(setup: &EngineSetup, item: &Item) -> Vec<String> {
+    let playbook = setup
+        .playbooks
+        .get(&item.action)
+        .cloned()
+        .unwrap_or_default();
+    let mut args = vec![
+        "-i".to_string(),
+        setup.inventory.display().to_string(),
+        playbook.display().to_string(),
+        "--limit".to_string(),
+        item.server.clone(),
+    ];
+    if !item.tags.is_empty() {
+        args.push("--tags".to_string());
+        args.push(item.tags.join(","));
+    }
+    if item.check_mode {
+        args.push("--check".to_string());
+        args.push("--diff".to_string());
+    }
+    args
+}
+
+/// Plain output for the log, unbuffered so lines arrive as they happen, and our events plugin
+/// enabled beside whatever the operator enabled.
+fn ansible_env(setup: &EngineSetup) -> Vec<(String, String)> {
+    let joined = |name: &str, ours: String, sep: &str| match std::env::var(name) {
+        Ok(theirs) if !theirs.is_empty() => format!("{ours}{sep}{theirs}"),
+        _ => ours,
+    };
+    vec![
+        ("ANSIBLE_FORCE_COLOR".into(), "0".into()),
+        ("ANSIBLE_NOCOLOR".into(), "1".into()),
+        ("PYTHONUNBUFFERED".into(), "1".into()),
+        (
+            "ANSIBLE_CALLBACK_PLUGINS".into(),
+            joined(
+                "ANSIBLE_CALLBACK_PLUGINS",
+                setup.callback_dir.display().to_string(),
+                ":",
+            ),
+        ),
+        (
+            "ANSIBLE_CALLBACKS_ENABLED".into(),
+            joined("ANSIBLE_CALLBACKS_ENABLED", "fleetdeck_events".into(), ","),
+        ),
+    ]
+}
+
+fn to_instant(at: DateTime<Utc>) -> tokio::time::Instant {
+    let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    tokio::time::Instant::now() + wait
+}
+
+impl EngineSetup {
+    pub fn describe(&self) -> String {
+        format!(
+            "environment {} ({})",
+            self.env_name,
+            self.inventory.display()
+        )
+    }
+}
+
+pub fn ensure_dir(path: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))
+}
