@@ -1,1 +1,9 @@
+pub mod cli;
+pub mod config;
+pub mod console_log;
 pub mod engine;
+pub mod headless;
+pub mod inventory;
+pub mod project;
+pub mod status;
+pub mod summary;

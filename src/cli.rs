@@ -1,0 +1,89 @@
+//! The command line: `fleetdeck [-e ENV]` opens the dashboard; subcommands run headless.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fleetdeck",
+    version,
+    about = "Run Ansible provision / deploy / check across a fleet, in parallel, and watch it live."
+)]
+pub struct Cli {
+    /// Project root holding inventory/<env>/ (default: the current directory).
+    #[arg(long, global = true, default_value = ".", value_name = "DIR")]
+    pub root: PathBuf,
+    /// Environment: a folder under inventory/ (may be omitted when there is only one).
+    #[arg(short, long, global = true, value_name = "ENV")]
+    pub env: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Commands>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// List the environments under inventory/.
+    Envs,
+    /// Queue actions, run them to completion without a screen, print a summary.
+    ///
+    /// Exit status: 0 when every run succeeded, 2 when any failed, was unreachable or was not
+    /// run, 130 after Ctrl-C (the first interrupts running runs, the second kills them).
+    Run(RunArgs),
+    /// Show each server's last outcome per action, from the journal.
+    Status(StatusArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ActionArg {
+    Provision,
+    Deploy,
+    Check,
+    /// provision → deploy → check, each only after the previous succeeded.
+    Chain,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// What to run (optional with --resume).
+    #[arg(value_enum, required_unless_present = "resume")]
+    pub action: Option<ActionArg>,
+    /// Servers or groups by name.
+    #[arg(value_name = "SERVER")]
+    pub servers: Vec<String>,
+    /// Every server of the inventory.
+    #[arg(long)]
+    pub all: bool,
+    /// Every server of this group (repeatable).
+    #[arg(long, value_name = "G")]
+    pub group: Vec<String>,
+    /// Parallel runs (0 = sequential); default: max_parallel_workers from config.yml.
+    #[arg(long, short = 'w', value_name = "N")]
+    pub workers: Option<u32>,
+    /// Tags passed as --tags (default: the action's tags from config.yml).
+    #[arg(long, value_name = "a,b")]
+    pub tags: Option<String>,
+    /// Dry run: ansible's --check --diff.
+    #[arg(long)]
+    pub check: bool,
+    /// Higher runs first.
+    #[arg(
+        long,
+        default_value_t = 0,
+        allow_negative_numbers = true,
+        value_name = "P"
+    )]
+    pub priority: i32,
+    /// Print the summary as JSON on stdout (log lines go to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Also run the items an earlier session left queued.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}

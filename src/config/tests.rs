@@ -1,0 +1,171 @@
+use super::*;
+
+fn load_text(text: &str) -> Result<Loaded> {
+    parse(text, Path::new("inventory/prod/config.yml"))
+}
+
+#[test]
+fn empty_file_gives_every_default() {
+    assert_eq!(load_text("").unwrap().config, Config::default());
+    assert_eq!(
+        load_text("# only a comment\n").unwrap().config,
+        Config::default()
+    );
+}
+
+#[test]
+fn every_key_is_honoured() {
+    let text = "\
+max_parallel_workers: 4
+inventory: hosts.ini
+playbooks: {provision: p.yml, deploy: d.yml, check: c.yml}
+provisioning_tags: [base, users]
+deployment_tags: \"release, switch\"
+action_timeout: 10m
+cancel_grace: 3s
+health_check_enabled: true
+health_check_timeout: 45s
+health_check_retries: 5
+auto_retry_enabled: true
+max_retries: 2
+max_fail_percentage: 25
+ansible_playbook: /opt/bin/ansible-playbook
+refresh_interval: 500ms
+log_retention_lines: 200
+";
+    let config = load_text(text).unwrap().config;
+    let expected = Config {
+        max_parallel_workers: 4,
+        inventory: "hosts.ini".into(),
+        playbooks: Playbooks {
+            provision: "p.yml".into(),
+            deploy: "d.yml".into(),
+            check: "c.yml".into(),
+        },
+        provisioning_tags: vec!["base".into(), "users".into()],
+        deployment_tags: vec!["release".into(), "switch".into()],
+        action_timeout: Duration::from_secs(600),
+        cancel_grace: Duration::from_secs(3),
+        health_check_enabled: true,
+        health_check_timeout: Duration::from_secs(45),
+        health_check_retries: 5,
+        auto_retry_enabled: true,
+        max_retries: 2,
+        max_fail_percentage: Some(25.0),
+        ansible_playbook: "/opt/bin/ansible-playbook".into(),
+        refresh_interval: Duration::from_millis(500),
+        log_retention_lines: 200,
+    };
+    assert_eq!(config, expected);
+}
+
+#[test]
+fn partial_playbooks_keep_the_other_defaults() {
+    let config = load_text("playbooks:\n  deploy: site.yml\n")
+        .unwrap()
+        .config;
+    assert_eq!(config.playbooks.deploy, PathBuf::from("site.yml"));
+    assert_eq!(config.playbooks.check, Config::default().playbooks.check);
+}
+
+#[test]
+fn negative_workers_become_sequential_with_a_warning() {
+    let loaded = load_text("max_parallel_workers: -2\n").unwrap();
+    assert_eq!(loaded.config.max_parallel_workers, 0);
+    assert_eq!(loaded.warnings.len(), 1);
+    assert!(
+        loaded.warnings[0].contains("max_parallel_workers is -2"),
+        "{:?}",
+        loaded.warnings
+    );
+}
+
+/// Each bad file must name the file, the line, the key and say how to fix it.
+#[test]
+fn bad_configs_name_file_line_key_and_fix() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "unknown key",
+            "max_parallel_workers: 2\nmax_workers: 3\n",
+            &[
+                "line 2",
+                "`max_workers`",
+                "did you mean `max_parallel_workers`",
+                "valid keys:",
+            ],
+        ),
+        (
+            "workers as text",
+            "max_parallel_workers: three\n",
+            &[
+                "line 1",
+                "`max_parallel_workers`",
+                "e.g. `max_parallel_workers: 3`",
+            ],
+        ),
+        (
+            "duration without unit",
+            "\naction_timeout: 30\n",
+            &["line 2", "`action_timeout`", "30s"],
+        ),
+        (
+            "duration garbage",
+            "cancel_grace: soon\n",
+            &["line 1", "`cancel_grace`", "`soon` is not a duration"],
+        ),
+        (
+            "bool as text",
+            "health_check_enabled: maybe\n",
+            &["line 1", "`health_check_enabled`", "true or false"],
+        ),
+        (
+            "zero retries",
+            "health_check_retries: 0\n",
+            &["line 1", "`health_check_retries`", "at least one"],
+        ),
+        (
+            "percentage above 100",
+            "max_fail_percentage: 150\n",
+            &["line 1", "`max_fail_percentage`", "0 to 100"],
+        ),
+        (
+            "unknown playbook action",
+            "playbooks:\n  rollback: r.yml\n",
+            &["line 2", "`rollback`", "provision, deploy, check"],
+        ),
+        (
+            "zero timeout",
+            "health_check_timeout: 0s\n",
+            &["line 1", "`health_check_timeout`", "is zero"],
+        ),
+        (
+            "not a mapping",
+            "- max_parallel_workers\n",
+            &["config.yml", "fix:"],
+        ),
+        (
+            "broken yaml",
+            "max_parallel_workers: [1\n",
+            &["config.yml", "line"],
+        ),
+    ];
+    for (name, text, needles) in cases {
+        let err = format!("{:#}", load_text(text).expect_err(name));
+        assert!(
+            err.contains("inventory/prod/config.yml"),
+            "{name}: no file in {err}"
+        );
+        for needle in *needles {
+            assert!(
+                err.contains(needle),
+                "{name}: `{needle}` missing from:\n{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn missing_file_means_defaults() {
+    let loaded = load(Path::new("/nonexistent/config.yml")).unwrap();
+    assert_eq!(loaded.config, Config::default());
+}

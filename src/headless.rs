@@ -1,0 +1,113 @@
+//! `fleetdeck run`: the engine with no screen. Queue, run to the end, print a summary, exit
+//! with a code a script can use. The same engine events as the dashboard, folded differently.
+
+use crate::cli::{ActionArg, RunArgs};
+use crate::config::split_tags;
+use crate::engine::Engine;
+use crate::engine::model::{Action, ItemId};
+use crate::engine::{
+    Command, EngineEvent, EnqueueRequest, FinishedRun, ShutdownMode, Snapshot, Target,
+};
+use crate::project::Environment;
+use crate::{console_log, summary};
+use anyhow::{Result, bail};
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+pub const EXIT_FAILED: u8 = 2;
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
+    console_log::init(args.json);
+    for warning in &env.warnings {
+        log::warn!(target: "engine", "{warning}");
+    }
+    let inventory = env.load_inventory()?;
+    let mut names = args.servers.clone();
+    names.extend(args.group.iter().cloned());
+    let servers = if args.all {
+        inventory.hosts.keys().cloned().collect()
+    } else {
+        inventory.resolve(&names)?
+    };
+    if servers.is_empty() && args.action.is_some() {
+        bail!("no servers chosen: name servers or groups, or pass --group G or --all");
+    }
+    let setup = env.engine_setup(&inventory, args.workers)?;
+    let (engine, mut events, task) = Engine::start(setup)?;
+    if let Some(action) = args.action {
+        engine.send(Command::Enqueue(EnqueueRequest {
+            servers,
+            target: match action {
+                ActionArg::Provision => Target::Action(Action::Provision),
+                ActionArg::Deploy => Target::Action(Action::Deploy),
+                ActionArg::Check => Target::Action(Action::Check),
+                ActionArg::Chain => Target::Chain,
+            },
+            tags: args.tags.as_deref().map(split_tags),
+            check_mode: args.check,
+            priority: args.priority,
+        }));
+    }
+    engine.send(Command::Resume {
+        release_held: args.resume,
+    });
+
+    let mut finished: Vec<FinishedRun> = Vec::new();
+    let mut health: BTreeMap<ItemId, bool> = BTreeMap::new();
+    let mut last: Option<Box<Snapshot>> = None;
+    let mut interrupts = 0u32;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(EngineEvent::Snapshot(snapshot)) => last = Some(snapshot),
+                Some(EngineEvent::Finished(run)) => finished.push(run),
+                Some(EngineEvent::Health { deploy, healthy, .. }) => { health.insert(deploy, healthy); }
+                Some(EngineEvent::Idle) => {
+                    // Paused by the failure brake: what has not run, will not run in this session.
+                    if let Some(snapshot) = &last {
+                        for queued in snapshot.queue.iter().filter(|q| !q.item.held) {
+                            engine.send(Command::Cancel(queued.item.id));
+                        }
+                    }
+                    engine.send(Command::Shutdown(ShutdownMode::Wait));
+                }
+                Some(EngineEvent::Stopped) | None => break,
+            },
+            _ = tokio::signal::ctrl_c() => {
+                interrupts += 1;
+                let mode = if interrupts == 1 { ShutdownMode::Cancel } else { ShutdownMode::Kill };
+                log::warn!(target: "engine", "{}", if interrupts == 1 {
+                    "Interrupted: stopping dispatch and interrupting running runs (Ctrl-C again to kill)"
+                } else {
+                    "Killing running runs"
+                });
+                engine.send(Command::Shutdown(mode));
+            }
+        }
+    }
+    drop(engine);
+    task.await??;
+
+    let left = last.map(|s| s.queue.len()).unwrap_or(0);
+    let report = summary::Summary::new(finished, health, left);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    } else {
+        print!("{}", report.table());
+        if left > 0 {
+            println!(
+                "{left} item(s) stay queued for later: `fleetdeck run -e {} --resume` runs them",
+                env.name
+            );
+        }
+    }
+    let code = if interrupts > 0 {
+        EXIT_INTERRUPTED
+    } else if report.all_succeeded() {
+        0
+    } else {
+        EXIT_FAILED
+    };
+    Ok(ExitCode::from(code))
+}

@@ -1,0 +1,210 @@
+//! A project root holds environments (`inventory/<env>/`: an inventory and `config.yml`) and
+//! fleetdeck's own files: run logs under `logs/<env>/`, the journal under `.fleetdeck/<env>/`.
+
+use crate::config::{self, Config};
+use crate::engine::Policy;
+use crate::engine::model::Action;
+use crate::engine::shell::EngineSetup;
+use crate::inventory::Inventory;
+use anyhow::{Context, Result, bail};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const CALLBACK_PLUGIN: &str = include_str!("../assets/callback_plugins/fleetdeck_events.py");
+const DEFAULT_PROGRAM: &str = "ansible-playbook";
+
+pub struct Project {
+    pub root: PathBuf,
+}
+
+pub struct Environment {
+    pub name: String,
+    pub root: PathBuf,
+    pub dir: PathBuf,
+    pub config: Config,
+    pub warnings: Vec<String>,
+    pub inventory_path: PathBuf,
+    pub program: PathBuf,
+}
+
+impl Project {
+    pub fn open(root: &Path) -> Result<Project> {
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("project root {}", root.display()))?;
+        Ok(Project { root })
+    }
+
+    /// Folders under `inventory/` that look like environments.
+    pub fn envs(&self) -> Result<Vec<String>> {
+        let dir = self.root.join("inventory");
+        let entries = std::fs::read_dir(&dir).with_context(|| {
+            format!(
+                "no environments: cannot read {} (run from the project root or pass --root)",
+                dir.display()
+            )
+        })?;
+        let mut names: Vec<String> = entries
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.path().is_dir())
+            .filter_map(|entry| entry.file_name().to_str().map(String::from))
+            .filter(|name| !name.starts_with('.'))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The environment named, or the only one there is.
+    pub fn pick_env(&self, named: Option<&str>) -> Result<String> {
+        if let Some(name) = named {
+            return Ok(name.to_string());
+        }
+        match self.envs()?.as_slice() {
+            [only] => Ok(only.clone()),
+            [] => bail!(
+                "no environments under {}",
+                self.root.join("inventory").display()
+            ),
+            many => bail!(
+                "several environments ({}): choose one with -e ENV",
+                many.join(", ")
+            ),
+        }
+    }
+
+    pub fn env(&self, name: &str) -> Result<Environment> {
+        let dir = self.root.join("inventory").join(name);
+        if !dir.is_dir() {
+            let known = self.envs().unwrap_or_default();
+            bail!(
+                "no environment `{name}` in {}; available: {}",
+                self.root.join("inventory").display(),
+                known.join(", ")
+            );
+        }
+        let loaded = config::load(&dir.join("config.yml"))?;
+        let inventory_path = dir.join(&loaded.config.inventory);
+        if !inventory_path.exists() {
+            bail!(
+                "{}: `inventory` names {}, which does not exist\n  fix: inventory takes a path relative to {}",
+                dir.join("config.yml").display(),
+                inventory_path.display(),
+                dir.display()
+            );
+        }
+        let program = resolve_program(&self.root, &loaded.config.ansible_playbook);
+        Ok(Environment {
+            name: name.to_string(),
+            root: self.root.clone(),
+            dir,
+            config: loaded.config,
+            warnings: loaded.warnings,
+            inventory_path,
+            program,
+        })
+    }
+}
+
+/// `FLEETDECK_ANSIBLE_PLAYBOOK` wins, then a non-default `ansible_playbook` from the config, then
+/// the project's own `.venv` (where the README's setup installs ansible-core), then `$PATH`.
+fn resolve_program(root: &Path, configured: &str) -> PathBuf {
+    if let Ok(program) = std::env::var("FLEETDECK_ANSIBLE_PLAYBOOK")
+        && !program.is_empty()
+    {
+        return PathBuf::from(program);
+    }
+    if configured != DEFAULT_PROGRAM {
+        return PathBuf::from(configured);
+    }
+    let venv = root.join(".venv/bin").join(DEFAULT_PROGRAM);
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from(DEFAULT_PROGRAM)
+    }
+}
+
+impl Environment {
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(".fleetdeck").join(&self.name)
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.state_dir().join("journal.jsonl")
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.root.join("logs").join(&self.name)
+    }
+
+    /// `ansible-inventory` beside the `ansible-playbook` in use.
+    pub fn inventory_program(&self) -> PathBuf {
+        match self.program.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join("ansible-inventory"),
+            _ => PathBuf::from("ansible-inventory"),
+        }
+    }
+
+    pub fn load_inventory(&self) -> Result<Inventory> {
+        Inventory::load(&self.inventory_program(), &self.inventory_path, &self.root)
+            .with_context(|| format!("reading the inventory of environment {}", self.name))
+    }
+
+    pub fn policy(&self) -> Policy {
+        let c = &self.config;
+        Policy {
+            workers: c.max_parallel_workers,
+            action_timeout: c.action_timeout,
+            health_check_enabled: c.health_check_enabled,
+            health_check_timeout: c.health_check_timeout,
+            health_check_retries: c.health_check_retries,
+            auto_retry_enabled: c.auto_retry_enabled,
+            max_retries: c.max_retries,
+            max_fail_percentage: c.max_fail_percentage,
+            provisioning_tags: c.provisioning_tags.clone(),
+            deployment_tags: c.deployment_tags.clone(),
+        }
+    }
+
+    /// Everything the engine needs; writes our callback plugin where ansible will find it.
+    pub fn engine_setup(&self, inventory: &Inventory, workers: Option<u32>) -> Result<EngineSetup> {
+        let callback_dir = self.root.join(".fleetdeck").join("callback_plugins");
+        install_plugin(&callback_dir)?;
+        let mut policy = self.policy();
+        if let Some(workers) = workers {
+            policy.workers = workers;
+        }
+        let playbooks = HashMap::from([
+            (Action::Provision, self.config.playbooks.provision.clone()),
+            (Action::Deploy, self.config.playbooks.deploy.clone()),
+            (Action::Check, self.config.playbooks.check.clone()),
+        ]);
+        Ok(EngineSetup {
+            env_name: self.name.clone(),
+            root: self.root.clone(),
+            inventory: self.inventory_path.clone(),
+            playbooks,
+            program: self.program.clone(),
+            policy,
+            cancel_grace: self.config.cancel_grace,
+            servers: inventory.hosts.keys().cloned().collect(),
+            journal: self.journal_path(),
+            log_dir: self.log_dir(),
+            callback_dir,
+        })
+    }
+}
+
+/// The plugin ships inside the binary, so an installed fleetdeck needs no assets folder.
+/// Written through a temp file and a rename, so a concurrent fleetdeck never reads half of it.
+fn install_plugin(dir: &Path) -> Result<()> {
+    let path = dir.join("fleetdeck_events.py");
+    if std::fs::read_to_string(&path).is_ok_and(|current| current == CALLBACK_PLUGIN) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let temp = dir.join(format!(".fleetdeck_events.py.{}", std::process::id()));
+    std::fs::write(&temp, CALLBACK_PLUGIN)
+        .with_context(|| format!("writing {}", temp.display()))?;
+    std::fs::rename(&temp, &path).with_context(|| format!("installing {}", path.display()))
+}
