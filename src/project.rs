@@ -137,12 +137,20 @@ impl Environment {
         self.root.join("logs").join(&self.name)
     }
 
-    /// `ansible-inventory` beside the `ansible-playbook` in use.
+    /// `ansible-inventory` beside the `ansible-playbook` in use, else the project's `.venv` one,
+    /// else the one on `$PATH`: a missing `ansible-playbook` is reported per run, not at start.
     pub fn inventory_program(&self) -> PathBuf {
-        match self.program.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.join("ansible-inventory"),
-            _ => PathBuf::from("ansible-inventory"),
-        }
+        let beside = self
+            .program
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .map(|dir| dir.join("ansible-inventory"));
+        let venv = self.root.join(".venv/bin/ansible-inventory");
+        beside
+            .into_iter()
+            .chain([venv])
+            .find(|candidate| candidate.exists())
+            .unwrap_or_else(|| PathBuf::from("ansible-inventory"))
     }
 
     pub fn load_inventory(&self) -> Result<Inventory> {
