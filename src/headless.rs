@@ -89,15 +89,18 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     drop(engine);
     task.await??;
 
-    let left = last.map(|s| s.queue.len()).unwrap_or(0);
+    // Items of an earlier session that stayed held are not this run's business.
+    let queue = last.map(|s| s.queue.clone()).unwrap_or_default();
+    let left = queue.iter().filter(|q| !q.item.held).count();
     let report = summary::Summary::new(finished, health, left);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {
         print!("{}", report.table());
-        if left > 0 {
+        if !queue.is_empty() {
+            let n = queue.len();
             println!(
-                "{left} item(s) stay queued for later: `fleetdeck run -e {} --resume` runs them",
+                "{n} item(s) stay queued for later: `fleetdeck run -e {} --resume` runs them",
                 env.name
             );
         }

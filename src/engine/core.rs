@@ -91,18 +91,34 @@ impl Core {
 
     /// Brings back what the journal knew: finished successes (chain links may wait on them),
     /// the next id, and pending items, which return held and paused: a stale queue is never
-    /// re-run without the operator saying so.
-    pub fn restore(&mut self, pending: Vec<Item>, succeeded: HashSet<ItemId>, next_id: ItemId) {
+    /// re-run without the operator saying so. Links waiting for an interrupted run are skipped.
+    pub fn restore(
+        &mut self,
+        pending: Vec<Item>,
+        interrupted: &[ItemId],
+        succeeded: HashSet<ItemId>,
+        next_id: ItemId,
+        now: DateTime<Utc>,
+    ) -> Vec<Effect> {
+        let mut fx = Vec::new();
         self.succeeded = succeeded;
         self.next_id = self.next_id.max(next_id);
-        let count = pending.len();
         for mut item in pending {
             item.held = true;
             self.queue.push(item);
         }
-        if count > 0 {
-            self.paused = Some(format!("{count} item(s) from an earlier session"));
+        for id in interrupted {
+            self.skip_dependents(*id, "upstream interrupted", now, &mut fx);
         }
+        // Those belong to an earlier session: journaled and logged, not part of this one's results.
+        fx.retain(|effect| !matches!(effect, Effect::Emit(_)));
+        if !self.queue.is_empty() {
+            self.paused = Some(format!(
+                "{} item(s) from an earlier session",
+                self.queue.len()
+            ));
+        }
+        fx
     }
 
     /// The pool's opening words, as operators know them.

@@ -81,15 +81,12 @@ impl Queue {
     }
 
     /// Adds `item`, or returns the id of the identical item already pending (which is then
-    /// released if it was held, since the operator just asked for it again).
+    /// released if it was held, with the links it waits for: the operator just asked for it).
     pub fn push(&mut self, item: Item) -> (ItemId, bool) {
-        if let Some(existing) = self
-            .items
-            .iter_mut()
-            .find(|pending| pending.same_work(&item))
-        {
-            existing.held = false;
-            return (existing.id, false);
+        if let Some(existing) = self.items.iter().find(|pending| pending.same_work(&item)) {
+            let id = existing.id;
+            self.release_with_predecessors(id);
+            return (id, false);
         }
         let id = item.id;
         self.items.push(item);
@@ -119,6 +116,21 @@ impl Queue {
             released += 1;
         }
         released
+    }
+
+    /// Releases a held item and the chain links it waits for, which must run first.
+    fn release_with_predecessors(&mut self, id: ItemId) {
+        let mut next = Some(id);
+        while let Some(current) = next {
+            next = self
+                .items
+                .iter_mut()
+                .find(|item| item.id == current)
+                .and_then(|item| {
+                    item.held = false;
+                    item.after
+                });
+        }
     }
 
     pub fn held_count(&self) -> usize {

@@ -88,7 +88,14 @@ impl Engine {
             ))?;
         }
         let mut core = Core::new(setup.policy.clone(), setup.servers.iter().cloned());
-        core.restore(replay.pending, replay.succeeded, replay.next_id);
+        let interrupted: Vec<ItemId> = replay.interrupted.iter().map(|item| item.id).collect();
+        let restored = core.restore(
+            replay.pending,
+            &interrupted,
+            replay.succeeded,
+            replay.next_id,
+            now,
+        );
         journal.append(&Record::Session {
             at: now,
             pid: std::process::id(),
@@ -107,6 +114,7 @@ impl Engine {
             runner_tx,
             wake_at: None,
         };
+        engine.apply(restored);
         let opening = engine.core.start();
         engine.apply(opening);
         let task = tokio::spawn(engine.run(commands_rx, runner_rx));
