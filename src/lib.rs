@@ -7,3 +7,4 @@ pub mod inventory;
 pub mod project;
 pub mod status;
 pub mod summary;
+pub mod tui;

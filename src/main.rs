@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use fleetdeck::cli::{Cli, Commands};
 use fleetdeck::project::Project;
-use fleetdeck::{headless, status};
+use fleetdeck::{headless, status, tui};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -38,10 +38,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            eprintln!(
-                "fleetdeck: the dashboard is not built yet; use `fleetdeck run --help` for the headless mode"
-            );
-            Ok(ExitCode::from(1))
+            let env = project.env(&project.pick_env(cli.env.as_deref())?)?;
+            runtime()?.block_on(tui::run(env))
         }
     }
 }

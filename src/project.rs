@@ -205,7 +205,7 @@ impl Environment {
 
 /// The plugin ships inside the binary, so an installed fleetdeck needs no assets folder.
 /// Written through a temp file and a rename, so a concurrent fleetdeck never reads half of it.
-fn install_plugin(dir: &Path) -> Result<()> {
+pub fn install_plugin(dir: &Path) -> Result<()> {
     let path = dir.join("fleetdeck_events.py");
     if std::fs::read_to_string(&path).is_ok_and(|current| current == CALLBACK_PLUGIN) {
         return Ok(());

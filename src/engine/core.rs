@@ -53,6 +53,7 @@ pub struct RunState {
     pub last_line: Option<String>,
     pub last_event_at: DateTime<Utc>,
     pub stopping: Option<StopMode>,
+    pub log_path: Option<std::path::PathBuf>,
 }
 
 pub struct Core {
@@ -440,6 +441,7 @@ impl Core {
             }
             RunEvent::HostResult { status } => status.count_into(&mut run.counts),
             RunEvent::Output { line } => run.last_line = Some(line),
+            RunEvent::Started { log_path } => run.log_path = Some(log_path),
             RunEvent::Finished(_) => unreachable!("handled above"),
         }
     }
@@ -447,6 +449,8 @@ impl Core {
 
 mod finish;
 pub(crate) use finish::finished_record;
+#[cfg(test)]
+mod tests;
 
 impl Core {
     fn dispatch(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
@@ -455,8 +459,10 @@ impl Core {
         }
         while let Some(slot) = self.pool.free_slot() {
             let busy = self.busy_servers();
+            let running = self.running_actions();
             let view = DispatchView {
                 busy: &busy,
+                running: &running,
                 succeeded: &self.succeeded,
                 now,
             };
@@ -497,6 +503,7 @@ impl Core {
                     last_line: None,
                     last_event_at: now,
                     stopping: None,
+                    log_path: None,
                 },
             );
         }
@@ -509,6 +516,13 @@ impl Core {
         self.runs
             .values()
             .map(|run| (run.item.server.clone(), (run.item.action, run.slot)))
+            .collect()
+    }
+
+    fn running_actions(&self) -> HashMap<ItemId, Action> {
+        self.runs
+            .iter()
+            .map(|(id, run)| (*id, run.item.action))
             .collect()
     }
 
@@ -530,8 +544,10 @@ impl Core {
 
     pub fn snapshot(&self, now: DateTime<Utc>) -> Snapshot {
         let busy = self.busy_servers();
+        let running = self.running_actions();
         let view = DispatchView {
             busy: &busy,
+            running: &running,
             succeeded: &self.succeeded,
             now,
         };

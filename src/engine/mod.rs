@@ -133,6 +133,10 @@ impl HostStatus {
 /// What a runner reports about its run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunEvent {
+    /// The child started; this is its log file.
+    Started {
+        log_path: PathBuf,
+    },
     TaskStarted {
         name: String,
     },

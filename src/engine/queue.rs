@@ -13,6 +13,8 @@ use std::fmt;
 pub struct DispatchView<'a> {
     /// Servers with a run in flight: the action and the worker running it.
     pub busy: &'a HashMap<String, (Action, Slot)>,
+    /// Items in flight and their action: a chain link waiting for one of them names it.
+    pub running: &'a HashMap<ItemId, Action>,
     /// Items that finished successfully (chain links wait for these).
     pub succeeded: &'a HashSet<ItemId>,
     pub now: DateTime<Utc>,
@@ -152,7 +154,11 @@ impl Queue {
         if let Some(dep) = item.after
             && !view.succeeded.contains(&dep)
         {
-            let action = self.get(dep).map(|d| d.action).unwrap_or(item.action);
+            let action = self
+                .get(dep)
+                .map(|d| d.action)
+                .or_else(|| view.running.get(&dep).copied())
+                .unwrap_or(item.action);
             return Some(Wait::After { id: dep, action });
         }
         if let Some(until) = item.not_before
@@ -215,3 +221,6 @@ impl Queue {
         std::mem::take(&mut self.items)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -161,6 +161,12 @@ async fn run(
             );
         }
     };
+    let _ = tx.send(RunnerMsg::Event(
+        id,
+        RunEvent::Started {
+            log_path: log.path().to_path_buf(),
+        },
+    ));
     // Only the child's side may hold the write end now, so EOF means the run is done writing.
     drop(events_write);
     let pid = child.id().map(|pid| pid as i32).unwrap_or(0);

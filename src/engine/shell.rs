@@ -134,6 +134,10 @@ impl Engine {
     ) -> Result<()> {
         let mut commands_open = true;
         let mut idle_announced = false;
+        // Consumers draw the pool before anything happens.
+        let _ = self.events.send(EngineEvent::Snapshot(Box::new(
+            self.core.snapshot(Utc::now()),
+        )));
         loop {
             let wake = self.wake_at.map(to_instant);
             let first = tokio::select! {

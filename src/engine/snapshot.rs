@@ -44,6 +44,7 @@ pub struct RunView {
     pub last_line: Option<String>,
     pub last_event_at: DateTime<Utc>,
     pub stopping: Option<StopMode>,
+    pub log_path: Option<std::path::PathBuf>,
 }
 
 impl From<&RunState> for RunView {
@@ -57,6 +58,7 @@ impl From<&RunState> for RunView {
             last_line: run.last_line.clone(),
             last_event_at: run.last_event_at,
             stopping: run.stopping,
+            log_path: run.log_path.clone(),
         }
     }
 }

@@ -318,41 +318,48 @@ fn take_next_removes_what_it_returns() {
     ]);
     let world = World::idle();
     let first = queue.take_next(&world.view()).expect("one eligible item");
-    let second = queue.take_next(&world.view()).expect("another eligible item");
+    let second = queue
+        .take_next(&world.view())
+        .expect("another eligible item");
     assert_ne!(first.id, second.id, "the same item was handed out twice");
     assert!(!queue.contains(first.id) && !queue.contains(second.id));
     assert!(queue.is_empty());
-    assert_eq!(queue.take_next(&world.view()), None, "an empty queue gives nothing");
+    assert_eq!(
+        queue.take_next(&world.view()),
+        None,
+        "an empty queue gives nothing"
+    );
 }
 
 struct DedupCase {
     name: &'static str,
-    pending: Item,
+    pending: Vec<Item>,
     pushed: Item,
     /// The id `push` answers with and whether it added a new item.
     expect: (ItemId, bool),
-    /// Whether the pending item is still held afterwards.
-    pending_held: bool,
+    /// Ids still held afterwards.
+    held: Vec<ItemId>,
 }
 
 #[test]
 fn dedup() {
-    use Action::{Check, Deploy};
+    use Action::{Check, Deploy, Provision};
     let tagged = |id, tags: &[&str]| Item {
         tags: tags.iter().map(|t| t.to_string()).collect(),
         ..item(id, "web-01", Deploy)
     };
+    let held = |item: Item| Item { held: true, ..item };
     let cases = vec![
         DedupCase {
             name: "identical server/action/tags/check_mode returns the pending id",
-            pending: tagged(1, &["release"]),
+            pending: vec![tagged(1, &["release"])],
             pushed: tagged(2, &["release"]),
             expect: (1, false),
-            pending_held: false,
+            held: vec![],
         },
         DedupCase {
             name: "priority, attempt and chain link are not part of the work",
-            pending: tagged(1, &["release"]),
+            pending: vec![tagged(1, &["release"])],
             pushed: Item {
                 priority: 7,
                 attempt: 3,
@@ -360,73 +367,86 @@ fn dedup() {
                 ..tagged(2, &["release"])
             },
             expect: (1, false),
-            pending_held: false,
+            held: vec![],
         },
         DedupCase {
             name: "different tags is not a duplicate",
-            pending: tagged(1, &["release"]),
+            pending: vec![tagged(1, &["release"])],
             pushed: tagged(2, &["release", "migrate"]),
             expect: (2, true),
-            pending_held: false,
+            held: vec![],
         },
         DedupCase {
             name: "check mode is not a duplicate of a real run",
-            pending: tagged(1, &["release"]),
+            pending: vec![tagged(1, &["release"])],
             pushed: Item {
                 check_mode: true,
                 ..tagged(2, &["release"])
             },
             expect: (2, true),
-            pending_held: false,
+            held: vec![],
         },
         DedupCase {
             name: "another action is not a duplicate",
-            pending: item(1, "web-01", Deploy),
+            pending: vec![item(1, "web-01", Deploy)],
             pushed: item(2, "web-01", Check),
             expect: (2, true),
-            pending_held: false,
+            held: vec![],
         },
         DedupCase {
             name: "another server is not a duplicate",
-            pending: item(1, "web-01", Deploy),
+            pending: vec![item(1, "web-01", Deploy)],
             pushed: item(2, "web-02", Deploy),
             expect: (2, true),
-            pending_held: false,
+            held: vec![],
         },
         DedupCase {
             name: "asking again for held work releases it",
-            pending: Item {
-                held: true,
-                ..item(1, "web-01", Deploy)
-            },
+            pending: vec![held(item(1, "web-01", Deploy))],
             pushed: item(2, "web-01", Deploy),
             expect: (1, false),
-            pending_held: false,
+            held: vec![],
         },
         DedupCase {
             name: "new work does not release unrelated held work",
-            pending: Item {
-                held: true,
-                ..item(1, "web-01", Deploy)
-            },
+            pending: vec![held(item(1, "web-01", Deploy))],
             pushed: item(2, "web-02", Deploy),
             expect: (2, true),
-            pending_held: true,
+            held: vec![1],
+        },
+        DedupCase {
+            name: "asking again for a held chain link releases the links it waits for",
+            pending: vec![
+                held(item(1, "web-01", Provision)),
+                held(Item {
+                    after: Some(1),
+                    ..item(2, "web-01", Deploy)
+                }),
+                held(Item {
+                    after: Some(2),
+                    ..item(3, "web-01", Check)
+                }),
+                held(item(4, "web-02", Provision)),
+            ],
+            pushed: item(5, "web-01", Deploy),
+            expect: (2, false),
+            held: vec![3, 4],
         },
     ];
     for case in cases {
-        let pending_id = case.pending.id;
-        let mut queue = queue_of(vec![case.pending]);
+        let pending_len = case.pending.len();
+        let mut queue = queue_of(case.pending);
         let got = queue.push(case.pushed);
         assert_eq!(got, case.expect, "{}: push answer", case.name);
-        let expected_len = if case.expect.1 { 2 } else { 1 };
+        let expected_len = pending_len + usize::from(case.expect.1);
         assert_eq!(queue.len(), expected_len, "{}: queue length", case.name);
-        assert_eq!(
-            queue.get(pending_id).map(|item| item.held),
-            Some(case.pending_held),
-            "{}: pending item held",
-            case.name
-        );
+        let held: Vec<ItemId> = queue
+            .ordered()
+            .iter()
+            .filter(|item| item.held)
+            .map(|item| item.id)
+            .collect();
+        assert_eq!(held, case.held, "{}: still held", case.name);
     }
 }
 

@@ -1,0 +1,178 @@
+//! Prints how fleetdeck's engine compares with the obvious alternatives, as ratios, on this
+//! machine and in one run (not a timed test: shared machines are noisy).
+//!
+//! (a) 200 stand-in actions of 0.5 s at 20 workers: fleetdeck vs `xargs -P 20`.
+//! (b) 30 local-connection hosts at 10 workers, one 2 s task: fleetdeck (one ansible-playbook
+//!     per host) vs one `ansible-playbook -f 10` over the same hosts.
+//!
+//! Run: `cargo bench --bench throughput` (after `.ci/setup`). `--quick` runs (a) only.
+
+use fleetdeck::engine::model::Action;
+use fleetdeck::engine::shell::EngineSetup;
+use fleetdeck::engine::{Command, Engine, EngineEvent, EnqueueRequest, Policy, Target};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+
+    println!("(a) 200 stand-in actions of 0.5 s, 20 workers");
+    let fake = Path::new(REPO).join("tests/fixtures/fake-ansible-playbook");
+    let hosts: Vec<String> = (1..=200).map(|n| format!("host-{n:03}")).collect();
+    let env = [("FAKE_MODE", "ok"), ("FAKE_SLEEP", "0.5")];
+    let ours = runtime.block_on(fleetdeck_time(
+        setup(work.path(), "a", &fake, &hosts, 20),
+        &env,
+    ));
+    let theirs = xargs_time(&fake, &hosts, 20, &env);
+    report("fleetdeck", ours, "xargs -P 20", theirs, "goal ≤ 1.02");
+
+    if quick {
+        return;
+    }
+    println!("\n(b) 30 local hosts, one 2 s task, 10 at a time");
+    let ansible = Path::new(REPO).join(".venv/bin/ansible-playbook");
+    assert!(ansible.exists(), "run .ci/setup first");
+    let hosts: Vec<String> = (1..=30).map(|n| format!("bench-{n:02}")).collect();
+    let dir = work.path().join("b");
+    std::fs::create_dir_all(&dir).unwrap();
+    let inventory = dir.join("hosts.yml");
+    let mut text = String::from(
+        "all:\n  vars:\n    ansible_connection: local\n    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n  hosts:\n",
+    );
+    for host in &hosts {
+        text.push_str(&format!("    {host}: {{}}\n"));
+    }
+    std::fs::write(&inventory, text).unwrap();
+    std::fs::write(
+        dir.join("step.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Install release (simulated)\n      ansible.builtin.command: sleep 2\n",
+    )
+    .unwrap();
+    let mut engine_setup = setup(work.path(), "b", &ansible, &hosts, 10);
+    engine_setup.inventory = inventory.clone();
+    engine_setup
+        .playbooks
+        .insert(Action::Check, dir.join("step.yml"));
+    let ours = runtime.block_on(fleetdeck_time(engine_setup, &[]));
+    let started = Instant::now();
+    let status = std::process::Command::new(&ansible)
+        .args(["-f", "10", "-i"])
+        .arg(&inventory)
+        .arg(dir.join("step.yml"))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let theirs = started.elapsed();
+    report(
+        "fleetdeck",
+        ours,
+        "ansible-playbook -f 10",
+        theirs,
+        "expected to lose: one process per host",
+    );
+}
+
+fn setup(work: &Path, name: &str, program: &Path, hosts: &[String], workers: u32) -> EngineSetup {
+    let dir = work.join(name);
+    let callback_dir = dir.join("callback_plugins");
+    fleetdeck::project::install_plugin(&callback_dir).unwrap();
+    EngineSetup {
+        env_name: name.to_string(),
+        root: PathBuf::from(REPO),
+        inventory: dir.join("hosts.yml"),
+        playbooks: HashMap::from([(Action::Check, dir.join("check.yml"))]),
+        program: program.to_path_buf(),
+        policy: Policy {
+            workers,
+            action_timeout: Duration::from_secs(600),
+            health_check_enabled: false,
+            health_check_timeout: Duration::from_secs(60),
+            health_check_retries: 1,
+            auto_retry_enabled: false,
+            max_retries: 0,
+            max_fail_percentage: None,
+            provisioning_tags: Vec::new(),
+            deployment_tags: Vec::new(),
+        },
+        cancel_grace: Duration::from_secs(5),
+        servers: hosts.to_vec(),
+        journal: dir.join("journal.jsonl"),
+        log_dir: dir.join("logs"),
+        callback_dir,
+    }
+}
+
+/// Wall time from enqueue to the engine going idle.
+async fn fleetdeck_time(setup: EngineSetup, env: &[(&str, &str)]) -> Duration {
+    for (key, value) in env {
+        // SAFETY: set before the engine starts any thread that reads the environment.
+        unsafe { std::env::set_var(key, value) };
+    }
+    let servers = setup.servers.clone();
+    let (engine, mut events, task) = Engine::start(setup).unwrap();
+    let started = Instant::now();
+    engine.send(Command::Enqueue(EnqueueRequest {
+        servers,
+        target: Target::Action(Action::Check),
+        tags: None,
+        check_mode: false,
+        priority: 0,
+    }));
+    let mut failed = 0;
+    while let Some(event) = events.recv().await {
+        match event {
+            EngineEvent::Finished(run) if !run.outcome.is_success() => failed += 1,
+            EngineEvent::Idle => break,
+            _ => {}
+        }
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(failed, 0, "every benchmark run succeeds");
+    drop(engine);
+    task.await.unwrap().unwrap();
+    elapsed
+}
+
+fn xargs_time(program: &Path, hosts: &[String], parallel: usize, env: &[(&str, &str)]) -> Duration {
+    let started = Instant::now();
+    let mut child = std::process::Command::new("xargs")
+        .args(["-P", &parallel.to_string(), "-I{}"])
+        .arg(program)
+        .args(["-i", "hosts.yml", "check.yml", "--limit", "{}"])
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(hosts.join("\n").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    started.elapsed()
+}
+
+fn report(ours_name: &str, ours: Duration, theirs_name: &str, theirs: Duration, goal: &str) {
+    println!("  {ours_name:<24} {:>8.2} s", ours.as_secs_f64());
+    println!("  {theirs_name:<24} {:>8.2} s", theirs.as_secs_f64());
+    println!(
+        "  ratio fleetdeck / baseline: {:.3}  ({goal})",
+        ours.as_secs_f64() / theirs.as_secs_f64()
+    );
+}

@@ -1,0 +1,513 @@
+//! The one key table: it drives key handling, the footer hints and the `?` help overlay, so the
+//! three can never disagree.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Everything a key can ask for. One flat list; the focused pane decides the scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Move the cursor up one row.
+    Up,
+    /// Move the cursor down one row.
+    Down,
+    /// Move the cursor up a page.
+    PageUp,
+    /// Move the cursor down a page.
+    PageDown,
+    /// First row.
+    Top,
+    /// Last row.
+    Bottom,
+    /// Focus the next pane.
+    NextPane,
+    /// Focus the previous pane.
+    PrevPane,
+    /// Type a filter (name, group or status).
+    Filter,
+    /// Close, clear the filter or the selection.
+    Back,
+    /// Select or unselect the cursor server.
+    ToggleSelect,
+    /// Select every visible server, or none.
+    SelectAll,
+    /// Select the cursor server's whole group.
+    SelectGroup,
+    /// Queue provision.
+    Provision,
+    /// Queue deploy.
+    Deploy,
+    /// Queue check.
+    Check,
+    /// Queue the chain provision → deploy → check.
+    Chain,
+    /// Queue with tags, check mode and priority.
+    EnqueueWithOptions,
+    /// One more worker.
+    WorkersUp,
+    /// One worker less.
+    WorkersDown,
+    /// Type the number of workers.
+    SetWorkers,
+    /// Cancel the queued item, or stop the worker's run.
+    Cancel,
+    /// Raise the queued item's priority.
+    RaisePriority,
+    /// Lower the queued item's priority.
+    LowerPriority,
+    /// Pause or resume dispatching.
+    TogglePause,
+    /// Requeue failed runs (the selection's, or all of this session's).
+    Retry,
+    /// Open the run log.
+    Open,
+    /// Show the cursor server's details.
+    Details,
+    /// This help.
+    Help,
+    /// Quit (asks first while runs are in flight).
+    Quit,
+    /// Log pane: show more levels.
+    LogMore,
+    /// Log pane: show fewer levels.
+    LogLess,
+    /// Log pane: show or hide the target list.
+    LogTargets,
+    /// Log pane: only the selected target.
+    LogFocus,
+}
+
+/// Where a binding applies: everywhere, or only in one focused pane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    Servers,
+    Queue,
+    Workers,
+    Log,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+const fn key(code: KeyCode) -> Key {
+    Key {
+        code,
+        mods: KeyModifiers::NONE,
+    }
+}
+const fn ch(c: char) -> Key {
+    key(KeyCode::Char(c))
+}
+const fn ctrl(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::CONTROL,
+    }
+}
+
+pub struct Binding {
+    pub keys: &'static [Key],
+    pub scope: Scope,
+    pub action: Action,
+    pub help: &'static str,
+    /// Shown in the footer when its scope is active.
+    pub hint: Option<&'static str>,
+}
+
+const fn bind(
+    keys: &'static [Key],
+    scope: Scope,
+    action: Action,
+    help: &'static str,
+    hint: Option<&'static str>,
+) -> Binding {
+    Binding {
+        keys,
+        scope,
+        action,
+        help,
+        hint,
+    }
+}
+
+use Action as A;
+use Scope as S;
+
+/// Pane-scoped bindings come before global ones with the same key, so `x` cancels a queued
+/// item in the queue and stops a run in the workers pane.
+pub const NORMAL: &[Binding] = &[
+    bind(
+        &[ch('x'), key(KeyCode::Delete)],
+        S::Queue,
+        A::Cancel,
+        "cancel the queued item",
+        Some("cancel"),
+    ),
+    bind(
+        &[ch('K')],
+        S::Queue,
+        A::RaisePriority,
+        "raise its priority",
+        Some("prio+"),
+    ),
+    bind(
+        &[ch('J')],
+        S::Queue,
+        A::LowerPriority,
+        "lower its priority",
+        Some("prio-"),
+    ),
+    bind(
+        &[ch('x'), key(KeyCode::Delete)],
+        S::Workers,
+        A::Cancel,
+        "stop the run: interrupt / kill / keep",
+        Some("stop"),
+    ),
+    bind(
+        &[key(KeyCode::Left)],
+        S::Log,
+        A::LogLess,
+        "show fewer levels for the target",
+        None,
+    ),
+    bind(
+        &[key(KeyCode::Right)],
+        S::Log,
+        A::LogMore,
+        "show more levels for the target",
+        None,
+    ),
+    bind(
+        &[ch('h')],
+        S::Log,
+        A::LogTargets,
+        "show / hide the target list",
+        Some("targets"),
+    ),
+    bind(
+        &[ch('f')],
+        S::Log,
+        A::LogFocus,
+        "only the selected target (a worker)",
+        Some("focus"),
+    ),
+    bind(
+        &[key(KeyCode::Up), ch('k')],
+        S::Global,
+        A::Up,
+        "move up",
+        None,
+    ),
+    bind(
+        &[key(KeyCode::Down), ch('j')],
+        S::Global,
+        A::Down,
+        "move down",
+        None,
+    ),
+    bind(
+        &[key(KeyCode::PageUp)],
+        S::Global,
+        A::PageUp,
+        "page up (log: page mode)",
+        None,
+    ),
+    bind(
+        &[key(KeyCode::PageDown)],
+        S::Global,
+        A::PageDown,
+        "page down",
+        None,
+    ),
+    bind(&[key(KeyCode::Home)], S::Global, A::Top, "first row", None),
+    bind(&[key(KeyCode::End)], S::Global, A::Bottom, "last row", None),
+    bind(
+        &[key(KeyCode::Tab)],
+        S::Global,
+        A::NextPane,
+        "next pane",
+        Some("pane"),
+    ),
+    bind(
+        &[key(KeyCode::BackTab)],
+        S::Global,
+        A::PrevPane,
+        "previous pane",
+        None,
+    ),
+    bind(
+        &[ch('/')],
+        S::Global,
+        A::Filter,
+        "filter servers by name, group or status",
+        Some("filter"),
+    ),
+    bind(
+        &[key(KeyCode::Esc)],
+        S::Global,
+        A::Back,
+        "back: clear filter, then selection",
+        None,
+    ),
+    bind(
+        &[ch(' ')],
+        S::Global,
+        A::ToggleSelect,
+        "select / unselect the cursor server",
+        Some("select"),
+    ),
+    bind(
+        &[ch('a')],
+        S::Global,
+        A::SelectAll,
+        "select all visible servers, or none",
+        Some("all"),
+    ),
+    bind(
+        &[ch('g')],
+        S::Global,
+        A::SelectGroup,
+        "select the cursor server's group",
+        Some("group"),
+    ),
+    bind(
+        &[ch('p')],
+        S::Global,
+        A::Provision,
+        "provision the selection (or the cursor server)",
+        Some("provision"),
+    ),
+    bind(
+        &[ch('d')],
+        S::Global,
+        A::Deploy,
+        "deploy the selection",
+        Some("deploy"),
+    ),
+    bind(
+        &[ch('c')],
+        S::Global,
+        A::Check,
+        "check the selection",
+        Some("check"),
+    ),
+    bind(
+        &[ch('f')],
+        S::Global,
+        A::Chain,
+        "chain provision → deploy → check",
+        Some("chain"),
+    ),
+    bind(
+        &[ch('t')],
+        S::Global,
+        A::EnqueueWithOptions,
+        "queue with tags, check mode, priority",
+        Some("options"),
+    ),
+    bind(
+        &[ch('+'), ch('=')],
+        S::Global,
+        A::WorkersUp,
+        "one more worker",
+        Some("workers"),
+    ),
+    bind(
+        &[ch('-')],
+        S::Global,
+        A::WorkersDown,
+        "one worker less (running runs finish)",
+        None,
+    ),
+    bind(
+        &[ch('w')],
+        S::Global,
+        A::SetWorkers,
+        "set the number of workers (0 = sequential)",
+        None,
+    ),
+    bind(
+        &[ch('P')],
+        S::Global,
+        A::TogglePause,
+        "pause / resume dispatching",
+        Some("pause"),
+    ),
+    bind(
+        &[ch('r')],
+        S::Global,
+        A::Retry,
+        "retry failed runs (selection's, or all)",
+        Some("retry"),
+    ),
+    bind(
+        &[key(KeyCode::Enter)],
+        S::Global,
+        A::Open,
+        "open the run log",
+        Some("log"),
+    ),
+    bind(
+        &[ch('i')],
+        S::Global,
+        A::Details,
+        "details of the cursor server",
+        None,
+    ),
+    bind(&[ch('?')], S::Global, A::Help, "this help", Some("help")),
+    bind(
+        &[ch('q'), ctrl('c')],
+        S::Global,
+        A::Quit,
+        "quit (asks while runs are in flight)",
+        Some("quit"),
+    ),
+];
+
+/// The binding `event` triggers in `scope`: the pane's own first, then the global ones.
+pub fn lookup(
+    table: &'static [Binding],
+    scope: Scope,
+    event: &KeyEvent,
+) -> Option<&'static Binding> {
+    let pressed = normalise(event);
+    let matches = |b: &&Binding| b.keys.contains(&pressed);
+    table
+        .iter()
+        .filter(|b| b.scope == scope)
+        .find(matches)
+        .or_else(|| {
+            table
+                .iter()
+                .filter(|b| b.scope == Scope::Global)
+                .find(matches)
+        })
+}
+
+/// Terminals report `K` as Char('K') with SHIFT, some without; the character says it all.
+pub fn normalise(event: &KeyEvent) -> Key {
+    let mut mods = event.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
+    if let KeyCode::Char(c) = event.code
+        && c.is_ascii_uppercase()
+    {
+        mods.remove(KeyModifiers::SHIFT);
+    }
+    if event.code == KeyCode::BackTab {
+        mods = KeyModifiers::NONE;
+    }
+    Key {
+        code: event.code,
+        mods,
+    }
+}
+
+pub fn label(key: &Key) -> String {
+    let base = match key.code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Up => "↑".into(),
+        KeyCode::Down => "↓".into(),
+        KeyCode::Left => "←".into(),
+        KeyCode::Right => "→".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
+        KeyCode::Home => "Home".into(),
+        KeyCode::End => "End".into(),
+        KeyCode::Tab => "Tab".into(),
+        KeyCode::BackTab => "Shift-Tab".into(),
+        KeyCode::Enter => "Enter".into(),
+        KeyCode::Esc => "Esc".into(),
+        KeyCode::Delete => "Del".into(),
+        other => format!("{other:?}"),
+    };
+    if key.mods.contains(KeyModifiers::CONTROL) {
+        format!("Ctrl-{}", base.to_uppercase())
+    } else {
+        base
+    }
+}
+
+pub fn labels(binding: &Binding) -> String {
+    binding.keys.iter().map(label).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn pane_binding_wins_over_global_one() {
+        let x = press(KeyCode::Char('x'), KeyModifiers::NONE);
+        assert_eq!(
+            lookup(NORMAL, Scope::Queue, &x).map(|b| b.help),
+            Some("cancel the queued item")
+        );
+        assert_eq!(
+            lookup(NORMAL, Scope::Workers, &x).map(|b| b.action),
+            Some(Action::Cancel)
+        );
+        assert!(lookup(NORMAL, Scope::Servers, &x).is_none());
+        let f = press(KeyCode::Char('f'), KeyModifiers::NONE);
+        assert_eq!(
+            lookup(NORMAL, Scope::Log, &f).map(|b| b.action),
+            Some(Action::LogFocus)
+        );
+        assert_eq!(
+            lookup(NORMAL, Scope::Servers, &f).map(|b| b.action),
+            Some(Action::Chain)
+        );
+    }
+
+    #[test]
+    fn uppercase_matches_with_or_without_shift() {
+        for mods in [KeyModifiers::SHIFT, KeyModifiers::NONE] {
+            let k = press(KeyCode::Char('K'), mods);
+            assert_eq!(
+                lookup(NORMAL, Scope::Queue, &k).map(|b| b.action),
+                Some(Action::RaisePriority)
+            );
+        }
+        let back_tab = press(KeyCode::BackTab, KeyModifiers::SHIFT);
+        assert_eq!(
+            lookup(NORMAL, Scope::Servers, &back_tab).map(|b| b.action),
+            Some(Action::PrevPane)
+        );
+        let ctrl_c = press(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(
+            lookup(NORMAL, Scope::Servers, &ctrl_c).map(|b| b.action),
+            Some(Action::Quit)
+        );
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_in_one_scope() {
+        let scopes = [
+            Scope::Global,
+            Scope::Servers,
+            Scope::Queue,
+            Scope::Workers,
+            Scope::Log,
+        ];
+        for scope in scopes {
+            let mut seen = Vec::new();
+            for binding in NORMAL.iter().filter(|b| b.scope == scope) {
+                for key in binding.keys {
+                    assert!(
+                        !seen.contains(key),
+                        "{} bound twice in {scope:?}",
+                        label(key)
+                    );
+                    seen.push(*key);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The bottom line: the last notice, or the key hints of the focused pane from the key table.
+
+use crate::tui::app::{App, Mode};
+use crate::tui::keymap::{self, Scope};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let line = match (&app.mode, &app.notice) {
+        (Mode::Filter, _) => Line::from(vec![
+            Span::styled(" filter: ", Style::new().fg(Color::Cyan)),
+            Span::raw(format!("{}▏", app.filter)),
+            Span::styled("  Enter keep · Esc clear", Style::new().fg(Color::DarkGray)),
+        ]),
+        (_, Some(notice)) => Line::from(Span::styled(
+            format!(" {notice}"),
+            Style::new().fg(Color::Yellow),
+        )),
+        _ => hints(app.focus.scope()),
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn hints(scope: Scope) -> Line<'static> {
+    let mut spans = vec![Span::raw(" ")];
+    let shown = keymap::NORMAL
+        .iter()
+        .filter(|b| b.scope == scope)
+        .chain(keymap::NORMAL.iter().filter(|b| b.scope == Scope::Global))
+        .filter_map(|b| Some((keymap::label(b.keys.first()?), b.hint?)));
+    let mut seen_keys = Vec::new();
+    for (key, hint) in shown {
+        if seen_keys.contains(&key) {
+            continue;
+        }
+        seen_keys.push(key.clone());
+        spans.push(Span::styled(
+            key,
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::styled(
+            format!(" {hint}  "),
+            Style::new().fg(Color::Gray),
+        ));
+    }
+    Line::from(spans)
+}

@@ -1,0 +1,89 @@
+//! The top line: environment, mode, workers, counts, paused, elapsed.
+
+use super::clock;
+use crate::tui::app::App;
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
+    let s = &app.snapshot;
+    let sep = || Span::styled(" │ ", Style::new().fg(Color::DarkGray));
+    let mode = if s.target_workers == 0 {
+        "SEQUENTIAL".to_string()
+    } else {
+        format!("PARALLEL {}", s.target_workers)
+    };
+    let mut spans = vec![
+        Span::styled(
+            " fleetdeck ",
+            Style::new()
+                .bg(Color::Cyan)
+                .fg(Color::Black)
+                .add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(" "),
+        Span::styled(app.env.clone(), Style::new().add_modifier(Modifier::BOLD)),
+        sep(),
+        Span::raw(mode),
+        sep(),
+        Span::raw(format!("workers {}/{}", s.active, s.target_workers.max(1))),
+    ];
+    if s.draining > 0 {
+        let from = s.workers.len();
+        spans.push(Span::styled(
+            format!(
+                " (resizing {from} → {}, {} draining)",
+                s.target_workers, s.draining
+            ),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    spans.extend([
+        sep(),
+        Span::raw(format!("queued {}", s.queue.len())),
+        Span::raw(" · "),
+        Span::styled(
+            format!("running {}", s.active),
+            Style::new().fg(Color::Cyan),
+        ),
+        Span::raw(" · "),
+        Span::styled(
+            format!("done {}", s.finished),
+            Style::new().fg(Color::Green),
+        ),
+        Span::raw(" · "),
+        if s.failed > 0 {
+            Span::styled(
+                format!("failed {}", s.failed),
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            )
+        } else {
+            Span::raw("failed 0")
+        },
+    ]);
+    if let Some(reason) = &s.paused {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!("⏸ PAUSED: {reason}"),
+            Style::new().fg(Color::Black).bg(Color::Yellow),
+        ));
+    }
+    if let Some(mode) = app.quitting {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!("quitting ({mode:?})…"),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    let elapsed = match app.busy_since {
+        Some(since) => (now - since).to_std().unwrap_or_default(),
+        None => app.last_busy,
+    };
+    spans.push(sep());
+    spans.push(Span::raw(format!("⏱ {}", clock(elapsed))));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

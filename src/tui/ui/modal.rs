@@ -1,0 +1,100 @@
+//! Dialogs drawn over the screen; each shows its own key table at its foot.
+
+use super::centered;
+use crate::engine::Target;
+use crate::tui::dialogs::{Dialog, EnqueueForm, Field};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+pub fn draw(frame: &mut Frame, area: Rect, dialog: &Dialog) {
+    let (title, body): (&str, Vec<Line>) = match dialog {
+        Dialog::Enqueue(form) => (" Queue with options ", form_lines(form)),
+        Dialog::Workers(text) => (
+            " Workers ",
+            vec![Line::from(format!(
+                "number of workers (0 = sequential): {text}▏"
+            ))],
+        ),
+        Dialog::StopRun { label, slot, .. } => (
+            " Stop a run ",
+            vec![Line::from(format!("worker {slot}: {label}"))],
+        ),
+        Dialog::Quit => (
+            " Quit ",
+            vec![Line::from(
+                "Runs are still in flight. Queued items stay in the journal and come back paused.",
+            )],
+        ),
+    };
+    let height = body.len() as u16 + 5;
+    let popup = centered(area, 72, height);
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered()
+        .title(title)
+        .border_style(Style::new().fg(Color::Cyan));
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let [text, keys] = Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(inner);
+    frame.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }), text);
+    let hint = Paragraph::new(Span::styled(
+        dialog.hint(),
+        Style::new().fg(Color::DarkGray),
+    ))
+    .wrap(Wrap { trim: true });
+    frame.render_widget(hint, keys);
+}
+
+fn form_lines(form: &EnqueueForm) -> Vec<Line<'static>> {
+    let field = |name: &str, value: String, this: Field| {
+        let focused = form.field == this;
+        let style = if focused {
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        Line::from(vec![
+            Span::styled(
+                format!("{} {name:<11}", if focused { "▸" } else { " " }),
+                style,
+            ),
+            Span::raw(value),
+            Span::raw(
+                if focused && matches!(this, Field::Tags | Field::Priority) {
+                    "▏"
+                } else {
+                    ""
+                },
+            ),
+        ])
+    };
+    let action = match form.target {
+        Target::Action(job) => job.to_string(),
+        Target::Chain => "chain (provision → deploy → check)".into(),
+    };
+    vec![
+        Line::from(format!("servers: {}", form.servers.join(", "))),
+        field("action", action, Field::Action),
+        field(
+            "tags",
+            if form.tags.is_empty() {
+                String::new()
+            } else {
+                form.tags.clone()
+            },
+            Field::Tags,
+        ),
+        field(
+            "check mode",
+            if form.check_mode {
+                "yes (--check --diff)".into()
+            } else {
+                "no".into()
+            },
+            Field::CheckMode,
+        ),
+        field("priority", form.priority.clone(), Field::Priority),
+    ]
+}

@@ -1,0 +1,72 @@
+//! Pending items in dispatch order, and why each one waits.
+
+use super::style;
+use crate::tui::app::{App, Pane};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::Span;
+use ratatui::widgets::{Block, Cell, Row, Table, TableState};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let focused = app.focus == Pane::Queue;
+    let queue = &app.snapshot.queue;
+    let rows = queue.iter().map(|queued| {
+        let item = &queued.item;
+        let mut what = item.action.to_string();
+        if item.check_mode {
+            what.push_str(" ✎");
+        }
+        let mut extra = Vec::new();
+        if !item.tags.is_empty() {
+            extra.push(format!("tags {}", item.tags.join(",")));
+        }
+        if item.attempt > 1 {
+            extra.push(format!("try {}", item.attempt));
+        }
+        let wait = queued
+            .wait
+            .as_ref()
+            .map(|w| w.to_string())
+            .unwrap_or_default();
+        let why = if extra.is_empty() {
+            wait
+        } else {
+            format!("{wait} · {}", extra.join(" · "))
+        };
+        Row::new(vec![
+            Cell::from(format!("#{}", item.id)).style(Style::new().fg(Color::DarkGray)),
+            Cell::from(format!("{:+}", item.priority)),
+            Cell::from(what),
+            Cell::from(item.server.clone()),
+            Cell::from(why).style(Style::new().fg(Color::DarkGray)),
+        ])
+    });
+    let widths = [
+        Constraint::Length(5),
+        Constraint::Length(3),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Min(10),
+    ];
+    let title = Span::styled(format!(" Queue {} ", queue.len()), style::title(focused));
+    let table = Table::new(rows, widths)
+        .header(
+            Row::new(["ID", "PRI", "ACTION", "SERVER", "WAITS FOR"])
+                .style(Style::new().fg(Color::DarkGray)),
+        )
+        .column_spacing(1)
+        .row_highlight_style(if focused {
+            style::cursor_row()
+        } else {
+            Style::new()
+        })
+        .block(
+            Block::bordered()
+                .title(title)
+                .border_style(style::pane_border(focused)),
+        );
+    let mut state =
+        TableState::default().with_selected((!queue.is_empty()).then(|| app.cursor(Pane::Queue)));
+    frame.render_stateful_widget(table, area, &mut state);
+}

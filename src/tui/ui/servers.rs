@@ -1,0 +1,150 @@
+//! The servers: selection mark, name, groups, and the last outcome of each action with its age.
+
+use super::style;
+use crate::engine::model::Action as Job;
+use crate::status::age;
+use crate::tui::app::{App, Pane};
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
+    let area = if app.details {
+        let [list, details] =
+            Layout::vertical([Constraint::Min(5), Constraint::Length(8)]).areas(area);
+        draw_details(frame, details, app, now);
+        list
+    } else {
+        area
+    };
+    let focused = app.focus == Pane::Servers;
+    let visible = app.visible_servers();
+    let mut title = format!(" Servers {}/{} ", visible.len(), app.servers.len());
+    if !app.selected.is_empty() {
+        title.push_str(&format!("· {} selected ", app.selected.len()));
+    }
+    if !app.filter.is_empty() {
+        title.push_str(&format!("· filter \"{}\" ", app.filter));
+    }
+    let rows = visible.iter().map(|row| {
+        let mark = if app.selected.contains(&row.name) {
+            "●"
+        } else {
+            " "
+        };
+        let mut cells = vec![
+            Cell::from(mark).style(Style::new().fg(Color::Cyan)),
+            Cell::from(row.name.clone()),
+            Cell::from(row.groups.join(",")).style(Style::new().fg(Color::DarkGray)),
+        ];
+        for job in Job::ALL {
+            cells.push(action_cell(app, &row.name, job, now));
+        }
+        Row::new(cells)
+    });
+    let widths = [
+        Constraint::Length(1),
+        Constraint::Min(8),
+        Constraint::Min(4),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+    ];
+    let header = Row::new(["", "SERVER", "GROUPS", "PROV", "DEPLOY", "CHECK"])
+        .style(Style::new().fg(Color::DarkGray));
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(if focused {
+            style::cursor_row()
+        } else {
+            Style::new()
+        })
+        .block(
+            Block::bordered()
+                .title(Span::styled(title, style::title(focused)))
+                .border_style(style::pane_border(focused)),
+        );
+    let mut state = TableState::default().with_selected(Some(app.cursor(Pane::Servers)));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// What is happening, or last happened, for one server and action.
+fn action_cell(app: &App, server: &str, job: Job, now: DateTime<Utc>) -> Cell<'static> {
+    if app
+        .running_on(server)
+        .is_some_and(|run| run.item.action == job)
+    {
+        return Cell::from(Span::styled(
+            style::RUNNING.0,
+            Style::new().fg(style::RUNNING.1),
+        ));
+    }
+    if app
+        .snapshot
+        .queue
+        .iter()
+        .any(|q| q.item.server == server && q.item.action == job)
+    {
+        return Cell::from(Span::styled(
+            style::QUEUED.0,
+            Style::new().fg(style::QUEUED.1),
+        ));
+    }
+    match app.status.get(server).and_then(|runs| runs.get(&job)) {
+        Some(last) => {
+            let (symbol, color) = style::outcome(&last.outcome, last.healthy);
+            Cell::from(Line::from(vec![
+                Span::styled(symbol, color),
+                Span::styled(
+                    format!(" {}", age(last.at, now)),
+                    Style::new().fg(Color::DarkGray),
+                ),
+            ]))
+        }
+        None => Cell::from(Span::styled("-", Style::new().fg(Color::DarkGray))),
+    }
+}
+
+fn draw_details(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
+    let Some(server) = app.cursor_server() else {
+        return;
+    };
+    let groups = app
+        .servers
+        .iter()
+        .find(|r| r.name == server)
+        .map(|r| r.groups.join(", "))
+        .unwrap_or_default();
+    let mut lines = vec![Line::from(format!(
+        "groups: {}",
+        if groups.is_empty() {
+            "-".into()
+        } else {
+            groups
+        }
+    ))];
+    for job in Job::ALL {
+        let text = match app.status.get(&server).and_then(|runs| runs.get(&job)) {
+            Some(last) => format!("{job:<9} {} ({} ago)", last.outcome, age(last.at, now)),
+            None => format!("{job:<9} never run"),
+        };
+        lines.push(Line::from(text));
+    }
+    if let Some(run) = app.running_on(&server) {
+        lines.push(Line::from(Span::styled(
+            format!("running: {}", run.item.describe()),
+            Style::new().fg(Color::Cyan),
+        )));
+    }
+    let block = Block::bordered()
+        .title(format!(" {server} "))
+        .border_style(Style::new().fg(Color::DarkGray));
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
+        area,
+    );
+}

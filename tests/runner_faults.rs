@@ -1,0 +1,485 @@
+//! The runner against `tests/fixtures/fake-ansible-playbook`: timeouts, stop requests, crashes,
+//! odd output and floods, checked the way an operator would check them (outcome, log file, what
+//! is left running). Runs are followed through their channel messages, never by sleeping.
+
+use fleetdeck::engine::model::{Action, Item, Outcome, Recap};
+use fleetdeck::engine::proctree::Tree;
+use fleetdeck::engine::runner::{self, RunHandle, RunSpec, RunnerMsg};
+use fleetdeck::engine::{RunEvent, RunReport, StopMode};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const SERVER: &str = "web-01";
+/// A safety net only: every wait ends on a channel message long before this.
+const SAFETY: Duration = Duration::from_secs(90);
+/// How long SIGKILLed processes may take to disappear from /proc.
+const GONE_LIMIT: Duration = Duration::from_secs(5);
+
+fn fake() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-ansible-playbook")
+}
+
+/// A run in progress and everything its channel said so far.
+struct Watch {
+    handle: RunHandle,
+    rx: mpsc::UnboundedReceiver<RunnerMsg>,
+    events: Vec<RunEvent>,
+    notifications: usize,
+    /// Every live line taken after an `OutputReady`, as the engine would.
+    live: Vec<String>,
+    started: Instant,
+    _dir: tempfile::TempDir,
+}
+
+fn start(mode: &str, timeout: Duration, cancel_grace: Duration) -> Watch {
+    start_program(fake(), mode, timeout, cancel_grace)
+}
+
+fn start_program(program: PathBuf, mode: &str, timeout: Duration, cancel_grace: Duration) -> Watch {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let item = Item {
+        id: 7,
+        server: SERVER.to_string(),
+        action: Action::Deploy,
+        priority: 0,
+        tags: vec!["app".to_string()],
+        check_mode: false,
+        attempt: 1,
+        enqueued_at: chrono::Utc::now(),
+        after: None,
+        purpose: Default::default(),
+        not_before: None,
+        held: false,
+    };
+    let spec = RunSpec {
+        item,
+        slot: 3,
+        program,
+        args: [
+            "-i",
+            "inventory/demo/hosts.yml",
+            "assets/playbooks/deploy.yml",
+            "--limit",
+            SERVER,
+            "--tags",
+            "app",
+        ]
+        .map(String::from)
+        .to_vec(),
+        cwd: dir.path().to_path_buf(),
+        env: vec![("FAKE_MODE".to_string(), mode.to_string())],
+        timeout,
+        cancel_grace,
+        log_dir: dir.path().join("logs"),
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = runner::start(spec, tx);
+    Watch {
+        handle,
+        rx,
+        events: Vec::new(),
+        notifications: 0,
+        live: Vec::new(),
+        started: Instant::now(),
+        _dir: dir,
+    }
+}
+
+impl Watch {
+    /// Reads messages until one event matches; output notifications are answered on the way.
+    async fn until(&mut self, wanted: impl Fn(&RunEvent) -> bool) -> RunEvent {
+        let wait = async {
+            loop {
+                match self.rx.recv().await {
+                    Some(RunnerMsg::OutputReady(id)) => {
+                        assert_eq!(id, 7);
+                        self.notifications += 1;
+                        if let Some(line) = self.handle.live.take() {
+                            self.live.push(line);
+                        }
+                    }
+                    Some(RunnerMsg::Event(id, event)) => {
+                        assert_eq!(id, 7);
+                        self.events.push(event.clone());
+                        if wanted(&event) {
+                            return event;
+                        }
+                    }
+                    None => panic!("the runner closed its channel without finishing"),
+                }
+            }
+        };
+        tokio::time::timeout(SAFETY, wait)
+            .await
+            .unwrap_or_else(|_| panic!("no matching event within {SAFETY:?}: {:?}", self.events))
+    }
+
+    async fn task_started(&mut self) {
+        self.until(|e| matches!(e, RunEvent::TaskStarted { .. }))
+            .await;
+    }
+
+    async fn finished(&mut self) -> RunReport {
+        let RunEvent::Finished(report) = self.until(|e| matches!(e, RunEvent::Finished(_))).await
+        else {
+            unreachable!()
+        };
+        // Whatever the last notification left behind.
+        if let Some(line) = self.handle.live.take() {
+            self.live.push(line);
+        }
+        report
+    }
+
+    fn stop(&self, mode: StopMode) {
+        self.handle.stop.send(mode).expect("runner listens");
+    }
+}
+
+fn read_log(report: &RunReport) -> Vec<u8> {
+    let path = report.log_path.as_ref().expect("a log path");
+    std::fs::read(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+fn log_text(report: &RunReport) -> String {
+    String::from_utf8_lossy(&read_log(report)).into_owned()
+}
+
+fn assert_header_and_footer(text: &str) {
+    for needle in [
+        "# command: ",
+        "fake-ansible-playbook -i inventory/demo/hosts.yml",
+        "--limit web-01",
+        "# tags: app",
+        "# worker: 3",
+        "# attempt: 1",
+        "# started: ",
+        "# outcome: ",
+        "# rc: ",
+        "# duration: ",
+        "# recap: ",
+    ] {
+        assert!(text.contains(needle), "log lacks {needle:?}:\n{text}");
+    }
+}
+
+/// The pids the fake printed as "pids: A B" (its own, and the one that called setsid).
+fn printed_pids(log: &str) -> Vec<i32> {
+    let line = log
+        .lines()
+        .find_map(|line| line.strip_prefix("pids: "))
+        .unwrap_or_else(|| panic!("no pids line in the log:\n{log}"));
+    let pids: Vec<i32> = line
+        .split_whitespace()
+        .map(|pid| pid.parse().expect("a pid"))
+        .collect();
+    assert_eq!(pids.len(), 2, "{line}");
+    pids
+}
+
+/// No process of these pids or of their process groups is alive (zombies count as gone).
+async fn assert_nothing_left(pids: &[i32]) {
+    let tree = Tree {
+        pids: pids.iter().copied().collect(),
+        groups: pids.iter().copied().collect(),
+    };
+    let left = tokio::task::spawn_blocking(move || tree.wait_gone(GONE_LIMIT))
+        .await
+        .unwrap();
+    assert!(
+        left.is_empty(),
+        "still alive after {GONE_LIMIT:?}: {left:?}"
+    );
+    for pid in pids {
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            let state = stat[stat.rfind(')').unwrap() + 1..]
+                .split_whitespace()
+                .next();
+            assert_eq!(state, Some("Z"), "pid {pid} lives: {stat}");
+        }
+    }
+}
+
+fn recap(ok: u32, failed: u32, unreachable: u32) -> Recap {
+    Recap {
+        ok,
+        failed,
+        unreachable,
+        ..Recap::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ok_run_succeeds_with_recap_header_and_footer() {
+    let mut run = start("ok", Duration::from_secs(30), Duration::from_millis(300));
+    let report = run.finished().await;
+    assert_eq!(report.outcome, Outcome::Succeeded);
+    assert_eq!(report.recap, Some(recap(1, 0, 0)));
+    assert!(run.events.contains(&RunEvent::TaskStarted {
+        name: "Fake task".to_string()
+    }));
+    assert!(run.events.iter().any(|e| matches!(
+        e,
+        RunEvent::HostResult {
+            status: fleetdeck::engine::HostStatus::Ok
+        }
+    )));
+    let log = log_text(&report);
+    assert_header_and_footer(&log);
+    assert!(log.contains("TASK [Fake task] ***"), "{log}");
+    assert!(log.contains("# outcome: succeeded\n# rc: 0\n"), "{log}");
+    assert!(
+        log.contains("# recap: ok=1 changed=0 failed=0 unreachable=0"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_task_is_reported_with_rc_task_and_message() {
+    let mut run = start("fail", Duration::from_secs(30), Duration::from_millis(300));
+    let report = run.finished().await;
+    assert_eq!(
+        report.outcome,
+        Outcome::Failed {
+            rc: Some(2),
+            task: Some("Install release".to_string()),
+            message: "release archive is corrupt".to_string(),
+        }
+    );
+    assert_eq!(report.recap, Some(recap(0, 1, 0)));
+    let log = log_text(&report);
+    assert_header_and_footer(&log);
+    assert!(
+        log.contains("# outcome: failed (rc 2, task \"Install release\")"),
+        "{log}"
+    );
+    assert!(log.contains("# rc: 2\n"), "{log}");
+    assert!(log.contains("failed=1"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_host_is_unreachable_not_failed() {
+    let mut run = start(
+        "unreachable",
+        Duration::from_secs(30),
+        Duration::from_millis(300),
+    );
+    let report = run.finished().await;
+    match &report.outcome {
+        Outcome::Unreachable { message } => {
+            assert!(message.contains("Connection refused"), "{message}")
+        }
+        other => panic!("expected unreachable, got {other:?}"),
+    }
+    assert_eq!(report.recap, Some(recap(0, 0, 1)));
+    let log = log_text(&report);
+    assert_header_and_footer(&log);
+    assert!(log.contains("# outcome: unreachable: "), "{log}");
+    assert!(log.contains("# rc: 4\n"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hang_times_out_and_leaves_no_process_of_any_group() {
+    let mut run = start("hang", Duration::from_secs(1), Duration::from_millis(300));
+    let report = run.finished().await;
+    assert_eq!(
+        report.outcome,
+        Outcome::TimedOut {
+            during_task: Some("Fake task".to_string())
+        }
+    );
+    assert_eq!(report.recap, None, "a killed run has no stats");
+    let log = log_text(&report);
+    assert_header_and_footer(&log);
+    assert!(log.contains("# outcome: timed out"), "{log}");
+    assert!(log.contains("# rc: none"), "{log}");
+    assert!(log.contains("# recap: none"), "{log}");
+    // The fake ignores SIGINT and SIGTERM: only the final SIGKILL of every group ended it.
+    assert!(
+        report.duration >= Duration::from_millis(1600),
+        "{:?}",
+        report.duration
+    );
+    assert_nothing_left(&printed_pids(&log)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_stop_interrupts_and_ansible_exits_99() {
+    let mut run = start(
+        "sigint_ok",
+        Duration::from_secs(60),
+        Duration::from_secs(10),
+    );
+    run.task_started().await;
+    run.stop(StopMode::Graceful);
+    let report = run.finished().await;
+    assert_eq!(
+        report.outcome,
+        Outcome::Cancelled {
+            during_task: Some("Fake task".to_string())
+        }
+    );
+    let log = log_text(&report);
+    assert_header_and_footer(&log);
+    assert!(log.contains("# outcome: cancelled"), "{log}");
+    assert!(log.contains("# rc: 99\n"), "{log}");
+    assert!(log.contains("User interrupted execution"), "{log}");
+    // SIGINT was enough: no escalation to SIGTERM after the (long) grace.
+    assert!(
+        report.duration < Duration::from_secs(10),
+        "{:?}",
+        report.duration
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_stop_ends_every_group_at_once() {
+    let mut run = start("hang", Duration::from_secs(60), Duration::from_secs(10));
+    run.task_started().await;
+    run.stop(StopMode::Kill);
+    let report = run.finished().await;
+    assert_eq!(
+        report.outcome,
+        Outcome::Cancelled {
+            during_task: Some("Fake task".to_string())
+        }
+    );
+    let log = log_text(&report);
+    assert!(log.contains("# outcome: cancelled"), "{log}");
+    assert!(log.contains("# rc: none"), "{log}");
+    // Straight to SIGKILL: no grace period waited.
+    assert!(
+        report.duration < Duration::from_secs(10),
+        "{:?}",
+        report.duration
+    );
+    assert_nothing_left(&printed_pids(&log)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_is_a_failure_naming_the_signal() {
+    let mut run = start("crash", Duration::from_secs(30), Duration::from_millis(300));
+    let report = run.finished().await;
+    match &report.outcome {
+        Outcome::Failed { rc, task, message } => {
+            assert_eq!(*rc, None);
+            assert_eq!(task.as_deref(), Some("Fake task"));
+            assert!(message.contains("SIGSEGV"), "{message}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    let log = log_text(&report);
+    assert_header_and_footer(&log);
+    assert!(log.contains("about to crash"), "{log}");
+    assert!(log.contains("SIGSEGV"), "{log}");
+    assert!(log.contains("# rc: none"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_utf8_output_is_logged_raw_and_shown_lossy() {
+    let mut run = start(
+        "nonutf8",
+        Duration::from_secs(30),
+        Duration::from_millis(300),
+    );
+    let report = run.finished().await;
+    assert_eq!(report.outcome, Outcome::Succeeded);
+    let raw = read_log(&report);
+    let bad: &[u8] = b"\xff\xfe bad \xc3\x28\n";
+    assert!(
+        raw.windows(bad.len()).any(|w| w == bad),
+        "the log lost the raw bytes"
+    );
+    assert!(
+        run.live
+            .iter()
+            .any(|line| line == "\u{FFFD}\u{FFFD} bad \u{FFFD}("),
+        "live lines: {:?}",
+        run.live
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_line_is_logged_whole_and_shown_capped() {
+    let mut run = start(
+        "longline",
+        Duration::from_secs(30),
+        Duration::from_millis(300),
+    );
+    let report = run.finished().await;
+    assert_eq!(report.outcome, Outcome::Succeeded);
+    let raw = read_log(&report);
+    let longest_x_run = raw
+        .split(|b| *b != b'x')
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0);
+    assert_eq!(longest_x_run, 1 << 20, "the log holds all of the 1 MB line");
+    assert!(!run.live.is_empty());
+    for line in &run.live {
+        assert!(line.len() <= 2048, "a live line of {} bytes", line.len());
+    }
+    assert!(
+        run.live.iter().any(|line| line.starts_with("xxxx")),
+        "the long line was offered (capped): {:?}",
+        run.live.iter().map(String::len).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_is_logged_whole_and_coalesced_live() {
+    const FLOOD: usize = 50 * 1024 * 1024;
+    const LINE: &[u8] = b"line of output ........";
+    let mut run = start("flood", Duration::from_secs(60), Duration::from_millis(300));
+    let report = run.finished().await;
+    let took = run.started.elapsed();
+    assert_eq!(report.outcome, Outcome::Succeeded);
+    let raw = read_log(&report);
+    assert!(raw.len() > FLOOD, "log of {} bytes", raw.len());
+    let full_lines = FLOOD / (LINE.len() + 1);
+    let logged_lines = raw.split(|b| *b == b'\n').filter(|l| *l == LINE).count();
+    assert_eq!(logged_lines, full_lines, "every flood line is in the log");
+    assert!(
+        run.notifications * 50 < full_lines,
+        "{} notifications for {full_lines} lines",
+        run.notifications
+    );
+    eprintln!(
+        "flood: {} MB in {took:?}, {} notifications for {full_lines} lines",
+        raw.len() >> 20,
+        run.notifications
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_ansible_is_an_error_with_an_install_hint() {
+    let mut run = start_program(
+        PathBuf::from("/nonexistent/ansible-playbook"),
+        "ok",
+        Duration::from_secs(30),
+        Duration::from_millis(300),
+    );
+    let report = run.finished().await;
+    match &report.outcome {
+        Outcome::Error { message } => {
+            assert!(message.contains("not found"), "{message}");
+            assert!(message.contains("pip install ansible-core"), "{message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    let log = log_text(&report);
+    assert!(log.contains("# outcome: error: "), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_log_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut run = start("ok", Duration::from_secs(30), Duration::from_millis(300));
+    let report = run.finished().await;
+    let path = report.log_path.expect("a log path");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "{}: mode {mode:o}", path.display());
+    let name = path.file_name().unwrap().to_string_lossy();
+    assert!(name.starts_with("web-01_deploy_"), "{name}");
+}
