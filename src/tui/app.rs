@@ -113,6 +113,8 @@ pub struct App {
     /// When the current burst of work began; frozen while idle so an idle screen is still.
     pub busy_since: Option<DateTime<Utc>>,
     pub last_busy: Duration,
+    /// Workers asked for and not yet in a snapshot: quick `+ + +` presses add up.
+    pub requested_workers: Option<u32>,
 }
 
 impl App {
@@ -142,6 +144,7 @@ impl App {
             notice: None,
             busy_since: None,
             last_busy: Duration::ZERO,
+            requested_workers: None,
         }
     }
 
@@ -157,6 +160,9 @@ impl App {
                         self.busy_since = None;
                     }
                     _ => {}
+                }
+                if self.requested_workers == Some(snapshot.target_workers) {
+                    self.requested_workers = None;
                 }
                 self.snapshot = *snapshot;
             }
@@ -453,7 +459,14 @@ impl App {
         }))]
     }
 
-    fn resize(&mut self, to: u32) -> Vec<Effect> {
+    /// The target the engine has, or will have once it reads the last request.
+    pub fn workers_target(&self) -> u32 {
+        self.requested_workers
+            .unwrap_or(self.snapshot.target_workers)
+    }
+
+    pub(super) fn resize(&mut self, to: u32) -> Vec<Effect> {
+        self.requested_workers = Some(to);
         self.notice = Some(format!("workers → {to}"));
         vec![Effect::Engine(Command::SetWorkers(to))]
     }

@@ -173,7 +173,7 @@ impl App {
                 let text = text.clone();
                 self.mode = Mode::Normal;
                 return match text.trim().parse::<u32>() {
-                    Ok(n) => vec![Effect::Engine(Command::SetWorkers(n))],
+                    Ok(n) => self.resize(n),
                     Err(_) => {
                         self.notice = Some(format!("`{text}` is not a number of workers"));
                         Vec::new()

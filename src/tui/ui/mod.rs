@@ -11,16 +11,16 @@
 //! ```
 //! Overlays (help, dialogs, the log viewer) are drawn on top.
 
-mod footer;
-mod header;
-mod help;
-mod logs;
-mod modal;
-mod queue;
-mod servers;
+pub(crate) mod footer;
+pub(crate) mod header;
+pub(crate) mod help;
+pub(crate) mod logs;
+pub(crate) mod modal;
+pub(crate) mod queue;
+pub(crate) mod servers;
 pub mod style;
-mod viewer;
-mod workers;
+pub(crate) mod viewer;
+pub(crate) mod workers;
 
 use super::app::{App, Mode, Pane};
 use chrono::{DateTime, Utc};
