@@ -38,8 +38,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            let env = project.env(&project.pick_env(cli.env.as_deref())?)?;
-            runtime()?.block_on(tui::run(env))
+            let name = match (cli.env, project.envs()?) {
+                (Some(name), _) => name,
+                (None, envs) if envs.len() > 1 => match tui::picker::pick(&envs)? {
+                    Some(name) => name,
+                    None => return Ok(ExitCode::SUCCESS),
+                },
+                (None, _) => project.pick_env(None)?,
+            };
+            runtime()?.block_on(tui::run(project.env(&name)?))
         }
     }
 }

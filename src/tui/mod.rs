@@ -4,6 +4,7 @@
 pub mod app;
 pub mod dialogs;
 pub mod keymap;
+pub mod picker;
 pub mod ui;
 pub mod viewer;
 

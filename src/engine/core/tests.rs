@@ -470,6 +470,9 @@ fn run_events_update_the_running_view() {
     let mut core = core_with(policy());
     deploy(&mut core, &["web-01"]);
     let events = [
+        RunEvent::Started {
+            log_path: "logs/prod/web-01/deploy.log".into(),
+        },
         RunEvent::TaskStarted {
             name: "Gathering Facts".into(),
         },
@@ -490,18 +493,25 @@ fn run_events_update_the_running_view() {
         let fx = core.update(Input::Run { id: 1, event }, secs(n as i64));
         assert!(fx.is_empty(), "a progress event changes no plan: {fx:?}");
     }
-    let snapshot = core.snapshot(secs(5));
+    let snapshot = core.snapshot(secs(6));
     let run = snapshot.workers[0].run.as_ref().expect("worker 1 runs #1");
+    assert_eq!(
+        run.log_path.as_deref(),
+        Some(std::path::Path::new("logs/prod/web-01/deploy.log"))
+    );
     assert_eq!(run.task.as_deref(), Some("Install release"));
     assert_eq!(run.tasks_started, 2);
     assert_eq!((run.counts.ok, run.counts.changed), (2, 1));
     assert_eq!(run.last_line.as_deref(), Some("changed: [web-01]"));
-    assert_eq!(run.last_event_at, secs(4));
+    assert_eq!(run.last_event_at, secs(5));
 }
 
 #[test]
 fn run_event_for_an_unknown_id_is_ignored() {
     let events = vec![
+        RunEvent::Started {
+            log_path: "logs/prod/web-09/deploy.log".into(),
+        },
         RunEvent::TaskStarted {
             name: "Install release".into(),
         },
@@ -955,23 +965,41 @@ fn when_no_health_check_is_added() {
 
 #[test]
 fn chain_check_is_the_health_check() {
-    let mut core = core_with(with_health());
-    let fx = enqueue(&mut core, &["web-01"], Target::Chain);
-    assert_eq!(
-        enqueued(&fx)[2].purpose,
-        Purpose::HealthCheck { deploy: 2 },
-        "the chain's check judges the chain's deploy"
-    );
-    finish(&mut core, 1, ok());
-    let fx = finish(&mut core, 2, ok());
-    assert!(enqueued(&fx).is_empty(), "no extra check: {fx:?}");
-    assert_eq!(spawns(&fx), vec![(1, 3)]);
-    let fx = finish(&mut core, 3, ok());
-    assert!(emitted(&fx).contains(&&EngineEvent::Health {
-        deploy: 2,
-        server: "web-01".into(),
-        healthy: true
-    }));
+    // With the chain's own tags the extra check would not even be a duplicate of the chain's.
+    let cases = [
+        ("default tags", None),
+        ("tags of the chain", Some(vec!["smoke".to_string()])),
+    ];
+    for (name, tags) in cases {
+        let mut core = core_with(with_health());
+        let fx = command(
+            &mut core,
+            Command::Enqueue(EnqueueRequest {
+                tags,
+                ..request(&["web-01"], Target::Chain)
+            }),
+        );
+        assert_eq!(
+            enqueued(&fx)[2].purpose,
+            Purpose::HealthCheck { deploy: 2 },
+            "{name}: the chain's check judges the chain's deploy"
+        );
+        finish(&mut core, 1, ok());
+        let fx = finish(&mut core, 2, ok());
+        assert!(enqueued(&fx).is_empty(), "{name}: no extra check: {fx:?}");
+        assert_eq!(spawns(&fx), vec![(1, 3)], "{name}");
+        let fx = finish(&mut core, 3, ok());
+        assert!(
+            emitted(&fx).contains(&&EngineEvent::Health {
+                deploy: 2,
+                server: "web-01".into(),
+                healthy: true
+            }),
+            "{name}"
+        );
+        let fx = deploy(&mut core, &["web-02"]);
+        assert_eq!(enqueued(&fx)[0].id, 4, "{name}: no id was used up");
+    }
 }
 
 #[test]

@@ -5,10 +5,13 @@ use crate::tui::dialogs::{ENQUEUE_KEYS, QUIT_KEYS, STOP_KEYS};
 use crate::tui::keymap::{self, Scope};
 use crate::tui::viewer::VIEWER_KEYS;
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
+
+/// Blank columns between the two columns of keys.
+const COLUMN_GAP: u16 = 2;
 
 pub fn draw(frame: &mut Frame, area: Rect) {
     let heading = |text: &str| {
@@ -20,19 +23,23 @@ pub fn draw(frame: &mut Frame, area: Rect) {
     let entry = |keys: String, help: &str| {
         Line::from(vec![
             Span::styled(
-                format!("  {keys:<16}"),
+                // The trailing space keeps a long key list off its help text.
+                format!("  {keys:<16} "),
                 Style::new().add_modifier(Modifier::BOLD),
             ),
             Span::raw(help.to_string()),
         ])
     };
     let mut lines = Vec::new();
+    // Where each section starts: two columns are split there, never inside a section.
+    let mut sections = Vec::new();
     for (scope, name) in [
         (Scope::Global, "Everywhere"),
         (Scope::Queue, "Queue pane"),
         (Scope::Workers, "Workers pane"),
         (Scope::Log, "Log pane"),
     ] {
+        sections.push(lines.len());
         lines.push(heading(name));
         for binding in keymap::NORMAL.iter().filter(|b| b.scope == scope) {
             lines.push(entry(keymap::labels(binding), binding.help));
@@ -43,20 +50,29 @@ pub fn draw(frame: &mut Frame, area: Rect) {
         ("Stop a run (x on a worker)", STOP_KEYS),
         ("Quit (q)", QUIT_KEYS),
     ] {
+        sections.push(lines.len());
         lines.push(heading(name));
         for (key, _, help) in table {
             lines.push(entry(keymap::label(key), help));
         }
     }
+    sections.push(lines.len());
     lines.push(heading("Log viewer (Enter)"));
     for (keys, help) in VIEWER_KEYS {
         lines.push(entry((*keys).to_string(), help));
     }
-    // Two columns when the screen is wide enough, one otherwise.
-    let half = lines.len().div_ceil(2);
-    let two_columns = area.width >= 120 && area.height >= half as u16 + 2;
+    // Two columns as wide as their longest entry, apart, when the screen is wide enough; one
+    // otherwise.
+    let column = lines.iter().map(Line::width).max().unwrap_or(0) as u16;
+    let split = sections
+        .iter()
+        .copied()
+        .min_by_key(|&at| at.abs_diff(lines.len() - at))
+        .unwrap_or(0);
+    let rows = split.max(lines.len() - split) as u16;
+    let two_columns = area.width >= 120 && area.height >= rows + 2;
     let (width, height) = if two_columns {
-        (116, half as u16 + 2)
+        (column * 2 + COLUMN_GAP + 2, rows + 2)
     } else {
         (70, area.height)
     };
@@ -68,10 +84,10 @@ pub fn draw(frame: &mut Frame, area: Rect) {
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
     if two_columns {
-        let right = lines.split_off(half);
-        let [l, r] =
-            ratatui::layout::Layout::horizontal([ratatui::layout::Constraint::Percentage(50); 2])
-                .areas(inner);
+        let right = lines.split_off(split);
+        let [l, r] = Layout::horizontal([Constraint::Fill(1); 2])
+            .spacing(COLUMN_GAP)
+            .areas(inner);
         frame.render_widget(Paragraph::new(lines), l);
         frame.render_widget(Paragraph::new(right), r);
     } else {

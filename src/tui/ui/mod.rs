@@ -97,3 +97,6 @@ pub fn clock(duration: std::time::Duration) -> String {
         format!("{m}:{s:02}")
     }
 }
+
+#[cfg(test)]
+mod tests;

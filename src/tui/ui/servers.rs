@@ -10,6 +10,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
+use std::collections::{HashMap, HashSet};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     let area = if app.details {
@@ -29,7 +30,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     if !app.filter.is_empty() {
         title.push_str(&format!("· filter \"{}\" ", app.filter));
     }
-    let rows = visible.iter().map(|row| {
+    // Only the rows that fit are built: the list may hold thousands of servers.
+    let height = area.height.saturating_sub(3) as usize;
+    let cursor = app.cursor(Pane::Servers);
+    let first = cursor.saturating_sub(height.saturating_sub(1));
+    let activity = Activity::of(app);
+    let rows = visible.iter().skip(first).take(height.max(1)).map(|row| {
         let mark = if app.selected.contains(&row.name) {
             "●"
         } else {
@@ -41,7 +47,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
             Cell::from(row.groups.join(",")).style(Style::new().fg(Color::DarkGray)),
         ];
         for job in Job::ALL {
-            cells.push(action_cell(app, &row.name, job, now));
+            cells.push(action_cell(app, &activity, &row.name, job, now));
         }
         Row::new(cells)
     });
@@ -68,27 +74,50 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
                 .title(Span::styled(title, style::title(focused)))
                 .border_style(style::pane_border(focused)),
         );
-    let mut state = TableState::default().with_selected(Some(app.cursor(Pane::Servers)));
+    let mut state = TableState::default().with_selected(Some(cursor - first));
     frame.render_stateful_widget(table, area, &mut state);
 }
 
+/// What runs and waits, per server, gathered once per frame.
+struct Activity<'a> {
+    running: HashMap<&'a str, Job>,
+    queued: HashSet<(&'a str, Job)>,
+}
+
+impl<'a> Activity<'a> {
+    fn of(app: &'a App) -> Activity<'a> {
+        let running = app
+            .snapshot
+            .workers
+            .iter()
+            .filter_map(|w| w.run.as_ref())
+            .map(|run| (run.item.server.as_str(), run.item.action))
+            .collect();
+        let queued = app
+            .snapshot
+            .queue
+            .iter()
+            .map(|q| (q.item.server.as_str(), q.item.action))
+            .collect();
+        Activity { running, queued }
+    }
+}
+
 /// What is happening, or last happened, for one server and action.
-fn action_cell(app: &App, server: &str, job: Job, now: DateTime<Utc>) -> Cell<'static> {
-    if app
-        .running_on(server)
-        .is_some_and(|run| run.item.action == job)
-    {
+fn action_cell(
+    app: &App,
+    activity: &Activity,
+    server: &str,
+    job: Job,
+    now: DateTime<Utc>,
+) -> Cell<'static> {
+    if activity.running.get(server) == Some(&job) {
         return Cell::from(Span::styled(
             style::RUNNING.0,
             Style::new().fg(style::RUNNING.1),
         ));
     }
-    if app
-        .snapshot
-        .queue
-        .iter()
-        .any(|q| q.item.server == server && q.item.action == job)
-    {
+    if activity.queued.contains(&(server, job)) {
         return Cell::from(Span::styled(
             style::QUEUED.0,
             Style::new().fg(style::QUEUED.1),

@@ -171,19 +171,23 @@ fn compact_line(app: &App, worker: &WorkerView, cursor: bool, now: DateTime<Utc>
     let elapsed = elapsed(run, now);
     let draining = worker.slot > app.snapshot.target_workers.max(1);
     let (ratio, _) = progress(app, run, elapsed);
+    // `as_str`: `Action`'s Display ignores the width. The marks come right after the name, so
+    // a narrow pane cuts the counts, never the stall or stop mark.
     let mut spans = vec![
         Span::styled(format!("{:>2} ", worker.slot), base),
         Span::styled(
-            format!("{:<10} {:<9} ", run.item.server, run.item.action),
+            format!("{:<10} {:<9} ", run.item.server, run.item.action.as_str()),
             base.add_modifier(Modifier::BOLD),
         ),
+    ];
+    spans.extend(marks(run, draining, now));
+    spans.extend([
         Span::styled(format!("{:>6} ", clock(elapsed)), base),
         Span::styled(bar(ratio, 8), base.fg(Color::Cyan)),
         Span::raw(" "),
-    ];
+    ]);
     spans.extend(counts_line(run).spans);
     spans.push(Span::raw(" "));
-    spans.extend(marks(run, draining, now));
     spans.push(Span::styled(
         run.task.clone().unwrap_or_default(),
         base.fg(Color::Gray),
