@@ -294,9 +294,13 @@ impl Core {
             at: now,
             item: item.clone(),
         };
+        let purpose = item.purpose.clone();
         let (id, added) = self.queue.push(item);
         if added {
             fx.push(Effect::Journal(record));
+        } else if matches!(purpose, Purpose::HealthCheck { .. }) {
+            // A pending check of the same server now also judges the deploy's health.
+            self.queue.promote_to_health_check(id, purpose);
         }
         id
     }
@@ -344,6 +348,14 @@ impl Core {
         fx.push(Effect::Journal(finished_record(
             &item, &outcome, None, None, None, now,
         )));
+        fx.push(Effect::Emit(EngineEvent::Finished(FinishedRun {
+            item: item.clone(),
+            slot: None,
+            outcome: outcome.clone(),
+            recap: None,
+            duration: Duration::ZERO,
+            log_path: None,
+        })));
         let reason = match outcome {
             Outcome::Cancelled { .. } => "upstream cancelled",
             _ => "upstream failed",

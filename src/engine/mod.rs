@@ -181,7 +181,9 @@ pub struct FinishedRun {
     pub log_path: Option<PathBuf>,
 }
 
-/// What consumers receive.
+/// What consumers receive. Each event is moved once, from the engine to its one consumer, so
+/// the size difference between variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum EngineEvent {
     /// The state changed; this is how it looks now.

@@ -94,9 +94,13 @@ pub fn signal(pid: i32, signal: Signal) {
 
 /// SIGKILL to `root`'s group, to every group of its tree, and to every process of its tree.
 pub fn kill_all(root: i32, tree: &Tree) {
-    let _ = killpg(Pid::from_raw(root), Signal::SIGKILL);
+    // Never our own group: a child that did not get a group of its own shares it with us.
+    let ours = nix::unistd::getpgrp().as_raw();
+    if root != ours {
+        let _ = killpg(Pid::from_raw(root), Signal::SIGKILL);
+    }
     for group in &tree.groups {
-        if *group > 1 && *group != std::process::id() as i32 {
+        if *group > 1 && *group != ours {
             let _ = killpg(Pid::from_raw(*group), Signal::SIGKILL);
         }
     }
@@ -108,6 +112,7 @@ pub fn kill_all(root: i32, tree: &Tree) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::CommandExt;
 
     #[test]
     fn reads_parent_and_group_of_this_process() {
@@ -127,6 +132,7 @@ mod tests {
                 "sleep 30 & setsid sh -c 'echo ready; exec sleep 30' & wait",
             ])
             .stdout(std::process::Stdio::piped())
+            .process_group(0)
             .spawn()
             .expect("spawn sh");
         let mut ready = String::new();

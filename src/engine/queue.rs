@@ -4,7 +4,7 @@
 //! is busy, whose chain predecessor has not succeeded yet, or that waits out a backoff is passed
 //! over and the next eligible one is taken, so one busy server never blocks the others.
 
-use super::model::{Action, Item, ItemId, Slot};
+use super::model::{Action, Item, ItemId, Purpose, Slot};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -107,6 +107,15 @@ impl Queue {
                 true
             }
             None => false,
+        }
+    }
+
+    /// A requested check that a health check was folded into takes on the health check's role.
+    pub fn promote_to_health_check(&mut self, id: ItemId, purpose: Purpose) {
+        if let Some(item) = self.items.iter_mut().find(|item| item.id == id)
+            && item.purpose == Purpose::Requested
+        {
+            item.purpose = purpose;
         }
     }
 

@@ -149,7 +149,7 @@ impl Engine {
                         Some(Input::Command(Command::Shutdown(ShutdownMode::Kill)))
                     }
                 },
-                Some(message) = runners.recv() => self.from_runner(message),
+                Some(message) = runners.recv() => self.input_from(message),
                 _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)), if wake.is_some() => {
                     self.wake_at = None;
                     Some(Input::Wake)
@@ -158,7 +158,7 @@ impl Engine {
             let mut batch: Vec<Input> = first.into_iter().collect();
             while batch.len() < MAX_BATCH {
                 if let Ok(message) = runners.try_recv() {
-                    batch.extend(self.from_runner(message));
+                    batch.extend(self.input_from(message));
                 } else if let Ok(command) = commands.try_recv() {
                     batch.push(Input::Command(command));
                 } else {
@@ -194,7 +194,7 @@ impl Engine {
     }
 
     /// Output notifications become the line they announce; everything else passes through.
-    fn from_runner(&mut self, message: RunnerMsg) -> Option<Input> {
+    fn input_from(&mut self, message: RunnerMsg) -> Option<Input> {
         match message {
             RunnerMsg::Event(id, event) => Some(Input::Run { id, event }),
             RunnerMsg::OutputReady(id) => {

@@ -94,7 +94,7 @@ impl Core {
         if outcome.is_success() {
             self.succeeded.insert(id);
             self.retryable.remove(&key);
-        } else if outcome.is_failure() || matches!(outcome, Outcome::Cancelled { .. }) {
+        } else if outcome.is_failure() {
             self.retryable.insert(key, item.clone());
         }
 

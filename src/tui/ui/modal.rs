@@ -9,6 +9,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
+const POPUP_WIDTH: u16 = 72;
+
 pub fn draw(frame: &mut Frame, area: Rect, dialog: &Dialog) {
     let (title, body): (&str, Vec<Line>) = match dialog {
         Dialog::Enqueue(form) => (" Queue with options ", form_lines(form)),
@@ -30,7 +32,7 @@ pub fn draw(frame: &mut Frame, area: Rect, dialog: &Dialog) {
         ),
     };
     let height = body.len() as u16 + 5;
-    let popup = centered(area, 72, height);
+    let popup = centered(area, POPUP_WIDTH, height);
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
         .title(title)
@@ -75,7 +77,7 @@ fn form_lines(form: &EnqueueForm) -> Vec<Line<'static>> {
         Target::Chain => "chain (provision → deploy → check)".into(),
     };
     vec![
-        Line::from(format!("servers: {}", form.servers.join(", "))),
+        Line::from(servers_line(&form.servers, POPUP_WIDTH as usize - 2)),
         field("action", action, Field::Action),
         field(
             "tags",
@@ -97,4 +99,24 @@ fn form_lines(form: &EnqueueForm) -> Vec<Line<'static>> {
         ),
         field("priority", form.priority.clone(), Field::Priority),
     ]
+}
+
+/// The form's servers on one line: a long selection (`a` on a big fleet) would wrap and push the
+/// fields out of the dialog, so it is cut to "servers (30): web-01, web-02, … +28 more".
+fn servers_line(servers: &[String], width: usize) -> String {
+    let all = format!("servers: {}", servers.join(", "));
+    if all.chars().count() <= width {
+        return all;
+    }
+    let mut line = format!("servers ({}):", servers.len());
+    for (shown, server) in servers.iter().enumerate() {
+        let rest = format!(" … +{} more", servers.len() - shown - 1);
+        if line.chars().count() + server.chars().count() + 2 + rest.chars().count() > width {
+            return format!("{line} … +{} more", servers.len() - shown);
+        }
+        line.push(' ');
+        line.push_str(server);
+        line.push(',');
+    }
+    line.trim_end_matches(',').to_string()
 }

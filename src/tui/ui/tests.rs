@@ -406,6 +406,21 @@ fn dialog_enqueue_form() {
 }
 
 #[test]
+fn dialog_enqueue_form_with_a_big_selection() {
+    let mut app = idle_app();
+    let servers: Vec<String> = (1..=30).map(|i| format!("web-{i:02}")).collect();
+    app.mode = Mode::Dialog(Dialog::Enqueue(EnqueueForm::new(servers)));
+    let terminal = render(&app, WIDTH, HEIGHT);
+    let text = screen(&terminal);
+    // The list is cut to one line, so every field stays in the dialog.
+    assert!(text.contains("servers (30): web-01, web-02,"), "{text}");
+    assert!(text.contains("more"), "{text}");
+    assert!(text.contains("priority   0"), "{text}");
+    assert!(text.contains("Esc cancel"), "{text}");
+    insta::assert_snapshot!("dialog_enqueue_big_selection", terminal.backend());
+}
+
+#[test]
 fn dialog_stop_run() {
     let mut app = running_app();
     app.focus = Pane::Workers;
@@ -499,6 +514,8 @@ fn small_terminal_with_three_workers() {
     let text = screen(&terminal);
     assert!(!text.contains("terminal too small"), "{text}");
     assert!(text.contains("web-02"), "{text}");
+    // The compact worker lines keep the stall mark even when the counts are cut.
+    assert!(text.contains("⚠ stalled 2:00"), "{text}");
     insta::assert_snapshot!("running_80x24", terminal.backend());
 }
 
