@@ -380,9 +380,7 @@ impl App {
                     self.mode = Mode::Dialog(Dialog::Enqueue(EnqueueForm::new(self.targets())));
                 }
             }
-            Action::WorkersUp => {
-                return self.resize(self.snapshot.target_workers.saturating_add(1));
-            }
+            Action::WorkersUp => return self.resize(self.workers_target().saturating_add(1)),
             Action::WorkersDown => return self.resize(self.workers_target().saturating_sub(1)),
             Action::SetWorkers => self.mode = Mode::Dialog(Dialog::Workers(String::new())),
             Action::Cancel => return self.cancel(),
