@@ -32,7 +32,8 @@ impl Action {
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad` honours widths like `{:<9}`, so tables line up.
+        f.pad(self.as_str())
     }
 }
 

@@ -1,7 +1,7 @@
 //! The bottom line: the last notice, or the key hints of the focused pane from the key table.
 
 use crate::tui::app::{App, Mode};
-use crate::tui::keymap::{self, Scope};
+use crate::tui::keymap::{self, Action, Scope};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -26,10 +26,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 
 fn hints(scope: Scope) -> Line<'static> {
     let mut spans = vec![Span::raw(" ")];
+    // Help and quit first, so a narrow terminal still shows the way out; then the pane's own.
+    let essential = |b: &&keymap::Binding| matches!(b.action, Action::Help | Action::Quit);
     let shown = keymap::NORMAL
         .iter()
-        .filter(|b| b.scope == scope)
-        .chain(keymap::NORMAL.iter().filter(|b| b.scope == Scope::Global))
+        .filter(essential)
+        .chain(keymap::NORMAL.iter().filter(|b| b.scope == scope))
+        .chain(
+            keymap::NORMAL
+                .iter()
+                .filter(|b| b.scope == Scope::Global && !essential(b)),
+        )
         .filter_map(|b| Some((keymap::label(b.keys.first()?), b.hint?)));
     let mut seen_keys = Vec::new();
     for (key, hint) in shown {

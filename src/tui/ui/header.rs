@@ -11,15 +11,24 @@ use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     let s = &app.snapshot;
-    let sep = || Span::styled(" │ ", Style::new().fg(Color::DarkGray));
-    let mode = if s.target_workers == 0 {
-        "SEQUENTIAL".to_string()
-    } else {
-        format!("PARALLEL {}", s.target_workers)
+    // Below this width the words shorten so counts, pause and clock still fit on one line.
+    let narrow = area.width < 110;
+    let sep = move || {
+        Span::styled(
+            if narrow { " " } else { " │ " },
+            Style::new().fg(Color::DarkGray),
+        )
     };
+    let mode = match (s.target_workers, narrow) {
+        (0, false) => "SEQUENTIAL".to_string(),
+        (0, true) => "SEQ".to_string(),
+        (n, false) => format!("PARALLEL {n}"),
+        (n, true) => format!("PAR {n}"),
+    };
+    let badge = if narrow { "" } else { " fleetdeck " };
     let mut spans = vec![
         Span::styled(
-            " fleetdeck ",
+            badge,
             Style::new()
                 .bg(Color::Cyan)
                 .fg(Color::Black)
@@ -32,6 +41,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
         sep(),
         Span::raw(format!("workers {}/{}", s.active, s.target_workers.max(1))),
     ];
+    if let Some(reason) = &s.paused {
+        spans.push(sep());
+        let text = if narrow {
+            "⏸ PAUSED".to_string()
+        } else {
+            format!("⏸ PAUSED: {reason}")
+        };
+        spans.push(Span::styled(
+            text,
+            Style::new().fg(Color::Black).bg(Color::Yellow),
+        ));
+    }
     if s.draining > 0 {
         let from = s.workers.len();
         spans.push(Span::styled(
@@ -65,13 +86,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
             Span::raw("failed 0")
         },
     ]);
-    if let Some(reason) = &s.paused {
-        spans.push(sep());
-        spans.push(Span::styled(
-            format!("⏸ PAUSED: {reason}"),
-            Style::new().fg(Color::Black).bg(Color::Yellow),
-        ));
-    }
     if let Some(mode) = app.quitting {
         spans.push(sep());
         spans.push(Span::styled(

@@ -51,10 +51,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
         }
         Row::new(cells)
     });
+    // Narrow screens drop the groups column before cutting the outcome columns.
+    let groups_width = if area.width >= 56 {
+        Constraint::Min(4)
+    } else {
+        Constraint::Length(0)
+    };
     let widths = [
         Constraint::Length(1),
         Constraint::Min(8),
-        Constraint::Min(4),
+        groups_width,
         Constraint::Length(7),
         Constraint::Length(7),
         Constraint::Length(7),

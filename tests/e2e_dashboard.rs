@@ -1,0 +1,538 @@
+//! The dashboard end to end: the real binary in a real terminal (tmux), on the demo fleet, with
+//! the real ansible-core. Each test drives its own tmux server (its own socket, its own config),
+//! sends keys and reads the screen the way an operator would; assertions are on the states the
+//! screen settles in, never on how long anything took.
+
+mod common;
+
+use common::Sandbox;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Anything ansible does, on a slow shared machine.
+const ANSIBLE: Duration = Duration::from_secs(300);
+/// Work that runs one server at a time after the pool shrank to one worker.
+const SEQUENTIAL_TAIL: Duration = Duration::from_secs(900);
+/// Start-up (ansible-inventory runs first), redraws after a key or a resize.
+const SCREEN: Duration = Duration::from_secs(60);
+/// Between two looks at the screen.
+const POLL: Duration = Duration::from_millis(200);
+/// The session inside each test's tmux server.
+const SESSION: &str = "fleetdeck";
+
+static TERMINALS: AtomicU32 = AtomicU32::new(0);
+
+/// One tmux server with one session running the dashboard; the server is killed on drop.
+struct Terminal {
+    socket: String,
+    socket_path: Option<PathBuf>,
+}
+
+impl Terminal {
+    /// `fleetdeck --root <sandbox> -e demo` in a detached `width`×`height` terminal.
+    fn open(sandbox: &Sandbox, test: &str, width: u16, height: u16) -> Terminal {
+        let version = Command::new("tmux").arg("-V").output();
+        assert!(
+            version.is_ok_and(|out| out.status.success()),
+            "tmux is missing: run .ci/setup (the end-to-end test needs it)"
+        );
+        let socket = format!(
+            "fleetdeck-e2e-{}-{test}-{}",
+            std::process::id(),
+            TERMINALS.fetch_add(1, Ordering::Relaxed)
+        );
+        // Our own config, never the user's: no status line (the pane is the whole window), and
+        // a pane whose program ended stays, so its exit status can be read.
+        let conf = sandbox.root.with_file_name(format!("{socket}.conf"));
+        std::fs::write(&conf, "set -g status off\nset -g remain-on-exit on\n").unwrap();
+        let mut terminal = Terminal {
+            socket,
+            socket_path: None,
+        };
+        let env = |name: &str, value: &std::path::Path| format!("{name}={}", value.display());
+        let (w, h) = (width.to_string(), height.to_string());
+        let root = sandbox.root.display().to_string();
+        terminal.tmux_ok(&[
+            "-f",
+            conf.to_str().unwrap(),
+            "new-session",
+            "-d",
+            "-s",
+            SESSION,
+            "-x",
+            &w,
+            "-y",
+            &h,
+            "--",
+            // Several arguments: tmux runs them directly, no shell, no quoting.
+            "env",
+            &env("FLEETDECK_ANSIBLE_PLAYBOOK", &common::ansible_playbook()),
+            &env("FLEETDECK_DEMO_ROOT", &sandbox.demo_root),
+            env!("CARGO_BIN_EXE_fleetdeck"),
+            "--root",
+            &root,
+            "-e",
+            "demo",
+        ]);
+        let path = terminal.display("#{socket_path}");
+        terminal.socket_path = (!path.is_empty()).then(|| PathBuf::from(path));
+        terminal
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("running tmux")
+    }
+
+    fn tmux_ok(&self, args: &[&str]) -> String {
+        let out = self.tmux(args);
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Keys by tmux name (`a`, `+`, `Enter`, `Escape`, `PageUp`, `Tab`), in one write.
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", SESSION];
+        args.extend_from_slice(keys);
+        self.tmux_ok(&args);
+    }
+
+    /// Text typed as is.
+    fn type_text(&self, text: &str) {
+        self.tmux_ok(&["send-keys", "-t", SESSION, "-l", text]);
+    }
+
+    fn screen(&self) -> String {
+        self.tmux_ok(&["capture-pane", "-p", "-t", SESSION])
+    }
+
+    fn display(&self, format: &str) -> String {
+        self.tmux_ok(&["display-message", "-p", "-t", SESSION, format])
+            .trim()
+            .to_string()
+    }
+
+    /// The exit status of the program in the pane, once it has ended.
+    fn exit_status(&self) -> Option<i32> {
+        let dead = self.display("#{pane_dead} #{pane_dead_status}");
+        let mut parts = dead.split_whitespace();
+        (parts.next() == Some("1")).then(|| parts.next().and_then(|s| s.parse().ok()).unwrap_or(-1))
+    }
+
+    fn resize(&self, width: u16, height: u16) {
+        let (w, h) = (width.to_string(), height.to_string());
+        self.tmux_ok(&["resize-window", "-t", SESSION, "-x", &w, "-y", &h]);
+    }
+
+    /// Looks at the screen every `POLL` until `pred` holds; returns that screen. Gives up after
+    /// `deadline`, or as soon as the dashboard has exited, printing the last screen.
+    fn wait_for_screen(
+        &self,
+        what: &str,
+        deadline: Duration,
+        mut pred: impl FnMut(&str) -> bool,
+    ) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if pred(&screen) {
+                return screen;
+            }
+            if let Some(status) = self.exit_status() {
+                panic!(
+                    "fleetdeck exited (status {status}) while waiting for {what}; screen:\n{screen}"
+                );
+            }
+            if start.elapsed() > deadline {
+                panic!("waited {deadline:?} for {what}; last screen:\n{screen}");
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Waits for the program in the pane to end; returns its exit status.
+    fn wait_for_exit(&self, deadline: Duration) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.exit_status() {
+                return status;
+            }
+            if start.elapsed() > deadline {
+                panic!(
+                    "waited {deadline:?} for fleetdeck to exit; last screen:\n{}",
+                    self.screen()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        // Kills the dashboard too (SIGHUP): it cancels its runs, ansible follows it.
+        let _ = self.tmux(&["kill-server"]);
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn header(screen: &str) -> &str {
+    screen.lines().next().unwrap_or_default()
+}
+
+fn footer(screen: &str) -> &str {
+    screen
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+}
+
+/// The number after `word` in the header ("running 3" → 3).
+fn count(screen: &str, word: &str) -> Option<u32> {
+    let header = header(screen);
+    let at = header.find(&format!("{word} "))? + word.len() + 1;
+    header[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The PROV, DEPLOY, CHECK symbols of a server's row in the servers pane.
+fn outcome_symbols(screen: &str, server: &str) -> Vec<String> {
+    const SYMBOLS: [&str; 10] = ["✓", "✓!", "✗", "!", "T", "E", "⊘", "▶", "·", "-"];
+    let row = screen
+        .lines()
+        .find(|line| {
+            let mut tokens = line.split_whitespace();
+            matches!(tokens.next(), Some("│" | "│●")) && tokens.next() == Some(server)
+        })
+        .unwrap_or_else(|| panic!("no row for {server} in the servers pane:\n{screen}"));
+    row.split_whitespace()
+        .skip(3) // border and mark, name, groups
+        .take_while(|token| !token.starts_with('│'))
+        .filter(|token| SYMBOLS.contains(token))
+        .map(String::from)
+        .collect()
+}
+
+/// The dashboard up and idle on the demo fleet.
+fn wait_for_dashboard(term: &Terminal) -> String {
+    term.wait_for_screen("the dashboard", SCREEN, |s| {
+        s.contains("Servers 9/9") && s.contains("Workers") && s.contains("fleetdeck")
+    })
+}
+
+fn journal_records(sandbox: &Sandbox) -> Vec<Value> {
+    sandbox
+        .journal("demo")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a journal line is JSON"))
+        .collect()
+}
+
+#[test]
+fn operator_provisions_deploys_resizes_the_pool_and_reads_the_failure() {
+    let sandbox = Sandbox::demo();
+    let term = Terminal::open(&sandbox, "journey", 160, 45);
+    wait_for_dashboard(&term);
+
+    // Everything, provisioned.
+    term.keys(&["a"]);
+    term.wait_for_screen("all nine selected", SCREEN, |s| s.contains("9 selected"));
+    term.keys(&["p"]);
+    let provisioned = term.wait_for_screen("nine provisions done", ANSIBLE, |s| {
+        count(s, "done") == Some(9) && header(s).contains("queued 0 · running 0")
+    });
+    for server in [
+        "db-01", "db-02", "lb-01", "web-01", "web-02", "web-03", "web-04", "web-05", "web-06",
+    ] {
+        assert_eq!(
+            outcome_symbols(&provisioned, server),
+            ["✓", "-", "-"],
+            "{server} provisioned:\n{provisioned}"
+        );
+    }
+
+    // Deploy all nine; while they run, grow the pool to five in two quick presses.
+    term.keys(&["d"]);
+    term.wait_for_screen("three deploys running", ANSIBLE, |s| {
+        count(s, "running") == Some(3) && header(s).contains("PARALLEL 3")
+    });
+    term.keys(&["+", "+"]);
+    let grown = term.wait_for_screen(
+        "the pool at five, four or more runs at once",
+        ANSIBLE,
+        |s| {
+            header(s).contains("PARALLEL 5")
+                && count(s, "running").is_some_and(|n| n >= 4)
+                && s.contains("Workers resized: 3 → 5")
+        },
+    );
+    println!("--- pool grown to 5 ---\n{grown}");
+    assert!(
+        !grown.contains("Workers resized: 3 → 4"),
+        "two quick presses make one resize to 5:\n{grown}"
+    );
+
+    // Shrink to one by typing the number: the extra runs finish, draining.
+    term.keys(&["w"]);
+    term.wait_for_screen("the workers dialog", SCREEN, |s| {
+        s.contains("number of workers (0 = sequential)")
+    });
+    term.keys(&["1", "Enter"]);
+    let draining = term.wait_for_screen("the pool at one, extra runs draining", SCREEN, |s| {
+        header(s).contains("PARALLEL 1")
+            && s.contains("draining")
+            && s.contains("Workers resized: 5 → 1")
+    });
+    println!("--- pool shrunk to 1, draining ---\n{draining}");
+
+    // The end: deploys, then the health checks the demo config asks for, one at a time.
+    let end = term.wait_for_screen("all work finished", SEQUENTIAL_TAIL, |s| {
+        header(s).contains("queued 0 · running 0") && !header(s).contains("draining")
+    });
+    println!("--- the end ---\n{end}");
+    let top = header(&end);
+    assert!(top.contains("PARALLEL 1"), "{top}");
+    // 9 provisions + 9 deploys + 8 health checks (health_check_enabled in the demo config; the
+    // failed deploy of db-02 gets none); "done" counts every finished run, failures included.
+    assert_eq!(count(&end, "done"), Some(26), "{top}");
+    assert_eq!(count(&end, "failed"), Some(1), "{top}");
+    assert!(end.contains("Workers 0/1"), "{end}");
+    assert_eq!(outcome_symbols(&end, "web-01"), ["✓", "✓", "✓"], "{end}");
+    assert_eq!(outcome_symbols(&end, "db-02"), ["✓", "✗", "-"], "{end}");
+    for server in [
+        "db-01", "lb-01", "web-02", "web-03", "web-04", "web-05", "web-06",
+    ] {
+        assert_eq!(
+            outcome_symbols(&end, server),
+            ["✓", "✓", "✓"],
+            "{server}:\n{end}"
+        );
+    }
+    assert!(end.contains("Health check passed for server"), "{end}");
+
+    // The log pane's history, paged back to the resizes and the failure.
+    term.keys(&["Tab", "Tab", "Tab"]);
+    term.wait_for_screen("the log pane focused", SCREEN, |s| {
+        footer(s).contains("h targets")
+    });
+    let wanted = |seen: &str| {
+        seen.contains("Workers resized: 3 → 5")
+            && seen.contains("Workers resized: 5 → 1")
+            && seen.lines().any(|l| {
+                l.contains("E:worker-")
+                    && l.contains(":Worker ")
+                    && l.contains(" failed: deploy for server db-02")
+            })
+    };
+    let mut seen = String::new();
+    term.wait_for_screen(
+        "the resizes and the failure, paging the log back",
+        SCREEN,
+        |s| {
+            seen.push_str(s);
+            if wanted(&seen) {
+                return true;
+            }
+            term.keys(&["PageUp"]);
+            false
+        },
+    );
+    term.keys(&["Escape"]);
+
+    // db-02's run log, through the filter.
+    term.keys(&["/"]);
+    term.wait_for_screen("the filter prompt", SCREEN, |s| {
+        footer(s).contains("filter:")
+    });
+    term.type_text("db-02");
+    term.keys(&["Enter"]);
+    let filtered = term.wait_for_screen("only db-02", SCREEN, |s| {
+        s.contains("Servers 1/9")
+            && s.contains("filter \"db-02\"")
+            && !footer(s).contains("filter:")
+    });
+    assert_eq!(
+        outcome_symbols(&filtered, "db-02"),
+        ["✓", "✗", "-"],
+        "{filtered}"
+    );
+    term.keys(&["Enter"]);
+    let viewer = term.wait_for_screen("db-02's deploy log", SCREEN, |s| {
+        s.contains("deploy for server db-02 ·") && s.contains("Esc close")
+    });
+    println!("--- db-02's run log ---\n{viewer}");
+    assert!(viewer.contains("Verify release checksum"), "{viewer}");
+    assert!(viewer.contains("checksum mismatch"), "{viewer}");
+    assert!(
+        viewer.contains("db-02_deploy_"),
+        "the log file is named: {viewer}"
+    );
+    term.keys(&["Escape"]);
+    term.wait_for_screen("the viewer closed", SCREEN, |s| {
+        !s.contains("Esc close") && s.contains("Servers 1/9")
+    });
+    term.keys(&["Escape"]);
+    term.wait_for_screen("the filter cleared", SCREEN, |s| s.contains("Servers 9/9"));
+
+    // Idle: q quits at once.
+    term.keys(&["q"]);
+    assert_eq!(term.wait_for_exit(SCREEN), 0, "{}", term.screen());
+    assert!(
+        sandbox
+            .ansible_left_after(Duration::from_secs(20))
+            .is_empty()
+    );
+}
+
+#[test]
+fn quitting_with_runs_in_flight_asks_then_cancels_them() {
+    let sandbox = Sandbox::demo();
+    let term = Terminal::open(&sandbox, "quit", 160, 45);
+    wait_for_dashboard(&term);
+    term.keys(&["a"]);
+    term.wait_for_screen("all nine selected", SCREEN, |s| s.contains("9 selected"));
+    term.keys(&["p"]);
+    term.wait_for_screen("three provisions running", ANSIBLE, |s| {
+        count(s, "running") == Some(3) && s.contains("· provision ")
+    });
+
+    term.keys(&["q"]);
+    let dialog = term.wait_for_screen("the quit dialog", SCREEN, |s| {
+        s.contains("Runs are still in flight")
+    });
+    println!("--- quit dialog ---\n{dialog}");
+    assert!(dialog.contains("come back paused"), "{dialog}");
+    assert!(
+        dialog.contains("w wait for running runs, then quit"),
+        "{dialog}"
+    );
+    assert!(dialog.contains("c cancel them and quit"), "{dialog}");
+    assert!(dialog.contains("Esc stay"), "{dialog}");
+
+    term.keys(&["c"]);
+    let status = term.wait_for_exit(ANSIBLE);
+    assert_eq!(status, 0, "quitting is a normal exit:\n{}", term.screen());
+    let left = sandbox.ansible_left_after(Duration::from_secs(20));
+    assert!(left.is_empty(), "ansible left behind: {left:#?}");
+
+    // The journal: every run that started finished, the interrupted ones as cancelled; what
+    // was only queued has no end, so a later session brings it back paused.
+    let records = journal_records(&sandbox);
+    let ids = |kind: &str| -> BTreeSet<u64> {
+        records
+            .iter()
+            .filter(|r| r["kind"] == kind)
+            .filter_map(|r| r["id"].as_u64().or_else(|| r["item"]["id"].as_u64()))
+            .collect()
+    };
+    let (enqueued, started) = (ids("enqueued"), ids("started"));
+    let finished: BTreeMap<u64, &Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "finished")
+        .map(|r| (r["id"].as_u64().unwrap(), r))
+        .collect();
+    assert_eq!(enqueued.len(), 9, "{records:#?}");
+    assert!(!started.is_empty(), "{records:#?}");
+    let mut cancelled = 0;
+    for id in &started {
+        let record = finished
+            .get(id)
+            .unwrap_or_else(|| panic!("run #{id} started and never finished: {records:#?}"));
+        match record["outcome"].as_str() {
+            Some("cancelled") => cancelled += 1,
+            Some("succeeded") => {}
+            other => panic!("run #{id} ended {other:?}: {record}"),
+        }
+        assert_eq!(record["action"], "provision", "{record}");
+    }
+    assert!(
+        cancelled >= 1,
+        "the runs in flight were cancelled: {records:#?}"
+    );
+    for id in enqueued.difference(&started) {
+        assert!(
+            !finished.contains_key(id),
+            "queued #{id} stays queued for the next session: {records:#?}"
+        );
+    }
+}
+
+#[test]
+fn small_terminal_resize_help_and_quit_restore_the_terminal() {
+    let sandbox = Sandbox::demo();
+    let term = Terminal::open(&sandbox, "screen", 80, 24);
+    let screen = wait_for_dashboard(&term);
+    assert!(
+        header(&screen).contains("fleetdeck") && header(&screen).contains("demo"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Queue 0") && screen.contains("Log"),
+        "{screen}"
+    );
+    assert!(
+        footer(&screen).contains("Tab pane") && footer(&screen).contains("/ filter"),
+        "{screen}"
+    );
+    assert_eq!(
+        term.display("#{alternate_on}"),
+        "1",
+        "the dashboard has its own screen"
+    );
+
+    term.resize(60, 20);
+    term.wait_for_screen("the too-small notice", SCREEN, |s| {
+        s.contains("terminal too small: 60×20, fleetdeck needs 80×24") && !s.contains("Servers")
+    });
+    term.resize(80, 24);
+    term.wait_for_screen("the dashboard redrawn", SCREEN, |s| {
+        s.contains("Servers 9/9") && s.contains("Workers") && !s.contains("terminal too small")
+    });
+
+    term.keys(&["?"]);
+    let help = term.wait_for_screen("the help overlay", SCREEN, |s| {
+        s.contains("Keys · any key closes")
+    });
+    println!("--- help at 80×24 ---\n{help}");
+    assert!(help.contains("chain provision → deploy → check"), "{help}");
+    assert!(
+        help.contains("filter servers by name, group or status"),
+        "{help}"
+    );
+    term.keys(&["Escape"]);
+    term.wait_for_screen("the help closed", SCREEN, |s| {
+        !s.contains("Keys · any key closes") && s.contains("Servers 9/9")
+    });
+
+    term.keys(&["q"]);
+    assert_eq!(term.wait_for_exit(SCREEN), 0, "{}", term.screen());
+    let after = term.screen();
+    assert!(
+        !after.contains("Servers"),
+        "the dashboard's screen is gone:\n{after}"
+    );
+    assert!(!after.contains("panicked"), "{after}");
+    assert_eq!(
+        term.display("#{alternate_on}"),
+        "0",
+        "back on the normal screen"
+    );
+}
