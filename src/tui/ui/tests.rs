@@ -547,10 +547,17 @@ fn pane_header_sequential() {
     let mut app = idle_app();
     app.snapshot.target_workers = 0;
     app.snapshot.workers = idle_workers(1);
-    let terminal = render_pane(100, 1, |frame, area| header::draw(frame, area, &app, now()));
+    let terminal = render_pane(120, 1, |frame, area| header::draw(frame, area, &app, now()));
     let text = screen(&terminal);
     assert!(text.contains("SEQUENTIAL │ workers 0/1"), "{text}");
     insta::assert_snapshot!("pane_header_sequential", terminal.backend());
+    // A narrow terminal gets the short words, and the clock still fits.
+    let terminal = render_pane(80, 1, |frame, area| header::draw(frame, area, &app, now()));
+    let text = screen(&terminal);
+    assert!(
+        text.contains("SEQ workers 0/1") && text.contains("⏱ 3:12"),
+        "{text}"
+    );
 }
 
 #[test]
