@@ -115,6 +115,8 @@ pub struct App {
     pub last_busy: Duration,
     /// Workers asked for and not yet in a snapshot: quick `+ + +` presses add up.
     pub requested_workers: Option<u32>,
+    /// First line of the help overlay on a screen too short for all of it.
+    pub help_scroll: u16,
 }
 
 impl App {
@@ -145,6 +147,7 @@ impl App {
             busy_since: None,
             last_busy: Duration::ZERO,
             requested_workers: None,
+            help_scroll: 0,
         }
     }
 
@@ -287,7 +290,22 @@ impl App {
         match &mut self.mode {
             Mode::Filter => self.filter_key(key),
             Mode::Help => {
-                self.mode = Mode::Normal;
+                // Scroll keys scroll a help taller than the screen; any other key closes it.
+                match key.code {
+                    KeyCode::Down | KeyCode::Char('j') => {
+                        self.help_scroll = self.help_scroll.saturating_add(1)
+                    }
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        self.help_scroll = self.help_scroll.saturating_sub(1)
+                    }
+                    KeyCode::PageDown => {
+                        self.help_scroll = self.help_scroll.saturating_add(PAGE as u16)
+                    }
+                    KeyCode::PageUp => {
+                        self.help_scroll = self.help_scroll.saturating_sub(PAGE as u16)
+                    }
+                    _ => self.mode = Mode::Normal,
+                }
                 Vec::new()
             }
             Mode::Dialog(_) => self.dialog_key(key),
@@ -402,7 +420,10 @@ impl App {
             }
             Action::Open => return self.open_log(),
             Action::Details => self.details = !self.details,
-            Action::Help => self.mode = Mode::Help,
+            Action::Help => {
+                self.help_scroll = 0;
+                self.mode = Mode::Help;
+            }
             Action::Quit => {
                 if self.snapshot.active > 0 {
                     self.mode = Mode::Dialog(Dialog::Quit);

@@ -13,7 +13,8 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 /// Blank columns between the two columns of keys.
 const COLUMN_GAP: u16 = 2;
 
-pub fn draw(frame: &mut Frame, area: Rect) {
+/// `scroll`: first line shown when the help is one column taller than the screen.
+pub fn draw(frame: &mut Frame, area: Rect, scroll: u16) {
     let heading = |text: &str| {
         Line::from(Span::styled(
             text.to_string(),
@@ -79,7 +80,7 @@ pub fn draw(frame: &mut Frame, area: Rect) {
     let popup = centered(area, width, height);
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
-        .title(" Keys · any key closes ")
+        .title(" Keys · any key closes · ↑↓ scroll ")
         .border_style(Style::new().fg(Color::Cyan));
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
@@ -91,6 +92,7 @@ pub fn draw(frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(lines), l);
         frame.render_widget(Paragraph::new(right), r);
     } else {
-        frame.render_widget(Paragraph::new(lines), inner);
+        let most = (lines.len() as u16).saturating_sub(inner.height);
+        frame.render_widget(Paragraph::new(lines).scroll((scroll.min(most), 0)), inner);
     }
 }

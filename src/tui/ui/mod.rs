@@ -68,7 +68,7 @@ pub fn draw(frame: &mut Frame, app: &App, logs: &TuiWidgetState, now: DateTime<U
     logs::draw(frame, log_area, app.focus == Pane::Log, logs);
 
     match &app.mode {
-        Mode::Help => help::draw(frame, area),
+        Mode::Help => help::draw(frame, area, app.help_scroll),
         Mode::Dialog(dialog) => modal::draw(frame, area, dialog),
         Mode::Viewer(viewer) => viewer::draw(frame, area, viewer),
         Mode::Normal | Mode::Filter => {}
