@@ -510,4 +510,39 @@ mod tests {
             }
         }
     }
+
+    /// The README's key table is this table: a binding added here and not there fails.
+    #[test]
+    fn readme_key_table_matches_the_key_table() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let rows: Vec<String> = NORMAL
+            .iter()
+            .map(|b| {
+                let keys = b
+                    .keys
+                    .iter()
+                    .map(|k| format!("`{}`", label(k)))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let scope = match b.scope {
+                    Scope::Global => "everywhere",
+                    Scope::Servers => "servers",
+                    Scope::Queue => "queue",
+                    Scope::Workers => "workers",
+                    Scope::Log => "log",
+                };
+                format!("| {keys} | {scope} | {} |", b.help)
+            })
+            .collect();
+        let missing: Vec<&String> = rows
+            .iter()
+            .filter(|row| !readme.contains(row.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "README.md lacks these key rows:\n{}",
+            rows.join("\n")
+        );
+    }
 }
