@@ -284,7 +284,7 @@ fn three_workers_running() {
     let text = screen(&terminal);
     assert!(text.contains("ETA 1:25"), "{text}");
     assert!(text.contains("⚠ stalled 2:00"), "{text}");
-    assert!(text.contains("no earlier run to compare"), "{text}");
+    assert!(text.contains("no ETA yet"), "{text}");
     assert!(text.contains("waiting for a free worker"), "{text}");
     insta::assert_snapshot!("running_three_workers", terminal.backend());
 }

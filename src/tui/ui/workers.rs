@@ -263,7 +263,7 @@ fn progress(app: &App, run: &RunView, elapsed: Duration) -> (f64, String) {
         _ => (
             0.0,
             format!(
-                "{} tasks done, no earlier run to compare",
+                "{} tasks done · no ETA yet",
                 run.tasks_started.saturating_sub(1)
             ),
         ),
