@@ -28,6 +28,8 @@ struct Watch {
     notifications: usize,
     /// Every live line taken after an `OutputReady`, as the engine would.
     live: Vec<String>,
+    /// Whether `OutputReady` is answered with a `take()` (the engine always does).
+    answer_output: bool,
     started: Instant,
     _dir: tempfile::TempDir,
 }
@@ -81,6 +83,7 @@ fn start_program(program: PathBuf, mode: &str, timeout: Duration, cancel_grace: 
         events: Vec::new(),
         notifications: 0,
         live: Vec::new(),
+        answer_output: true,
         started: Instant::now(),
         _dir: dir,
     }
@@ -95,7 +98,9 @@ impl Watch {
                     Some(RunnerMsg::OutputReady(id)) => {
                         assert_eq!(id, 7);
                         self.notifications += 1;
-                        if let Some(line) = self.handle.live.take() {
+                        if self.answer_output
+                            && let Some(line) = self.handle.live.take()
+                        {
                             self.live.push(line);
                         }
                     }
@@ -416,6 +421,11 @@ async fn long_line_is_logged_whole_and_shown_capped() {
         .max()
         .unwrap_or(0);
     assert_eq!(longest_x_run, 1 << 20, "the log holds all of the 1 MB line");
+    assert!(
+        raw.split(|b| *b == b'\n')
+            .any(|line| line.len() == 40_000 && line.iter().all(|b| *b == b'y')),
+        "the log holds the whole 40 000-byte line"
+    );
     assert!(!run.live.is_empty());
     for line in &run.live {
         assert!(line.len() <= 2048, "a live line of {} bytes", line.len());
@@ -450,6 +460,20 @@ async fn flood_is_logged_whole_and_coalesced_live() {
         raw.len() >> 20,
         run.notifications
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_output_is_notified_once() {
+    // An engine that is busy elsewhere gets one OutputReady however much the run prints, and
+    // the latest line is there when it gets round to it.
+    let mut run = start("flood", Duration::from_secs(60), Duration::from_millis(300));
+    run.answer_output = false;
+    let report = run.finished().await;
+    assert_eq!(report.outcome, Outcome::Succeeded);
+    assert_eq!(run.notifications, 1);
+    // The flood ends with an unterminated "line of " (50 MiB is not a multiple of the line).
+    let last = run.live.last().expect("the latest line is waiting");
+    assert!(last.starts_with("line of"), "{last:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -147,6 +147,13 @@ async fn run(
     };
     let mut child = match spawn(&spec, &events_write) {
         Ok(child) => child,
+        Err(_) if !spec.cwd.is_dir() => {
+            let cwd = spec.cwd.display();
+            return error(
+                format!("working directory {cwd} does not exist"),
+                Some(&log),
+            );
+        }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             let program = spec.program.display();
             return error(
@@ -392,7 +399,8 @@ async fn pump(
     let mut tail: Vec<u8> = Vec::new();
     let mut log_ok = true;
     let offer = |line: &[u8]| {
-        let text = String::from_utf8_lossy(line);
+        // A line that arrived whole within one chunk never went through `partial`: cap it here.
+        let text = String::from_utf8_lossy(&line[..line.len().min(LIVE_LINE_MAX)]);
         let text = text.trim_end_matches('\r').trim_end();
         if !text.trim().is_empty() && live.set(text.to_string()) {
             notify();
