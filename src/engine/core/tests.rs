@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::engine::RunReport;
+use crate::engine::queue::Wait;
 use chrono::TimeZone;
 
 // ---- time, policy, servers ----------------------------------------------------------------

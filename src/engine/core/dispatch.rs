@@ -1,0 +1,151 @@
+//! Starting runs on free workers, and what the engine looks like from outside: idle, stopped,
+//! and the snapshot consumers draw.
+
+use super::{Core, Effect, RunState, log, worker_target};
+use crate::engine::journal::Record;
+use crate::engine::model::{Action, ItemId, Purpose, Recap, Slot};
+use crate::engine::queue::{DispatchView, Wait};
+use crate::engine::snapshot::{QueuedView, RunView, Snapshot, WorkerView};
+use chrono::{DateTime, Utc};
+use log::Level;
+use std::collections::HashMap;
+
+impl Core {
+    pub(super) fn dispatch(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        if self.shutdown.is_some() || self.paused.is_some() {
+            return;
+        }
+        while let Some(slot) = self.pool.free_slot() {
+            let busy = self.busy_servers();
+            let running = self.running_actions();
+            let view = DispatchView {
+                busy: &busy,
+                running: &running,
+                succeeded: &self.succeeded,
+                now,
+            };
+            let Some(item) = self.queue.take_next(&view) else {
+                break;
+            };
+            self.pool.occupy(slot, item.id);
+            let active = self.pool.active();
+            let target = self.pool.capacity();
+            let msg = format!(
+                "Worker {slot} processing: {} (active: {active}/{target})",
+                item.describe()
+            );
+            log(fx, &worker_target(slot), Level::Info, msg);
+            fx.push(Effect::Journal(Record::Started {
+                at: now,
+                id: item.id,
+                slot,
+            }));
+            let timeout = match item.purpose {
+                Purpose::HealthCheck { .. } => self.policy.health_check_timeout,
+                Purpose::Requested => self.policy.action_timeout,
+            };
+            fx.push(Effect::Spawn {
+                item: item.clone(),
+                slot,
+                timeout,
+            });
+            self.runs.insert(
+                item.id,
+                RunState {
+                    item,
+                    slot,
+                    started_at: now,
+                    task: None,
+                    tasks_started: 0,
+                    counts: Recap::default(),
+                    last_line: None,
+                    last_event_at: now,
+                    stopping: None,
+                    log_path: None,
+                },
+            );
+        }
+        if let Some(at) = self.queue.next_wake(now) {
+            fx.push(Effect::WakeAt(at));
+        }
+    }
+
+    pub(super) fn busy_servers(&self) -> HashMap<String, (Action, Slot)> {
+        self.runs
+            .values()
+            .map(|run| (run.item.server.clone(), (run.item.action, run.slot)))
+            .collect()
+    }
+
+    pub(super) fn running_actions(&self) -> HashMap<ItemId, Action> {
+        self.runs
+            .iter()
+            .map(|(id, run)| (*id, run.item.action))
+            .collect()
+    }
+
+    /// Nothing is running and nothing more will start without the operator.
+    pub fn is_idle(&self) -> bool {
+        if !self.runs.is_empty() {
+            return false;
+        }
+        if self.shutdown.is_some() || self.paused.is_some() {
+            return true;
+        }
+        self.queue.held_count() == self.queue.len()
+    }
+
+    /// Shutdown was asked and the last run has ended.
+    pub fn is_stopped(&self) -> bool {
+        self.shutdown.is_some() && self.runs.is_empty()
+    }
+
+    pub fn snapshot(&self, now: DateTime<Utc>) -> Snapshot {
+        let busy = self.busy_servers();
+        let running = self.running_actions();
+        let view = DispatchView {
+            busy: &busy,
+            running: &running,
+            succeeded: &self.succeeded,
+            now,
+        };
+        let queue = self
+            .queue
+            .ordered()
+            .into_iter()
+            .map(|item| {
+                let wait = self.queue.blocker(item, &view).or_else(|| {
+                    if self.paused.is_some() || self.shutdown.is_some() {
+                        Some(Wait::Paused)
+                    } else {
+                        Some(Wait::NoFreeWorker)
+                    }
+                });
+                QueuedView {
+                    item: item.clone(),
+                    wait,
+                }
+            })
+            .collect();
+        let workers = self
+            .pool
+            .slots()
+            .into_iter()
+            .map(|(slot, id)| WorkerView {
+                slot,
+                run: id.and_then(|id| self.runs.get(&id)).map(RunView::from),
+            })
+            .collect();
+        Snapshot {
+            at: now,
+            target_workers: self.pool.target(),
+            active: self.pool.active(),
+            draining: self.pool.draining(),
+            paused: self.paused.clone(),
+            queue,
+            workers,
+            finished: self.finished,
+            failed: self.failed,
+        }
+    }
+}
