@@ -121,10 +121,9 @@ impl RunLog {
             "\n#\n# outcome: {outcome}\n# rc: {rc}\n# duration: {:.1}s\n# recap: {recap}\n",
             duration.as_secs_f64()
         );
-        self.write(text.as_bytes())?;
-        self.file
-            .sync_data()
-            .with_context(|| format!("syncing {}", self.path.display()))
+        // No fsync: it would stall a runtime thread per run, and the page cache already
+        // survives a crash of fleetdeck itself.
+        self.write(text.as_bytes())
     }
 }
 
