@@ -6,8 +6,9 @@ use crate::project::Environment;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+use std::time::Duration;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LastRun {
@@ -59,6 +60,24 @@ pub fn derive(replay: &Replay) -> FleetStatus {
         }
     }
     status
+}
+
+/// How long the last successful run of each (server, action) took: the dashboard's ETA.
+pub fn last_durations(replay: &Replay) -> HashMap<(String, Action), Duration> {
+    let mut durations = HashMap::new();
+    for record in &replay.finished {
+        if let Record::Finished {
+            server,
+            action,
+            outcome: Outcome::Succeeded,
+            duration_ms: Some(ms),
+            ..
+        } = record
+        {
+            durations.insert((server.clone(), *action), Duration::from_millis(*ms));
+        }
+    }
+    durations
 }
 
 fn record_never_ran(record: &Record) -> bool {

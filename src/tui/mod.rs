@@ -29,10 +29,12 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
     }
     // Errors before the screen is up print like any command's.
     let inventory = env.load_inventory()?;
-    let status = crate::status::derive(&journal::replay(&env.journal_path())?);
+    let history = journal::replay(&env.journal_path())?;
+    let status = crate::status::derive(&history);
     let setup = env.engine_setup(&inventory, None)?;
     let (engine, mut events, task) = Engine::start(setup)?;
     let mut app = App::new(&env.name, &inventory, status);
+    app.last_duration = crate::status::last_durations(&history);
     let logs = TuiWidgetState::new().set_default_display_level(log::LevelFilter::Info);
 
     let (input_tx, mut input) = mpsc::unbounded_channel();
