@@ -186,3 +186,89 @@ pub fn print(env: &Environment, json: bool) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn finished(id: ItemId, server: &str, action: Action, outcome: Outcome, ran: bool) -> Record {
+        Record::Finished {
+            at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, id as u32).unwrap(),
+            id,
+            server: server.into(),
+            action,
+            outcome,
+            recap: None,
+            duration_ms: ran.then_some(1000 * id),
+            log: ran.then(|| format!("logs/{id}.log").into()),
+        }
+    }
+
+    #[test]
+    fn last_run_per_server_and_action_with_health_and_durations() {
+        let replay = Replay {
+            finished: vec![
+                finished(1, "web-01", Action::Deploy, Outcome::Succeeded, true),
+                finished(
+                    2,
+                    "web-01",
+                    Action::Deploy,
+                    Outcome::Failed {
+                        rc: Some(2),
+                        task: None,
+                        message: String::new(),
+                    },
+                    true,
+                ),
+                finished(3, "web-01", Action::Check, Outcome::Succeeded, true),
+                // A queue entry cancelled before it ran does not hide what the server last did.
+                finished(
+                    4,
+                    "web-01",
+                    Action::Check,
+                    Outcome::Cancelled { during_task: None },
+                    false,
+                ),
+                finished(5, "db-01", Action::Deploy, Outcome::Succeeded, true),
+                Record::Health {
+                    at: Utc::now(),
+                    deploy: 5,
+                    server: "db-01".into(),
+                    healthy: false,
+                },
+            ],
+            ..Replay::default()
+        };
+        let status = derive(&replay);
+        assert_eq!(status["web-01"][&Action::Deploy].outcome.label(), "failed");
+        assert_eq!(status["web-01"][&Action::Check].id, 3);
+        assert_eq!(status["db-01"][&Action::Deploy].healthy, Some(false));
+        let durations = last_durations(&replay);
+        assert_eq!(
+            durations[&("web-01".to_string(), Action::Deploy)],
+            Duration::from_secs(1),
+            "the last success"
+        );
+        assert_eq!(
+            durations[&("db-01".to_string(), Action::Deploy)],
+            Duration::from_secs(5)
+        );
+        assert_eq!(durations.len(), 3);
+    }
+
+    #[test]
+    fn ages_read_like_an_operator_says_them() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let cases = [
+            (12, "12s"),
+            (300, "5m"),
+            (3 * 3600, "3h"),
+            (2 * 86400, "2d"),
+            (-5, "0s"),
+        ];
+        for (secs, expected) in cases {
+            assert_eq!(age(now - chrono::Duration::seconds(secs), now), expected);
+        }
+    }
+}
