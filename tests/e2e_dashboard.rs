@@ -50,12 +50,30 @@ impl Terminal {
         let conf = sandbox.root.with_file_name(format!("{socket}.conf"));
         std::fs::write(&conf, "set -g status off\nset -g remain-on-exit on\n").unwrap();
         let mut terminal = Terminal {
-            socket,
+            socket: socket.clone(),
             socket_path: None,
         };
-        let env = |name: &str, value: &std::path::Path| format!("{name}={}", value.display());
+        // The dashboard starts from a script, so neither "ansible" nor the sandbox root is in the
+        // tmux server's argv: `Sandbox::ansible_processes` would count the server otherwise.
+        let launcher = sandbox.root.with_file_name(format!("{socket}.sh"));
+        let quote = |value: &std::path::Path| {
+            let text = value.display().to_string();
+            assert!(!text.contains('\''), "{text}");
+            format!("'{text}'")
+        };
+        std::fs::write(
+            &launcher,
+            format!(
+                "#!/bin/sh\nexport FLEETDECK_ANSIBLE_PLAYBOOK={}\nexport FLEETDECK_DEMO_ROOT={}\n\
+                 exec {} --root {} -e demo\n",
+                quote(&common::ansible_playbook()),
+                quote(&sandbox.demo_root),
+                quote(std::path::Path::new(env!("CARGO_BIN_EXE_fleetdeck"))),
+                quote(&sandbox.root),
+            ),
+        )
+        .unwrap();
         let (w, h) = (width.to_string(), height.to_string());
-        let root = sandbox.root.display().to_string();
         terminal.tmux_ok(&[
             "-f",
             conf.to_str().unwrap(),
@@ -68,15 +86,8 @@ impl Terminal {
             "-y",
             &h,
             "--",
-            // Several arguments: tmux runs them directly, no shell, no quoting.
-            "env",
-            &env("FLEETDECK_ANSIBLE_PLAYBOOK", &common::ansible_playbook()),
-            &env("FLEETDECK_DEMO_ROOT", &sandbox.demo_root),
-            env!("CARGO_BIN_EXE_fleetdeck"),
-            "--root",
-            &root,
-            "-e",
-            "demo",
+            "sh",
+            launcher.to_str().unwrap(),
         ]);
         let path = terminal.display("#{socket_path}");
         terminal.socket_path = (!path.is_empty()).then(|| PathBuf::from(path));
@@ -125,11 +136,28 @@ impl Terminal {
             .to_string()
     }
 
-    /// The exit status of the program in the pane, once it has ended.
+    /// The exit status of the program in the pane once it has ended (128 + N for signal N).
     fn exit_status(&self) -> Option<i32> {
-        let dead = self.display("#{pane_dead} #{pane_dead_status}");
-        let mut parts = dead.split_whitespace();
-        (parts.next() == Some("1")).then(|| parts.next().and_then(|s| s.parse().ok()).unwrap_or(-1))
+        let dead = self.display("#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}|#{pid}");
+        let mut parts = dead.split('|');
+        if parts.next() != Some("1") {
+            return None;
+        }
+        let status = parts.next().and_then(|s| s.parse::<i32>().ok());
+        let signal = parts.next().and_then(|s| s.parse::<i32>().ok());
+        let ended = status.or(signal.map(|n| 128 + n));
+        if ended.is_none() {
+            // The pane's terminal closed but tmux has not reaped the program. Built with
+            // libutempter (Debian's is), tmux can miss the SIGCHLD that arrives while utempter
+            // has its own handler in (tmux/tmux#311) and then never reaps: nudge our own server.
+            if let Some(server) = parts.next().and_then(|s| s.parse::<i32>().ok()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(server),
+                    nix::sys::signal::Signal::SIGCHLD,
+                );
+            }
+        }
+        ended
     }
 
     fn resize(&self, width: u16, height: u16) {
@@ -172,12 +200,48 @@ impl Terminal {
             }
             if start.elapsed() > deadline {
                 panic!(
-                    "waited {deadline:?} for fleetdeck to exit; last screen:\n{}",
+                    "waited {deadline:?} for fleetdeck to exit; {}; last screen:\n{}",
+                    self.describe_pane_process(),
                     self.screen()
                 );
             }
             std::thread::sleep(POLL);
         }
+    }
+
+    /// What the pane's program is doing: its state and its threads', for a failure message.
+    fn describe_pane_process(&self) -> String {
+        let pid = self.display("#{pane_pid}");
+        let proc = PathBuf::from(format!("/proc/{pid}"));
+        let Ok(stat) = std::fs::read_to_string(proc.join("stat")) else {
+            return format!("pane process {pid} is gone");
+        };
+        let state = |stat: &str| stat.rsplit(')').next().unwrap_or("").trim().chars().next();
+        let mut threads = Vec::new();
+        for task in std::fs::read_dir(proc.join("task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let read = |name: &str| {
+                std::fs::read_to_string(task.path().join(name))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            };
+            threads.push(format!(
+                "{} {:?} {:?} in {}",
+                task.file_name().to_string_lossy(),
+                read("comm"),
+                state(&read("stat")),
+                read("wchan")
+            ));
+        }
+        format!(
+            "pane process {pid} still there, state {:?}, threads: [{}]",
+            state(&stat),
+            threads.join("; ")
+        )
     }
 }
 
@@ -355,7 +419,11 @@ fn operator_provisions_deploys_resizes_the_pool_and_reads_the_failure() {
             false
         },
     );
-    term.keys(&["Escape"]);
+    // Back to the servers pane (Tab, not Esc: an Esc followed closely by `/` reads as Alt-/).
+    term.keys(&["Tab"]);
+    term.wait_for_screen("the servers pane focused", SCREEN, |s| {
+        !footer(s).contains("h targets")
+    });
 
     // db-02's run log, through the filter.
     term.keys(&["/"]);

@@ -319,6 +319,13 @@ impl App {
 
     pub fn act(&mut self, action: Action) -> Vec<Effect> {
         match action {
+            // In the log pane the arrows choose a target (a worker) for `f` and ←/→.
+            Action::Up if self.focus == Pane::Log => {
+                return vec![Effect::Log(tui_logger::TuiWidgetEvent::UpKey)];
+            }
+            Action::Down if self.focus == Pane::Log => {
+                return vec![Effect::Log(tui_logger::TuiWidgetEvent::DownKey)];
+            }
             Action::Up => self.move_cursor(-1),
             Action::Down => self.move_cursor(1),
             Action::PageUp if self.focus == Pane::Log => {

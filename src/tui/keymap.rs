@@ -199,14 +199,14 @@ pub const NORMAL: &[Binding] = &[
         &[key(KeyCode::Up), ch('k')],
         S::Global,
         A::Up,
-        "move up",
+        "move up (log pane: previous target)",
         None,
     ),
     bind(
         &[key(KeyCode::Down), ch('j')],
         S::Global,
         A::Down,
-        "move down",
+        "move down (log pane: next target)",
         None,
     ),
     bind(
