@@ -1,24 +1,20 @@
 //! The dashboard's state and its `update`: engine events are folded in, keys become engine
 //! commands and UI effects. No terminal, no clock, no I/O here: tested with plain values.
 
-use super::dialogs::{Dialog, EnqueueForm};
-use super::keymap::{self, Action, Scope};
-use crate::engine::model::{Action as Job, ItemId, Outcome};
-use crate::engine::queue::Wait;
+use super::dialogs::Dialog;
+use super::keymap::Scope;
+use crate::engine::model::{Action as Job, Outcome};
 use crate::engine::snapshot::RunView;
-use crate::engine::{
-    Command, EngineEvent, EnqueueRequest, FinishedRun, ShutdownMode, Snapshot, StopMode, Target,
-};
+use crate::engine::{Command, EngineEvent, FinishedRun, ShutdownMode, Snapshot};
 use crate::inventory::Inventory;
 use crate::status::{FleetStatus, LastRun};
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Rows a page key moves.
-const PAGE: usize = 10;
+pub(super) const PAGE: usize = 10;
 /// Finished runs kept for the log viewer and the retry key.
 const HISTORY: usize = 500;
 
@@ -42,7 +38,7 @@ impl Pane {
         }
     }
 
-    fn step(self, by: isize) -> Pane {
+    pub(super) fn step(self, by: isize) -> Pane {
         let i = Pane::ORDER.iter().position(|p| *p == self).unwrap_or(0) as isize;
         Pane::ORDER[(i + by).rem_euclid(Pane::ORDER.len() as isize) as usize]
     }
@@ -262,7 +258,7 @@ impl App {
             .min(len.saturating_sub(1))
     }
 
-    fn pane_len(&self, pane: Pane) -> usize {
+    pub(super) fn pane_len(&self, pane: Pane) -> usize {
         match pane {
             Pane::Servers => self.visible_servers().len(),
             Pane::Queue => self.snapshot.queue.len(),
@@ -278,318 +274,11 @@ impl App {
     }
 
     /// The servers an action applies to: the selection, else the cursor server.
-    fn targets(&self) -> Vec<String> {
+    pub(super) fn targets(&self) -> Vec<String> {
         if !self.selected.is_empty() {
             return self.selected.iter().cloned().collect();
         }
         self.cursor_server().into_iter().collect()
-    }
-
-    pub fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        self.notice = None;
-        match &mut self.mode {
-            Mode::Filter => self.filter_key(key),
-            Mode::Help => {
-                // Scroll keys scroll a help taller than the screen; any other key closes it.
-                match key.code {
-                    KeyCode::Down | KeyCode::Char('j') => {
-                        self.help_scroll = self.help_scroll.saturating_add(1)
-                    }
-                    KeyCode::Up | KeyCode::Char('k') => {
-                        self.help_scroll = self.help_scroll.saturating_sub(1)
-                    }
-                    KeyCode::PageDown => {
-                        self.help_scroll = self.help_scroll.saturating_add(PAGE as u16)
-                    }
-                    KeyCode::PageUp => {
-                        self.help_scroll = self.help_scroll.saturating_sub(PAGE as u16)
-                    }
-                    _ => self.mode = Mode::Normal,
-                }
-                Vec::new()
-            }
-            Mode::Dialog(_) => self.dialog_key(key),
-            Mode::Viewer(_) => self.viewer_key(key),
-            Mode::Normal => match keymap::lookup(keymap::NORMAL, self.focus.scope(), &key) {
-                Some(binding) => self.act(binding.action),
-                None => Vec::new(),
-            },
-        }
-    }
-
-    pub fn act(&mut self, action: Action) -> Vec<Effect> {
-        match action {
-            // In the log pane the arrows choose a target (a worker) for `f` and ←/→.
-            Action::Up if self.focus == Pane::Log => {
-                return vec![Effect::Log(tui_logger::TuiWidgetEvent::UpKey)];
-            }
-            Action::Down if self.focus == Pane::Log => {
-                return vec![Effect::Log(tui_logger::TuiWidgetEvent::DownKey)];
-            }
-            Action::Up => self.move_cursor(-1),
-            Action::Down => self.move_cursor(1),
-            Action::PageUp if self.focus == Pane::Log => {
-                return vec![Effect::Log(tui_logger::TuiWidgetEvent::PrevPageKey)];
-            }
-            Action::PageDown if self.focus == Pane::Log => {
-                return vec![Effect::Log(tui_logger::TuiWidgetEvent::NextPageKey)];
-            }
-            Action::PageUp => self.move_cursor(-(PAGE as isize)),
-            Action::PageDown => self.move_cursor(PAGE as isize),
-            Action::Top => self.move_cursor(isize::MIN / 2),
-            Action::Bottom => self.move_cursor(isize::MAX / 2),
-            Action::NextPane => self.focus = self.focus.step(1),
-            Action::PrevPane => self.focus = self.focus.step(-1),
-            Action::Filter => {
-                self.focus = Pane::Servers;
-                self.mode = Mode::Filter;
-            }
-            Action::Back => {
-                if self.focus == Pane::Log {
-                    return vec![Effect::Log(tui_logger::TuiWidgetEvent::EscapeKey)];
-                }
-                if self.details {
-                    self.details = false;
-                } else if !self.filter.is_empty() {
-                    self.filter.clear();
-                } else {
-                    self.selected.clear();
-                }
-            }
-            Action::ToggleSelect => {
-                if let Some(server) = self.cursor_server()
-                    && !self.selected.remove(&server)
-                {
-                    self.selected.insert(server);
-                }
-            }
-            Action::SelectAll => {
-                let visible: Vec<String> = self
-                    .visible_servers()
-                    .iter()
-                    .map(|r| r.name.clone())
-                    .collect();
-                if visible.iter().all(|s| self.selected.contains(s)) {
-                    self.selected.clear();
-                } else {
-                    self.selected.extend(visible);
-                }
-            }
-            Action::SelectGroup => {
-                let group = self
-                    .visible_servers()
-                    .get(self.cursor(Pane::Servers))
-                    .and_then(|row| row.groups.first().cloned());
-                if let Some(group) = group {
-                    let members: Vec<String> = self
-                        .servers
-                        .iter()
-                        .filter(|r| r.groups.contains(&group))
-                        .map(|r| r.name.clone())
-                        .collect();
-                    self.notice = Some(format!(
-                        "selected group {group} ({} servers)",
-                        members.len()
-                    ));
-                    self.selected.extend(members);
-                }
-            }
-            Action::Provision => {
-                return self.enqueue(Target::Action(Job::Provision), None, false, 0);
-            }
-            Action::Deploy => return self.enqueue(Target::Action(Job::Deploy), None, false, 0),
-            Action::Check => return self.enqueue(Target::Action(Job::Check), None, false, 0),
-            Action::Chain => return self.enqueue(Target::Chain, None, false, 0),
-            Action::EnqueueWithOptions => {
-                if !self.targets().is_empty() {
-                    self.mode = Mode::Dialog(Dialog::Enqueue(EnqueueForm::new(self.targets())));
-                }
-            }
-            Action::WorkersUp => return self.resize(self.workers_target().saturating_add(1)),
-            Action::WorkersDown => return self.resize(self.workers_target().saturating_sub(1)),
-            Action::SetWorkers => self.mode = Mode::Dialog(Dialog::Workers(String::new())),
-            Action::Cancel => return self.cancel(),
-            Action::RaisePriority => return self.reprioritise(1),
-            Action::LowerPriority => return self.reprioritise(-1),
-            Action::TogglePause => {
-                let command = if self.snapshot.paused.is_some() {
-                    Command::Resume { release_held: true }
-                } else {
-                    Command::Pause
-                };
-                return vec![Effect::Engine(command)];
-            }
-            Action::Retry => {
-                let servers =
-                    (!self.selected.is_empty()).then(|| self.selected.iter().cloned().collect());
-                self.notice = Some("requeued failed runs".into());
-                return vec![Effect::Engine(Command::RetryFailed { servers })];
-            }
-            Action::Open => return self.open_log(),
-            Action::Details => self.details = !self.details,
-            Action::Help => {
-                self.help_scroll = 0;
-                self.mode = Mode::Help;
-            }
-            Action::Quit => {
-                if self.snapshot.active > 0 {
-                    self.mode = Mode::Dialog(Dialog::Quit);
-                } else {
-                    self.quitting = Some(ShutdownMode::Wait);
-                    return vec![Effect::Engine(Command::Shutdown(ShutdownMode::Wait))];
-                }
-            }
-            Action::LogMore => return vec![Effect::Log(tui_logger::TuiWidgetEvent::RightKey)],
-            Action::LogLess => return vec![Effect::Log(tui_logger::TuiWidgetEvent::LeftKey)],
-            Action::LogTargets => return vec![Effect::Log(tui_logger::TuiWidgetEvent::HideKey)],
-            Action::LogFocus => return vec![Effect::Log(tui_logger::TuiWidgetEvent::FocusKey)],
-        }
-        Vec::new()
-    }
-
-    fn move_cursor(&mut self, by: isize) {
-        if self.focus == Pane::Log {
-            return;
-        }
-        let len = self.pane_len(self.focus);
-        let current = self.cursor(self.focus) as isize;
-        let next = (current.saturating_add(by)).clamp(0, len.saturating_sub(1) as isize) as usize;
-        self.cursor.insert(self.focus, next);
-    }
-
-    pub fn enqueue(
-        &mut self,
-        target: Target,
-        tags: Option<Vec<String>>,
-        check_mode: bool,
-        priority: i32,
-    ) -> Vec<Effect> {
-        let servers = self.targets();
-        if servers.is_empty() {
-            self.notice = Some("no server: select some with Space, a or g".into());
-            return Vec::new();
-        }
-        let what = match target {
-            Target::Action(job) => job.to_string(),
-            Target::Chain => "chain".into(),
-        };
-        self.notice = Some(format!("queued {what} on {} server(s)", servers.len()));
-        vec![Effect::Engine(Command::Enqueue(EnqueueRequest {
-            servers,
-            target,
-            tags,
-            check_mode,
-            priority,
-        }))]
-    }
-
-    /// The target the engine has, or will have once it reads the last request.
-    pub fn workers_target(&self) -> u32 {
-        self.requested_workers
-            .unwrap_or(self.snapshot.target_workers)
-    }
-
-    pub(super) fn resize(&mut self, to: u32) -> Vec<Effect> {
-        self.requested_workers = Some(to);
-        self.notice = Some(format!("workers → {to}"));
-        vec![Effect::Engine(Command::SetWorkers(to))]
-    }
-
-    fn cancel(&mut self) -> Vec<Effect> {
-        match self.focus {
-            Pane::Queue => match self.snapshot.queue.get(self.cursor(Pane::Queue)) {
-                Some(queued) => vec![Effect::Engine(Command::Cancel(queued.item.id))],
-                None => Vec::new(),
-            },
-            Pane::Workers => {
-                let worker = self.snapshot.workers.get(self.cursor(Pane::Workers));
-                if let Some(run) = worker.and_then(|w| w.run.as_ref()) {
-                    let slot = worker.map(|w| w.slot).unwrap_or(0);
-                    self.mode = Mode::Dialog(Dialog::StopRun {
-                        id: run.item.id,
-                        slot,
-                        label: run.item.describe(),
-                    });
-                }
-                Vec::new()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    fn reprioritise(&mut self, by: i32) -> Vec<Effect> {
-        let Some(queued) = self.snapshot.queue.get(self.cursor(Pane::Queue)) else {
-            return Vec::new();
-        };
-        vec![Effect::Engine(Command::SetPriority {
-            id: queued.item.id,
-            priority: queued.item.priority + by,
-        })]
-    }
-
-    /// The log of what the cursor points at: a worker's run, a server's latest run.
-    fn open_log(&mut self) -> Vec<Effect> {
-        let target: Option<(String, PathBuf)> = match self.focus {
-            Pane::Workers => self
-                .snapshot
-                .workers
-                .get(self.cursor(Pane::Workers))
-                .and_then(|w| w.run.as_ref())
-                .and_then(|run| Some((run.item.describe(), run.log_path.clone()?))),
-            Pane::Servers => self.cursor_server().and_then(|server| {
-                if let Some(run) = self.running_on(&server) {
-                    return Some((run.item.describe(), run.log_path.clone()?));
-                }
-                self.history
-                    .iter()
-                    .rev()
-                    .find(|run| run.item.server == server && run.log_path.is_some())
-                    .and_then(|run| Some((run.item.describe(), run.log_path.clone()?)))
-            }),
-            _ => None,
-        };
-        match target {
-            Some((title, path)) => vec![Effect::OpenLog { title, path }],
-            None => {
-                self.notice = Some("no run log here yet".into());
-                Vec::new()
-            }
-        }
-    }
-
-    fn filter_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        match key.code {
-            KeyCode::Enter => self.mode = Mode::Normal,
-            KeyCode::Esc => {
-                self.filter.clear();
-                self.mode = Mode::Normal;
-            }
-            KeyCode::Backspace => {
-                self.filter.pop();
-            }
-            KeyCode::Char(c) => self.filter.push(c),
-            _ => {}
-        }
-        self.cursor.insert(Pane::Servers, 0);
-        Vec::new()
-    }
-
-    /// Id and label of the queued item under the cursor, with why it waits.
-    pub fn queued_at_cursor(&self) -> Option<(ItemId, Option<&Wait>)> {
-        self.snapshot
-            .queue
-            .get(self.cursor(Pane::Queue))
-            .map(|q| (q.item.id, q.wait.as_ref()))
-    }
-
-    /// Stop mode chosen in the stop dialog.
-    pub fn stop(&mut self, id: ItemId, mode: StopMode) -> Vec<Effect> {
-        self.mode = Mode::Normal;
-        let command = match mode {
-            StopMode::Graceful => Command::Cancel(id),
-            StopMode::Kill => Command::Kill(id),
-        };
-        vec![Effect::Engine(command)]
     }
 }
 

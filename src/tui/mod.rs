@@ -1,6 +1,7 @@
 //! The dashboard: one loop that selects over terminal input, engine events, new log lines and
 //! (only while runs are in flight) a clock tick, and redraws only when something changed.
 
+pub mod actions;
 pub mod app;
 pub mod dialogs;
 pub mod keymap;
