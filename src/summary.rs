@@ -26,14 +26,22 @@ impl Summary {
     }
 
     /// Everything asked for ran and succeeded, and no deploy was found unhealthy.
+    /// Attempts followed by a retry are history, not the verdict: the retry's row is.
     pub fn all_succeeded(&self) -> bool {
         self.left == 0
-            && self.rows.iter().all(|row| row.outcome.is_success())
+            && self
+                .rows
+                .iter()
+                .filter(|row| !row.retried)
+                .all(|row| row.outcome.is_success())
             && self.health.values().all(|healthy| *healthy)
     }
 
     fn outcome_word(&self, row: &FinishedRun) -> String {
         let mut word = row.outcome.label().to_string();
+        if row.retried {
+            word.push_str(" (retried)");
+        }
         if row.item.action == Action::Deploy
             && let Some(healthy) = self.health.get(&row.item.id)
         {
@@ -137,6 +145,7 @@ impl Summary {
                     "duration_s": row.duration.as_secs_f64(),
                     "recap": row.recap,
                     "log": row.log_path,
+                    "retried": row.retried,
                 })
             })
             .collect();

@@ -160,10 +160,17 @@ impl Transcript {
     /// what the events cannot (a run that never got to a task, a signal, a syntax error).
     pub fn outcome(&self, host: &str, exit: Exit, ended_by: EndedBy, stderr_tail: &str) -> Outcome {
         let during_task = self.current_task.clone();
+        // A run stopped too late to matter (it exited by itself with its final stats) keeps
+        // its real outcome; otherwise the stop is what ended it.
+        let finished_anyway = matches!(exit, Exit::Code(0 | 2 | 4))
+            && self
+                .stats
+                .as_ref()
+                .is_some_and(|stats| stats.contains_key(host));
         match ended_by {
-            EndedBy::Timeout => return Outcome::TimedOut { during_task },
-            EndedBy::Cancel => return Outcome::Cancelled { during_task },
-            EndedBy::Itself => {}
+            EndedBy::Timeout if !finished_anyway => return Outcome::TimedOut { during_task },
+            EndedBy::Cancel if !finished_anyway => return Outcome::Cancelled { during_task },
+            _ => {}
         }
         if let Some(message) = self.unreachable.get(host) {
             return Outcome::Unreachable {

@@ -90,8 +90,9 @@ impl Core {
     }
 
     /// Brings back what the journal knew: finished successes (chain links may wait on them),
-    /// the next id, and pending items, which return held and paused: a stale queue is never
-    /// re-run without the operator saying so. Links waiting for an interrupted run are skipped.
+    /// the next id, and pending items, which return held: a stale queue is never re-run without
+    /// the operator saying so, and new work does not wait behind it. Links whose predecessor
+    /// will never succeed (it was interrupted, or failed) are skipped, so nothing waits forever.
     pub fn restore(
         &mut self,
         pending: Vec<Item>,
@@ -110,13 +111,32 @@ impl Core {
         for id in interrupted {
             self.skip_dependents(*id, "upstream interrupted", now, &mut fx);
         }
+        let stranded: Vec<ItemId> = self
+            .queue
+            .ordered()
+            .iter()
+            .filter(|item| {
+                item.after
+                    .is_some_and(|dep| !self.queue.contains(dep) && !self.succeeded.contains(&dep))
+            })
+            .map(|item| item.id)
+            .collect();
+        for id in stranded {
+            if let Some(item) = self.queue.remove(id) {
+                let outcome = Outcome::Skipped {
+                    reason: "upstream did not succeed".into(),
+                };
+                self.drop_item(item, outcome, now, &mut fx);
+            }
+        }
         // Those belong to an earlier session: journaled and logged, not part of this one's results.
         fx.retain(|effect| !matches!(effect, Effect::Emit(_)));
-        if !self.queue.is_empty() {
-            self.paused = Some(format!(
-                "{} item(s) from an earlier session",
-                self.queue.len()
-            ));
+        let held = self.queue.held_count();
+        if held > 0 {
+            let msg = format!(
+                "{held} item(s) from an earlier session are queued and held: resume (P, or run --resume) to run them"
+            );
+            log(&mut fx, ENGINE_TARGET, Level::Warn, msg);
         }
         fx
     }
@@ -147,10 +167,6 @@ impl Core {
                 Level::Info,
                 format!("Worker {slot} started"),
             );
-        }
-        if let Some(reason) = &self.paused {
-            let msg = format!("Dispatching paused: {reason}; resume to run them");
-            log(&mut fx, ENGINE_TARGET, Level::Warn, msg);
         }
         fx
     }
@@ -260,6 +276,7 @@ impl Core {
                 item.after = previous;
                 if let (Some(deploy), Action::Check) = (previous, action)
                     && self.policy.health_check_enabled
+                    && !request.check_mode
                 {
                     item.purpose = Purpose::HealthCheck { deploy };
                 }
@@ -354,6 +371,7 @@ impl Core {
             recap: None,
             duration: Duration::ZERO,
             log_path: None,
+            retried: false,
         })));
         let reason = match outcome {
             Outcome::Cancelled { .. } => "upstream cancelled",
@@ -385,6 +403,7 @@ impl Core {
                 recap: None,
                 duration: Duration::ZERO,
                 log_path: None,
+                retried: false,
             })));
         }
     }

@@ -4,6 +4,7 @@
 use super::model::{Action, Item, ItemId, Outcome, Recap, Slot};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -46,6 +47,12 @@ pub enum Record {
         at: DateTime<Utc>,
         id: ItemId,
         priority: i32,
+    },
+    /// Items waiting for `old` wait for its retry `new`.
+    Repointed {
+        at: DateTime<Utc>,
+        old: ItemId,
+        new: ItemId,
     },
     Resized {
         at: DateTime<Utc>,
@@ -125,6 +132,11 @@ pub fn replay(path: &Path) -> Result<Replay> {
                     item.priority = *priority;
                 }
             }
+            Record::Repointed { old, new, .. } => {
+                for item in queued.values_mut().filter(|item| item.after == Some(*old)) {
+                    item.after = Some(*new);
+                }
+            }
             Record::Health { .. } => replay.finished.push(record.clone()),
             _ => {}
         }
@@ -139,6 +151,9 @@ pub fn replay(path: &Path) -> Result<Replay> {
 pub struct Journal {
     path: PathBuf,
     file: File,
+    /// Held for the journal's life: one fleetdeck per environment, or two would mark each
+    /// other's runs interrupted and run each other's queue.
+    _lock: Flock<File>,
 }
 
 impl Journal {
@@ -147,6 +162,7 @@ impl Journal {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the journal folder {}", dir.display()))?;
         }
+        let lock = lock_environment(&path.with_extension("lock"))?;
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -162,6 +178,7 @@ impl Journal {
         Ok(Journal {
             path: path.to_path_buf(),
             file,
+            _lock: lock,
         })
     }
 
@@ -175,6 +192,41 @@ impl Journal {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Takes the environment's lock without waiting, and writes our pid into it for whoever comes
+/// second; the kernel releases it when this process ends, however it ends.
+fn lock_environment(path: &Path) -> Result<Flock<File>> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(mut locked) => {
+            locked
+                .set_len(0)
+                .with_context(|| format!("writing {}", path.display()))?;
+            write!(locked, "{}", std::process::id())
+                .with_context(|| format!("writing {}", path.display()))?;
+            Ok(locked)
+        }
+        Err((_, _)) => {
+            let holder = std::fs::read_to_string(path).unwrap_or_default();
+            let env = path
+                .parent()
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            anyhow::bail!(
+                "environment {env} is in use by another fleetdeck (pid {}); one fleetdeck per environment at a time",
+                holder.trim()
+            )
+        }
     }
 }
 
@@ -326,5 +378,26 @@ mod tests {
         Journal::open(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "mode {mode:o}");
+    }
+
+    #[test]
+    fn one_fleetdeck_per_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo").join("journal.jsonl");
+        let first = Journal::open(&path).unwrap();
+        let err = Journal::open(&path)
+            .err()
+            .expect("a second owner is refused")
+            .to_string();
+        assert!(
+            err.contains("environment demo is in use by another fleetdeck"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        drop(first);
+        Journal::open(&path).expect("free again once the first one is gone");
     }
 }

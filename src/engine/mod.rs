@@ -179,6 +179,9 @@ pub struct FinishedRun {
     pub recap: Option<Recap>,
     pub duration: Duration,
     pub log_path: Option<PathBuf>,
+    /// Another attempt follows (a health check or an unreachable host is retried): this one
+    /// does not decide the item's fate.
+    pub retried: bool,
 }
 
 /// What consumers receive. Each event is moved once, from the engine to its one consumer, so

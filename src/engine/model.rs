@@ -72,12 +72,15 @@ pub struct Item {
 }
 
 impl Item {
-    /// Two pending items doing the same thing to the same server are one.
+    /// Two pending items doing the same thing to the same server, after the same link, are one.
+    /// (A chain's check is not the same work as a check queued on its own: it must follow the
+    /// chain's deploy.)
     pub fn same_work(&self, other: &Item) -> bool {
         self.server == other.server
             && self.action == other.action
             && self.tags == other.tags
             && self.check_mode == other.check_mode
+            && self.after == other.after
     }
 
     pub fn describe(&self) -> String {

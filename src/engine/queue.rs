@@ -82,13 +82,16 @@ impl Queue {
         self.get(id).is_some()
     }
 
-    /// Adds `item`, or returns the id of the identical item already pending (which is then
-    /// released if it was held, with the links it waits for: the operator just asked for it).
+    /// Adds `item`, or returns the id of the identical item already pending.
     pub fn push(&mut self, item: Item) -> (ItemId, bool) {
-        if let Some(existing) = self.items.iter().find(|pending| pending.same_work(&item)) {
-            let id = existing.id;
-            self.release_with_predecessors(id);
-            return (id, false);
+        // Held items belong to an earlier session: new work never merges into them, so asking
+        // for a check today cannot silently release yesterday's provision and deploy.
+        if let Some(existing) = self
+            .items
+            .iter()
+            .find(|pending| !pending.held && pending.same_work(&item))
+        {
+            return (existing.id, false);
         }
         let id = item.id;
         self.items.push(item);
@@ -127,21 +130,6 @@ impl Queue {
             released += 1;
         }
         released
-    }
-
-    /// Releases a held item and the chain links it waits for, which must run first.
-    fn release_with_predecessors(&mut self, id: ItemId) {
-        let mut next = Some(id);
-        while let Some(current) = next {
-            next = self
-                .items
-                .iter_mut()
-                .find(|item| item.id == current)
-                .and_then(|item| {
-                    item.held = false;
-                    item.after
-                });
-        }
     }
 
     pub fn held_count(&self) -> usize {
@@ -220,10 +208,14 @@ impl Queue {
     }
 
     /// Items waiting for `old` wait for `new` instead (a retry replaces the item it retries).
-    pub fn repoint_dependents(&mut self, old: ItemId, new: ItemId) {
+    /// Returns whether any did.
+    pub fn repoint_dependents(&mut self, old: ItemId, new: ItemId) -> bool {
+        let mut any = false;
         for item in self.items.iter_mut().filter(|item| item.after == Some(old)) {
             item.after = Some(new);
+            any = true;
         }
+        any
     }
 
     pub fn drain_all(&mut self) -> Vec<Item> {

@@ -70,8 +70,9 @@ impl Engine {
         mpsc::UnboundedReceiver<EngineEvent>,
         EngineTask,
     )> {
-        let replay = journal::replay(&setup.journal)?;
+        // Lock first, then read: nobody else may write while we replay.
         let mut journal = Journal::open(&setup.journal)?;
+        let replay = journal::replay(&setup.journal)?;
         let now = Utc::now();
         for line in &replay.skipped_lines {
             log::warn!(target: "engine", "{} line {line} is unreadable (torn by a crash?); skipped", setup.journal.display());

@@ -7,12 +7,21 @@ use super::keymap::{self, Action};
 use crate::engine::model::{Action as Job, ItemId};
 use crate::engine::queue::Wait;
 use crate::engine::{Command, EnqueueRequest, ShutdownMode, StopMode, Target};
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::PathBuf;
 
 impl App {
     pub fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         self.notice = None;
+        // Ctrl-C always reaches quit, even where keys are text (filter, dialog fields, search):
+        // whatever is open closes, then it quits the way `q` does (asking while runs are in
+        // flight).
+        if key.modifiers.contains(KeyModifiers::CONTROL)
+            && matches!(key.code, KeyCode::Char('c' | 'C'))
+        {
+            self.mode = Mode::Normal;
+            return self.act(Action::Quit);
+        }
         match &mut self.mode {
             Mode::Filter => self.filter_key(key),
             Mode::Help => {
@@ -71,15 +80,16 @@ impl App {
                 self.mode = Mode::Filter;
             }
             Action::Back => {
-                if self.focus == Pane::Log {
-                    return vec![Effect::Log(tui_logger::TuiWidgetEvent::EscapeKey)];
-                }
                 if self.details {
                     self.details = false;
                 } else if !self.filter.is_empty() {
                     self.filter.clear();
                 } else {
                     self.selected.clear();
+                }
+                // In the log pane Esc also leaves the widget's page mode.
+                if self.focus == Pane::Log {
+                    return vec![Effect::Log(tui_logger::TuiWidgetEvent::EscapeKey)];
                 }
             }
             Action::ToggleSelect => {
@@ -138,7 +148,10 @@ impl App {
             Action::RaisePriority => return self.reprioritise(1),
             Action::LowerPriority => return self.reprioritise(-1),
             Action::TogglePause => {
-                let command = if self.snapshot.paused.is_some() {
+                // Paused, or holding an earlier session's items: P lets everything run.
+                // Otherwise P pauses.
+                let held = self.snapshot.queue.iter().any(|q| q.item.held);
+                let command = if self.snapshot.paused.is_some() || held {
                     Command::Resume { release_held: true }
                 } else {
                     Command::Pause

@@ -54,7 +54,8 @@ pub enum Mode {
     Viewer(Viewer),
 }
 
-/// A run's full log, read by the loop (not here) when opened.
+/// A run's full log, read by the loop (not here) when opened and, while its run is in flight,
+/// as it grows.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Viewer {
     pub title: String,
@@ -65,6 +66,10 @@ pub struct Viewer {
     pub follow: bool,
     pub search: String,
     pub searching: bool,
+    /// Bytes of the file read into complete lines: the next read starts here.
+    pub read_to: u64,
+    /// The last line had no newline yet: the next read replaces it.
+    pub partial: bool,
 }
 
 /// What the loop must do after a key or an event.

@@ -592,6 +592,14 @@ fn pause_and_resume() {
         press(&mut app, &[ch('P')]),
         engine(Command::Resume { release_held: true })
     );
+    // Not paused, but holding an earlier session's items: P lets them run.
+    app.snapshot.paused = None;
+    let queued = app.snapshot.queue.first_mut().expect("busy() has a queue");
+    queued.item.held = true;
+    assert_eq!(
+        press(&mut app, &[ch('P')]),
+        engine(Command::Resume { release_held: true })
+    );
 }
 
 #[test]
@@ -824,8 +832,113 @@ fn log_pane_keys_go_to_the_log_widget() {
         TuiWidgetEvent::RightKey,
     ];
     assert_eq!(effects, events.map(Effect::Log).to_vec());
-    // Esc went to the widget, not to the filter.
-    assert_eq!(app.filter, "web");
+    // Esc went to the widget (leaving its page mode) and did its usual back: the filter is gone.
+    assert_eq!(app.filter, "");
+}
+
+#[test]
+fn esc_in_the_log_pane_also_goes_back() {
+    let mut app = busy();
+    app.focus = Pane::Log;
+    app.selected = selection(&["web-01"]);
+    app.filter = "web".into();
+    let esc = || vec![Effect::Log(TuiWidgetEvent::EscapeKey)];
+    // Each Esc reaches the widget; the back steps go as in any pane: filter, then selection.
+    assert_eq!(press(&mut app, &[code(KeyCode::Esc)]), esc());
+    assert_eq!((app.filter.as_str(), app.selected.len()), ("", 1));
+    assert_eq!(press(&mut app, &[code(KeyCode::Esc)]), esc());
+    assert!(app.selected.is_empty());
+    assert_eq!(app.focus, Pane::Log);
+}
+
+/// Puts an app in some mode.
+type Enter = fn(&mut App);
+
+/// Every mode Ctrl-C can be pressed in, with how to get there.
+fn modes_for_ctrl_c() -> Vec<(&'static str, Enter)> {
+    vec![
+        ("normal", |_| {}),
+        ("log pane", |app| app.focus = Pane::Log),
+        ("filter", |app| {
+            press(app, &[ch('/'), ch('w')]);
+        }),
+        ("help", |app| {
+            press(app, &[ch('?')]);
+        }),
+        ("options dialog, tags field", |app| {
+            press(app, &[ch('t'), code(KeyCode::Tab)]);
+            type_text(app, "web");
+        }),
+        ("options dialog, priority field", |app| {
+            press(app, &[ch('t'), code(KeyCode::BackTab)]);
+        }),
+        ("workers dialog", |app| {
+            press(app, &[ch('w'), ch('4')]);
+        }),
+        ("stop dialog", |app| {
+            app.mode = Mode::Dialog(Dialog::StopRun {
+                id: 10,
+                slot: 1,
+                label: "deploy for server web-01".into(),
+            });
+        }),
+        ("quit dialog", |app| app.mode = Mode::Dialog(Dialog::Quit)),
+        ("viewer", |app| {
+            app.mode = Mode::Viewer(Viewer::new("log".into(), log_path(10), "a\nb\n"));
+        }),
+        ("viewer search", |app| {
+            app.mode = Mode::Viewer(Viewer::new("log".into(), log_path(10), "a\nb\n"));
+            press(app, &[ch('/'), ch('x')]);
+        }),
+    ]
+}
+
+#[test]
+fn ctrl_c_quits_from_every_mode() {
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    for (name, enter) in modes_for_ctrl_c() {
+        // Idle: it quits at once, whatever was open closes.
+        let mut app = idle();
+        app.selected = selection(&["web-01"]);
+        enter(&mut app);
+        let filter = app.filter.clone();
+        assert_eq!(
+            press(&mut app, &[ctrl_c]),
+            engine(Command::Shutdown(ShutdownMode::Wait)),
+            "{name}"
+        );
+        assert_eq!(app.mode, Mode::Normal, "{name}");
+        assert_eq!(app.quitting, Some(ShutdownMode::Wait), "{name}");
+        // It was not typed anywhere.
+        assert_eq!(app.filter, filter, "{name}");
+        assert!(!app.filter.contains('c'), "{name}");
+
+        // Runs in flight: it asks, as q does; c then cancels them.
+        let mut app = busy();
+        app.selected = selection(&["web-01"]);
+        enter(&mut app);
+        assert_eq!(press(&mut app, &[ctrl_c]), Vec::new(), "{name}");
+        assert_eq!(app.mode, Mode::Dialog(Dialog::Quit), "{name}");
+        assert_eq!(app.quitting, None, "{name}");
+        assert_eq!(
+            press(&mut app, &[ch('c')]),
+            engine(Command::Shutdown(ShutdownMode::Cancel)),
+            "{name}"
+        );
+        assert_eq!(app.quitting, Some(ShutdownMode::Cancel), "{name}");
+    }
+    // Some terminals report it as an upper-case C.
+    let mut app = idle();
+    press(&mut app, &[ch('/')]);
+    let shifted = KeyEvent::new(
+        KeyCode::Char('C'),
+        KeyModifiers::CONTROL | KeyModifiers::SHIFT,
+    );
+    assert_eq!(
+        press(&mut app, &[shifted]),
+        engine(Command::Shutdown(ShutdownMode::Wait))
+    );
+    assert_eq!((app.mode, app.filter.as_str()), (Mode::Normal, ""));
 }
 
 fn open_form(app: &mut App) -> EnqueueForm {
@@ -1016,9 +1129,107 @@ fn viewer_keys_scroll_search_and_close() {
     assert_eq!(app.quitting, None);
 }
 
+#[test]
+fn viewer_appends_what_the_log_grew_by() {
+    let mut viewer = Viewer::new("log".into(), log_path(10), "PLAY [x]\nTASK [a]\nok: [web");
+    assert_eq!(viewer.lines, ["PLAY [x]", "TASK [a]", "ok: [web"]);
+    // The unfinished line is not counted as read: the next read starts with it again.
+    assert_eq!((viewer.read_to, viewer.partial), (18, true));
+    assert_eq!(viewer.scroll, 2);
+    viewer.append(b"ok: [web-01]\n\nTASK [b]\n");
+    assert_eq!(
+        viewer.lines,
+        ["PLAY [x]", "TASK [a]", "ok: [web-01]", "", "TASK [b]"]
+    );
+    assert_eq!((viewer.read_to, viewer.partial), (18 + 23, false));
+    assert_eq!(viewer.scroll, 4);
+    // Nothing new: nothing changes.
+    let before = viewer.clone();
+    viewer.append(b"");
+    assert_eq!(viewer, before);
+    // Not following: the view stays where it is while lines arrive.
+    viewer.follow = false;
+    viewer.scroll = 1;
+    viewer.append(b"changed: [web-01]\r\nPLAY RECAP");
+    assert_eq!(viewer.lines[5..], ["changed: [web-01]", "PLAY RECAP"]);
+    assert_eq!((viewer.scroll, viewer.partial), (1, true));
+    // A multi-byte character cut by the read shows replaced, then whole once it is complete.
+    let mut viewer = Viewer::new("log".into(), log_path(10), "");
+    assert_eq!((viewer.lines.len(), viewer.read_to), (0, 0));
+    let text = "état: ok\n".as_bytes();
+    viewer.append(&text[..1]);
+    assert_eq!(viewer.lines, ["\u{FFFD}"]);
+    viewer.append(text);
+    assert_eq!(viewer.lines, ["état: ok"]);
+    assert_eq!(viewer.read_to, text.len() as u64);
+}
+
+#[test]
+fn viewer_reads_only_the_bytes_appended_since_the_last_read() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("10-deploy-web-01.log");
+    std::fs::write(&path, "PLAY [x]\nTASK [a]\nok: [w").unwrap();
+    let mut viewer = Viewer::open("deploy".into(), path.clone());
+    assert_eq!(viewer.lines, ["PLAY [x]", "TASK [a]", "ok: [w"]);
+    assert!(viewer.follow);
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    write!(log, "eb-01]\nTASK [b]\n").unwrap();
+    viewer.read_more().unwrap();
+    assert_eq!(
+        viewer.lines,
+        ["PLAY [x]", "TASK [a]", "ok: [web-01]", "TASK [b]"]
+    );
+    assert_eq!(viewer.read_to, std::fs::metadata(&path).unwrap().len());
+    assert_eq!(viewer.scroll, 3);
+    // The bytes already read are not read again: changing them shows nothing.
+    let mut text = std::fs::read(&path).unwrap();
+    text[0] = b'X';
+    text.extend_from_slice(b"PLAY RECAP\n");
+    std::fs::write(&path, &text).unwrap();
+    viewer.read_more().unwrap();
+    assert_eq!(viewer.lines[0], "PLAY [x]");
+    assert_eq!(viewer.lines[4], "PLAY RECAP");
+    // A log that shrank was rewritten: read again from its start.
+    std::fs::write(&path, "new\n").unwrap();
+    viewer.read_more().unwrap();
+    assert_eq!(
+        (viewer.lines.clone(), viewer.read_to),
+        (vec!["new".into()], 4)
+    );
+    // A log that cannot be read says so.
+    let missing = Viewer::open("deploy".into(), dir.path().join("nope.log"));
+    assert_eq!(missing.lines.len(), 1);
+    assert!(
+        missing.lines[0].starts_with("cannot read "),
+        "{:?}",
+        missing.lines
+    );
+}
+
+#[test]
+fn only_the_log_of_a_run_in_flight_is_live() {
+    let mut app = busy();
+    assert!(!app.viewing_live_log());
+    // Worker 1 runs item 10: its log grows.
+    app.mode = Mode::Viewer(Viewer::new("log".into(), log_path(10), "a\n"));
+    assert!(app.viewing_live_log());
+    // An older run's log does not.
+    app.mode = Mode::Viewer(Viewer::new("log".into(), log_path(3), "a\n"));
+    assert!(!app.viewing_live_log());
+    // Nor item 10's once it finished, nor anything when idle.
+    let mut app = idle();
+    app.mode = Mode::Viewer(Viewer::new("log".into(), log_path(10), "a\n"));
+    assert!(!app.viewing_live_log());
+}
+
 fn finished(item: Item, slot: Option<Slot>, outcome: Outcome) -> FinishedRun {
     FinishedRun {
         log_path: slot.map(|_| log_path(item.id)),
+        retried: false,
         item,
         slot,
         outcome,

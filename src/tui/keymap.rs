@@ -334,7 +334,7 @@ pub const NORMAL: &[Binding] = &[
         &[ch('P')],
         S::Global,
         A::TogglePause,
-        "pause / resume dispatching",
+        "pause / resume dispatching (and run held items)",
         Some("pause"),
     ),
     bind(

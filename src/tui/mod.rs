@@ -1,5 +1,7 @@
 //! The dashboard: one loop that selects over terminal input, engine events, new log lines and
-//! (only while runs are in flight) a clock tick, and redraws only when something changed.
+//! (only while runs are in flight) a clock tick, and redraws only when something changed. A
+//! hangup, SIGTERM or a terminal that cannot be drawn on any more cancels the runs and waits for
+//! the engine to stop before leaving, so no run is killed without its log's footer.
 
 pub mod actions;
 pub mod app;
@@ -62,15 +64,25 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let mut terminal = ratatui::init();
-    let result: Result<()> = async {
-        let mut dirty = true;
-        loop {
-            if dirty {
-                terminal.draw(|frame| ui::draw(frame, &app, &logs, Utc::now())).context("drawing")?;
-                dirty = false;
+    // Set once the screen cannot be used: a hangup, SIGTERM, or a draw that failed. From then
+    // on nothing is drawn; the runs are cancelled and the loop waits for the engine to stop,
+    // so every run log gets its footer.
+    let mut screen_gone = false;
+    let mut dirty = true;
+    'dashboard: loop {
+        let mut effects = Vec::new();
+        if dirty && !screen_gone {
+            dirty = false;
+            let drawn = terminal.draw(|frame| ui::draw(frame, &app, &logs, Utc::now()));
+            if drawn.is_err() {
+                effects = lose_screen(&mut screen_gone);
             }
-            let ticking = app.snapshot.active > 0 || matches!(app.mode, Mode::Viewer(Viewer { follow: true, .. }));
-            let effects = tokio::select! {
+        }
+        // A log only grows while its run is in flight: the viewer reads nothing otherwise.
+        let live_log = app.viewing_live_log();
+        let ticking = !screen_gone && app.snapshot.active > 0;
+        if effects.is_empty() {
+            effects = tokio::select! {
                 Some(event) = input.recv() => {
                     dirty = true;
                     match event {
@@ -95,36 +107,54 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
                 Some(()) = new_logs.recv() => { dirty = true; Vec::new() }
                 _ = ticker.tick(), if ticking => {
                     dirty = true;
-                    if let Mode::Viewer(viewer) = &mut app.mode && viewer.follow {
-                        viewer.reload(&std::fs::read_to_string(&viewer.path).unwrap_or_default());
+                    if live_log && let Mode::Viewer(viewer) = &mut app.mode {
+                        let _ = viewer.read_more();
                     }
                     Vec::new()
                 }
-                _ = terminate.recv() => vec![Effect::Engine(Command::Shutdown(ShutdownMode::Cancel))],
-                _ = hangup.recv() => vec![Effect::Engine(Command::Shutdown(ShutdownMode::Cancel))],
+                _ = terminate.recv() => lose_screen(&mut screen_gone),
+                _ = hangup.recv() => lose_screen(&mut screen_gone),
             };
-            for effect in effects {
-                match effect {
-                    Effect::Engine(command) => {
-                        if let Command::Shutdown(mode) = &command {
-                            app.quitting = Some(*mode);
-                        }
-                        engine.send(command);
+        }
+        // The run just ended: its log got its footer, read it one last time.
+        if live_log
+            && !app.viewing_live_log()
+            && let Mode::Viewer(viewer) = &mut app.mode
+        {
+            let _ = viewer.read_more();
+        }
+        for effect in effects {
+            match effect {
+                Effect::Engine(command) => {
+                    if let Command::Shutdown(mode) = &command {
+                        app.quitting = Some(*mode);
                     }
-                    Effect::OpenLog { title, path } => {
-                        let text = std::fs::read_to_string(&path).unwrap_or_else(|err| format!("cannot read {}: {err}", path.display()));
-                        app.mode = Mode::Viewer(Viewer::new(title, path, &text));
-                    }
-                    Effect::Log(event) => logs.transition(event),
-                    Effect::Exit => return Ok(()),
+                    engine.send(command);
                 }
+                Effect::OpenLog { title, path } => {
+                    app.mode = Mode::Viewer(Viewer::open(title, path));
+                }
+                Effect::Log(event) => logs.transition(event),
+                Effect::Exit => break 'dashboard,
             }
         }
     }
-    .await;
-    ratatui::restore();
+    // The terminal may be gone (a hangup): nothing to restore then, and nobody to tell.
+    let _ = ratatui::try_restore();
+    if terminal.show_cursor().is_err() {
+        // Dropping the terminal would try again and complain on stderr.
+        std::mem::forget(terminal);
+    }
     drop(engine);
     task.await.context("engine task")??;
-    result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The screen is gone or about to be: stop drawing and cancel the runs, once. Nobody can
+/// watch or steer them any more, and waiting lets every run end cleanly with its log footer.
+fn lose_screen(screen_gone: &mut bool) -> Vec<Effect> {
+    if std::mem::replace(screen_gone, true) {
+        return Vec::new();
+    }
+    vec![Effect::Engine(Command::Shutdown(ShutdownMode::Cancel))]
 }

@@ -1,7 +1,11 @@
-//! The log viewer's keys: scroll, follow the end of a growing log, search.
+//! The log viewer: its keys (scroll, follow the end of a growing log, search) and reading the
+//! log, a run in flight's only as far as it grew since the last read.
 
 use super::app::{App, Effect, Mode, Viewer};
 use crossterm::event::{KeyCode, KeyEvent};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
 
 pub const VIEWER_KEYS: &[(&str, &str)] = &[
     ("↑↓ PgUp PgDn Home End", "scroll"),
@@ -67,26 +71,83 @@ impl App {
     }
 }
 
+impl App {
+    /// Whether the open viewer shows the log of a run still in flight: only that log grows.
+    pub fn viewing_live_log(&self) -> bool {
+        let Mode::Viewer(viewer) = &self.mode else {
+            return false;
+        };
+        self.snapshot
+            .workers
+            .iter()
+            .filter_map(|w| w.run.as_ref())
+            .any(|run| run.log_path.as_ref() == Some(&viewer.path))
+    }
+}
+
 impl Viewer {
-    pub fn new(title: String, path: std::path::PathBuf, text: &str) -> Viewer {
-        let lines: Vec<String> = text.lines().map(String::from).collect();
-        let scroll = lines.len().saturating_sub(1);
-        Viewer {
+    /// A viewer over `text`, the log's first bytes; it starts at the end, following.
+    pub fn new(title: String, path: PathBuf, text: &str) -> Viewer {
+        let mut viewer = Viewer {
             title,
             path,
-            lines,
-            scroll,
             follow: true,
-            search: String::new(),
-            searching: false,
-        }
+            ..Viewer::default()
+        };
+        viewer.append(text.as_bytes());
+        viewer
     }
 
-    /// New content of a followed log: keep the view at its end.
-    pub fn reload(&mut self, text: &str) {
-        self.lines = text.lines().map(String::from).collect();
+    /// Opens the log at `path`; a log that cannot be read says why in its one line.
+    pub fn open(title: String, path: PathBuf) -> Viewer {
+        let mut viewer = Viewer::new(title, path, "");
+        if let Err(err) = viewer.read_more() {
+            viewer.lines = vec![format!("cannot read {}: {err}", viewer.path.display())];
+        }
+        viewer
+    }
+
+    /// Reads what was appended to the log since the last read (and the unfinished last line
+    /// again); a log that shrank was rewritten, so it is read from the start.
+    pub fn read_more(&mut self) -> std::io::Result<()> {
+        let mut file = File::open(&self.path)?;
+        if file.metadata()?.len() < self.read_to {
+            self.lines.clear();
+            self.read_to = 0;
+            self.partial = false;
+            self.scroll = 0;
+        }
+        file.seek(SeekFrom::Start(self.read_to))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        self.append(&bytes);
+        Ok(())
+    }
+
+    /// The bytes that follow `read_to` in the file. Lines are cut at newlines only, so a line
+    /// still being written stays `partial` and is replaced by the next read of it.
+    pub fn append(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.partial {
+            self.lines.pop();
+            self.partial = false;
+        }
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let (done, rest) = bytes.split_at(complete);
+        self.lines
+            .extend(String::from_utf8_lossy(done).lines().map(String::from));
+        if !rest.is_empty() {
+            self.lines.push(String::from_utf8_lossy(rest).into_owned());
+            self.partial = true;
+        }
+        self.read_to += complete as u64;
+        let last = self.lines.len().saturating_sub(1);
         if self.follow {
-            self.scroll = self.lines.len().saturating_sub(1);
+            self.scroll = last;
+        } else {
+            self.scroll = self.scroll.min(last);
         }
     }
 

@@ -46,6 +46,7 @@ impl Core {
         let outcome = report.outcome;
         let worker = worker_target(run.slot);
         let slot = run.slot;
+        let retried = self.will_retry(&item, &outcome);
         if outcome.is_success() {
             log(
                 fx,
@@ -81,25 +82,42 @@ impl Core {
             recap: report.recap,
             duration: report.duration,
             log_path: report.log_path,
+            retried,
         })));
         if slot > self.pool.capacity() {
             log(fx, &worker, Level::Info, format!("Worker {slot} stopped"));
         }
 
-        self.finished += 1;
-        if outcome.is_failure() {
-            self.failed += 1;
+        // An attempt that will be retried is not a verdict: it counts neither as finished nor
+        // as failed for max_fail_percentage, and "retry" leaves it to the automatic one.
+        if !retried {
+            self.finished += 1;
+            if outcome.is_failure() {
+                self.failed += 1;
+            }
         }
         let key = (item.server.clone(), item.action);
         if outcome.is_success() {
             self.succeeded.insert(id);
             self.retryable.remove(&key);
-        } else if outcome.is_failure() {
+        } else if outcome.is_failure() && !retried {
             self.retryable.insert(key, item.clone());
         }
 
         self.follow_up(&item, &outcome, now, fx);
         self.check_fail_rate(now, fx);
+    }
+
+    /// Whether `follow_up` will queue another attempt of `item` after `outcome`.
+    fn will_retry(&self, item: &Item, outcome: &Outcome) -> bool {
+        match (&item.purpose, outcome) {
+            (_, Outcome::Succeeded | Outcome::Cancelled { .. }) => false,
+            (Purpose::HealthCheck { .. }, _) => item.attempt < self.policy.health_check_retries,
+            (Purpose::Requested, Outcome::Unreachable { .. }) => {
+                self.policy.auto_retry_enabled && item.attempt <= self.policy.max_retries
+            }
+            (Purpose::Requested, _) => false,
+        }
     }
 
     fn follow_up(
@@ -220,7 +238,13 @@ impl Core {
         );
         log(fx, ENGINE_TARGET, Level::Info, msg);
         let new_id = self.push(again, now, fx);
-        self.queue.repoint_dependents(item.id, new_id);
+        if self.queue.repoint_dependents(item.id, new_id) {
+            fx.push(Effect::Journal(Record::Repointed {
+                at: now,
+                old: item.id,
+                new: new_id,
+            }));
+        }
     }
 
     fn check_fail_rate(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {

@@ -1465,8 +1465,7 @@ fn clear_cancels_everything_queued_but_not_what_runs() {
 
 /// Two items an earlier session left queued: a deploy and a check whose chain predecessor (#5)
 /// had succeeded.
-fn restored() -> Core {
-    let mut core = core_with(policy());
+fn restored_items() -> Vec<Item> {
     let deploy = Item {
         id: 7,
         server: "web-01".into(),
@@ -1489,17 +1488,23 @@ fn restored() -> Core {
         after: Some(5),
         ..deploy.clone()
     };
-    core.restore(vec![deploy, check], &[], HashSet::from([5]), 9, t0());
+    vec![deploy, check]
+}
+
+fn restored() -> Core {
+    let mut core = core_with(policy());
+    core.restore(restored_items(), &[], HashSet::from([5]), 9, t0());
     core
 }
 
 #[test]
-fn restored_items_come_back_held_and_paused() {
-    let mut core = restored();
-    let fx = core.start();
+fn restored_items_come_back_held_and_new_work_does_not_wait_for_them() {
+    let mut core = core_with(policy());
+    let fx = core.restore(restored_items(), &[], HashSet::from([5]), 9, t0());
     assert!(
-        logs(&fx)
-            .contains(&"Dispatching paused: 2 item(s) from an earlier session; resume to run them"),
+        logs(&fx).contains(
+            &"2 item(s) from an earlier session are queued and held: resume (P, or run --resume) to run them"
+        ),
         "{fx:?}"
     );
     let fx = core.update(Input::Wake, t0());
@@ -1507,8 +1512,9 @@ fn restored_items_come_back_held_and_paused() {
     assert_eq!(waits(&core, t0()), vec![(7, Wait::Held), (8, Wait::Held)]);
     assert!(core.is_idle());
     assert_eq!(
-        core.snapshot(t0()).paused.as_deref(),
-        Some("2 item(s) from an earlier session")
+        core.snapshot(t0()).paused,
+        None,
+        "nothing is paused: the items are held"
     );
     let fx = deploy(&mut core, &["web-03"]);
     assert_eq!(
@@ -1516,6 +1522,7 @@ fn restored_items_come_back_held_and_paused() {
         9,
         "new ids continue after the journal's"
     );
+    assert_eq!(spawns(&fx), vec![(1, 9)], "new work runs at once");
 }
 
 #[test]
@@ -1557,10 +1564,10 @@ fn restored_items_run_only_once_released() {
             idle: false,
         },
         Case {
-            name: "identical work un-holds the pending item",
+            name: "identical work is new work; the held item stays held",
             commands: vec![web01(None), resume(false)],
-            spawned: vec![7],
-            still_held: vec![8],
+            spawned: vec![9],
+            still_held: vec![7, 8],
             idle: false,
         },
         Case {
@@ -1645,55 +1652,51 @@ fn restore_skips_links_of_interrupted_runs() {
     );
     assert!(logs(&fx).contains(&"Skipped deploy for server web-01 (upstream interrupted)"));
     assert_eq!(waits(&core, t0()), vec![(4, Wait::Held)]);
-    assert_eq!(
-        core.snapshot(t0()).paused.as_deref(),
-        Some("1 item(s) from an earlier session"),
-        "counts what is left, not what was pending"
+    assert!(
+        logs(&fx)
+            .iter()
+            .any(|l| l.starts_with("1 item(s) from an earlier session are queued and held")),
+        "counts what is left, not what was pending: {fx:?}"
     );
 
     let mut core = core_with(policy());
     let pending = earlier_chain(1, "web-01").split_off(1);
-    core.restore(pending, &[1], HashSet::new(), 4, t0());
-    assert!(core.snapshot(t0()).paused.is_none(), "nothing left to hold");
+    let fx = core.restore(pending, &[1], HashSet::new(), 4, t0());
+    assert!(
+        !logs(&fx).iter().any(|l| l.contains("held")),
+        "nothing left to hold"
+    );
     assert!(core.is_idle());
+
+    // A link whose predecessor finished without success (or is gone) can never run: skipped.
+    let mut core = core_with(policy());
+    let orphan = Item {
+        after: Some(99),
+        ..earlier_chain(1, "web-02")[1].clone()
+    };
+    let fx = core.restore(vec![orphan], &[], HashSet::new(), 5, t0());
+    assert_eq!(
+        finished_records(&fx),
+        vec![(2, skipped("upstream did not succeed"))]
+    );
+    assert!(core.is_idle() && waits(&core, t0()).is_empty());
 }
 
 #[test]
-fn asking_again_for_a_held_link_releases_its_chain() {
+fn new_work_never_releases_a_held_chain() {
     let mut core = core_with(policy());
     core.restore(earlier_chain(7, "web-04"), &[], HashSet::new(), 10, t0());
     let fx = command(
         &mut core,
         Command::Enqueue(request(&["web-04"], Target::Action(Action::Deploy))),
     );
-    assert!(enqueued(&fx).is_empty(), "the held deploy is the same work");
+    assert_eq!(enqueued(&fx).len(), 1, "a new deploy, not yesterday's");
+    assert_eq!(spawns(&fx), vec![(1, 10)]);
     assert_eq!(
         waits(&core, t0()),
-        vec![
-            (7, Wait::Paused),
-            (
-                8,
-                Wait::After {
-                    id: 7,
-                    action: Action::Provision
-                }
-            ),
-            (9, Wait::Held)
-        ],
-        "the deploy and the provision it waits for are released; the check is not"
+        vec![(7, Wait::Held), (8, Wait::Held), (9, Wait::Held)],
+        "the earlier chain stays held until resumed"
     );
-    let fx = command(
-        &mut core,
-        Command::Resume {
-            release_held: false,
-        },
-    );
-    assert_eq!(spawns(&fx), vec![(1, 7)]);
-    let fx = finish(&mut core, 7, ok());
-    assert_eq!(spawns(&fx), vec![(1, 8)]);
-    finish(&mut core, 8, ok());
-    assert_eq!(waits(&core, t0()), vec![(9, Wait::Held)]);
-    assert!(core.is_idle(), "only held work left");
 }
 
 // ---- retry failed ------------------------------------------------------------------------

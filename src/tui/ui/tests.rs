@@ -475,6 +475,7 @@ fn viewer() -> Viewer {
         search: "changed".into(),
         searching: false,
         lines,
+        ..Viewer::default()
     }
 }
 
