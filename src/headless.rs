@@ -10,7 +10,7 @@ use crate::engine::{
 };
 use crate::project::Environment;
 use crate::{console_log, summary};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
@@ -34,6 +34,10 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
         bail!("no servers chosen: name servers or groups, or pass --group G or --all");
     }
     let setup = env.engine_setup(&inventory, args.workers)?;
+    // One listener for the whole run, made before anything starts: a fresh `ctrl_c()` per loop
+    // turn would miss a Ctrl-C that lands while an event is being handled.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("listening for Ctrl-C")?;
     let (engine, mut events, task) = Engine::start(setup)?;
     if let Some(action) = args.action {
         engine.send(Command::Enqueue(EnqueueRequest {
@@ -74,7 +78,7 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
                 }
                 Some(EngineEvent::Stopped) | None => break,
             },
-            _ = tokio::signal::ctrl_c() => {
+            _ = interrupt.recv() => {
                 interrupts += 1;
                 let mode = if interrupts == 1 { ShutdownMode::Cancel } else { ShutdownMode::Kill };
                 log::warn!(target: "engine", "{}", if interrupts == 1 {
