@@ -183,12 +183,30 @@ fn printed_pids(log: &str) -> Vec<i32> {
     pids
 }
 
+/// The log ends with its footer: nothing of the run was written after it.
+fn assert_footer_last(log: &str) {
+    let at = log
+        .rfind("\n#\n# outcome: ")
+        .unwrap_or_else(|| panic!("no footer:\n{log}"));
+    let footer = &log[at + 1..];
+    assert!(
+        footer.ends_with('\n') && footer.lines().all(|line| line.starts_with('#')),
+        "text after the footer:\n{footer}"
+    );
+    assert!(
+        footer
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("# recap: ")),
+        "{footer}"
+    );
+}
+
 /// No process of these pids or of their process groups is alive (zombies count as gone).
 async fn assert_nothing_left(pids: &[i32]) {
-    let tree = Tree {
-        pids: pids.iter().copied().collect(),
-        groups: pids.iter().copied().collect(),
-    };
+    let mut tree = Tree::default();
+    tree.pids.extend(pids);
+    tree.groups.extend(pids);
     let left = tokio::task::spawn_blocking(move || tree.wait_gone(GONE_LIMIT))
         .await
         .unwrap();
@@ -379,6 +397,90 @@ async fn crash_is_a_failure_naming_the_signal() {
     assert!(log.contains("about to crash"), "{log}");
     assert!(log.contains("SIGSEGV"), "{log}");
     assert!(log.contains("# rc: none"), "{log}");
+}
+
+/// A run whose main process dies on its own ends at once, killed-by-signal, and whatever it left
+/// (here a worker holding the run's pipes) is killed instead of holding the run open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn main_killed_by_itself_leaves_no_orphan_and_no_open_pipes() {
+    let mut run = start("orphan", Duration::from_secs(60), Duration::from_secs(10));
+    let report = run.finished().await;
+    let took = run.started.elapsed();
+    assert_eq!(
+        report.outcome,
+        Outcome::Failed {
+            rc: None,
+            task: Some("Fake task".to_string()),
+            message: "killed by SIGKILL".to_string(),
+        }
+    );
+    let log = log_text(&report);
+    assert_header_and_footer(&log);
+    assert!(log.contains("# rc: none"), "{log}");
+    // The orphan was killed right away: the pipes closed, no drain limit was waited out.
+    assert!(!log.contains("stopped reading"), "{log}");
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    assert_footer_last(&log);
+    assert_nothing_left(&printed_pids(&log)).await;
+    assert_eq!(log_text(&report), log, "written to after the footer");
+}
+
+/// A worker that holds none of the run's pipes is found only through the tree listed while the
+/// run lived: an external `kill -9` of the main process must not orphan it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_kill_of_main_kills_workers_seen_while_running() {
+    let mut run = start("detach", Duration::from_secs(60), Duration::from_secs(10));
+    let RunEvent::TaskStarted { name } = run
+        .until(|e| matches!(e, RunEvent::TaskStarted { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    let pids: Vec<i32> = name
+        .strip_prefix("pids ")
+        .unwrap_or_else(|| panic!("task {name:?}"))
+        .split_whitespace()
+        .map(|pid| pid.parse().expect("a pid"))
+        .collect();
+    assert_eq!(pids.len(), 2, "{name}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pids[0]),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the main process");
+    let report = run.finished().await;
+    match &report.outcome {
+        Outcome::Failed { rc, message, .. } => {
+            assert_eq!(*rc, None);
+            assert_eq!(message, "killed by SIGKILL");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert_nothing_left(&pids).await;
+    assert_footer_last(&log_text(&report));
+}
+
+/// A run that succeeds but leaves a process writing into its output: after the drain limit the
+/// writer is killed, reading stops, the log says so once, and its footer stays its last text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_held_open_after_exit_is_cut_at_the_drain_limit() {
+    let mut run = start("linger", Duration::from_secs(60), Duration::from_secs(10));
+    let report = run.finished().await;
+    let took = run.started.elapsed();
+    assert_eq!(report.outcome, Outcome::Succeeded);
+    assert!(took >= Duration::from_secs(3), "took {took:?}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let log = log_text(&report);
+    assert_header_and_footer(&log);
+    assert!(log.contains("still here"), "{log}");
+    assert_eq!(
+        log.matches("# fleetdeck: output pipes stayed open").count(),
+        1,
+        "{log}"
+    );
+    assert_footer_last(&log);
+    assert_nothing_left(&printed_pids(&log)).await;
+    assert_eq!(log_text(&report), log, "written to after the footer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

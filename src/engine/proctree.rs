@@ -1,27 +1,36 @@
 //! Finding and killing every process a run started. Each ansible worker calls `setsid()`, so a
 //! run spans one process group per worker besides its own: killing the main group alone would
 //! orphan the workers, and the orphans keep our pipes open (see shared/ANSIBLE.md).
+//!
+//! Numbers are remembered with the start time of the process they named when seen: a pid (or a
+//! group's leader) that now names a process started at another time was reused by someone
+//! else's process, and `kill_all` spares it.
 
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct StatLine {
     ppid: i32,
     pgid: i32,
     zombie: bool,
+    /// Clock ticks after boot: with the pid, it names one process for good.
+    start: u64,
 }
 
 fn read_stat(pid: i32) -> Option<StatLine> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &text[text.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let zombie = fields.next()? == "Z";
-    let ppid = fields.next()?.parse().ok()?;
-    let pgid = fields.next()?.parse().ok()?;
-    Some(StatLine { ppid, pgid, zombie })
+    // From field 3 (state) on: ppid is field 4, pgrp 5, starttime 22.
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(StatLine {
+        zombie: *fields.first()? == "Z",
+        ppid: fields.get(1)?.parse().ok()?,
+        pgid: fields.get(2)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
+    })
 }
 
 fn all_processes() -> HashMap<i32, StatLine> {
@@ -39,17 +48,23 @@ fn all_processes() -> HashMap<i32, StatLine> {
 pub struct Tree {
     pub pids: BTreeSet<i32>,
     pub groups: BTreeSet<i32>,
+    /// The start time of the process each number named when it was seen: the tree's processes,
+    /// the root, and each group's leader (`None`: the leader was gone already). Numbers added by
+    /// hand have no entry and are trusted as they are.
+    seen: BTreeMap<i32, Option<u64>>,
 }
 
 impl Tree {
     pub fn of(root: i32) -> Tree {
         let table = all_processes();
         let mut tree = Tree::default();
+        tree.seen
+            .insert(root, table.get(&root).map(|stat| stat.start));
         let mut frontier = vec![root];
         while let Some(parent) = frontier.pop() {
             for (pid, stat) in &table {
-                if stat.ppid == parent && tree.pids.insert(*pid) {
-                    tree.groups.insert(stat.pgid);
+                if stat.ppid == parent && !tree.pids.contains(pid) {
+                    tree.add(*pid, stat, &table);
                     frontier.push(*pid);
                 }
             }
@@ -57,10 +72,43 @@ impl Tree {
         tree
     }
 
-    /// Adds what is descended from `root` now to what was seen before.
+    /// The processes other than this one that can write into a pipe of `inodes`: whatever holds
+    /// a run's output pipes open, even once it was orphaned and no longer descends from the run.
+    /// Readers are left out (a process fleetdeck forks for another run holds our read ends
+    /// until its exec).
+    pub fn holding_pipes(inodes: &BTreeSet<u64>) -> Tree {
+        let table = all_processes();
+        let me = std::process::id() as i32;
+        let mut tree = Tree::default();
+        for (pid, stat) in &table {
+            if *pid != me && !stat.zombie && writes_into(*pid, inodes) {
+                tree.add(*pid, stat, &table);
+            }
+        }
+        tree
+    }
+
+    fn add(&mut self, pid: i32, stat: &StatLine, table: &HashMap<i32, StatLine>) {
+        self.pids.insert(pid);
+        self.seen.insert(pid, Some(stat.start));
+        self.groups.insert(stat.pgid);
+        self.seen
+            .insert(stat.pgid, table.get(&stat.pgid).map(|leader| leader.start));
+    }
+
+    /// Adds what was seen later to what was seen before.
     pub fn merge(&mut self, other: Tree) {
         self.pids.extend(other.pids);
         self.groups.extend(other.groups);
+        self.seen.extend(other.seen);
+    }
+
+    /// Whether `number` now names another process than the one seen under it.
+    fn reused(&self, number: i32, table: &HashMap<i32, StatLine>) -> bool {
+        match (self.seen.get(&number), table.get(&number)) {
+            (Some(seen), Some(now)) => *seen != Some(now.start),
+            _ => false,
+        }
     }
 
     /// Processes of this tree, or in its groups, that still live (zombies are dead already).
@@ -92,21 +140,58 @@ pub fn signal(pid: i32, signal: Signal) {
     let _ = kill(Pid::from_raw(pid), signal);
 }
 
-/// SIGKILL to `root`'s group, to every group of its tree, and to every process of its tree.
+/// SIGKILL to `root`'s group, to every group of its tree, and to every process of its tree;
+/// never to our own group or process, nor to a number reused by another process since.
 pub fn kill_all(root: i32, tree: &Tree) {
     // Never our own group: a child that did not get a group of its own shares it with us.
     let ours = nix::unistd::getpgrp().as_raw();
-    if root != ours {
+    let me = std::process::id() as i32;
+    let table = all_processes();
+    if root > 1 && root != ours && !tree.reused(root, &table) {
         let _ = killpg(Pid::from_raw(root), Signal::SIGKILL);
     }
     for group in &tree.groups {
-        if *group > 1 && *group != ours {
+        if *group > 1 && *group != ours && !tree.reused(*group, &table) {
             let _ = killpg(Pid::from_raw(*group), Signal::SIGKILL);
         }
     }
     for pid in &tree.pids {
-        signal(*pid, Signal::SIGKILL);
+        if *pid > 1 && *pid != me && !tree.reused(*pid, &table) {
+            signal(*pid, Signal::SIGKILL);
+        }
     }
+}
+
+/// Whether `pid` holds a pipe of `inodes` open for writing.
+fn writes_into(pid: i32, inodes: &BTreeSet<u64>) -> bool {
+    // Someone else's processes are unreadable here, and none of ours.
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(Result::ok).any(|fd| {
+        let Ok(target) = std::fs::read_link(fd.path()) else {
+            return false;
+        };
+        let inode = target
+            .to_str()
+            .and_then(|t| t.strip_prefix("pipe:[")?.strip_suffix(']')?.parse().ok());
+        inode.is_some_and(|inode| inodes.contains(&inode)) && writable(pid, &fd.file_name())
+    })
+}
+
+/// Whether descriptor `fd` of `pid` was opened for writing (fdinfo's `flags` are octal).
+fn writable(pid: i32, fd: &std::ffi::OsStr) -> bool {
+    let path = std::path::Path::new("/proc")
+        .join(pid.to_string())
+        .join("fdinfo")
+        .join(fd);
+    let Ok(info) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    info.lines()
+        .find_map(|line| line.strip_prefix("flags:"))
+        .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
+        .is_some_and(|flags| flags & 0o3 != 0)
 }
 
 #[cfg(test)]
@@ -152,5 +237,62 @@ mod tests {
         let _ = child.wait();
         let left = tree.wait_gone(std::time::Duration::from_secs(5));
         assert!(left.is_empty(), "left: {left:?}");
+    }
+
+    #[test]
+    fn kill_all_spares_a_number_that_names_another_process_now() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id() as i32;
+        let start = read_stat(pid).expect("stat").start;
+        // As if `pid` and its group had been seen earlier, under another process.
+        let mut tree = Tree::default();
+        tree.pids.insert(pid);
+        tree.groups.insert(pid);
+        tree.seen.insert(pid, Some(start + 1));
+        kill_all(pid, &tree);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert_eq!(
+            child.try_wait().expect("try_wait"),
+            None,
+            "killed a stranger"
+        );
+        // Seen as it is: killed.
+        tree.seen.insert(pid, Some(start));
+        kill_all(pid, &tree);
+        let status = child.wait().expect("wait");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+    }
+
+    #[test]
+    fn pipe_writers_are_found_and_readers_are_not() {
+        // Close-on-exec, so children the other tests spawn meanwhile do not hold it too.
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
+        let inode = nix::sys::stat::fstat(&read).expect("fstat").st_ino;
+        // One process in a session of its own writes into the pipe, another only reads it.
+        let mut writer = std::process::Command::new("setsid")
+            .args(["sleep", "30"])
+            .stdout(std::process::Stdio::from(write))
+            .spawn()
+            .expect("spawn writer");
+        let mut reader = std::process::Command::new("sleep")
+            .arg("30")
+            .stdin(std::process::Stdio::from(read))
+            .spawn()
+            .expect("spawn reader");
+        let tree = Tree::holding_pipes(&BTreeSet::from([inode]));
+        // (Not an exact set: a process another test forks holds the pipe until its exec.)
+        assert!(tree.pids.contains(&(writer.id() as i32)), "{tree:?}");
+        assert!(!tree.pids.contains(&(reader.id() as i32)), "{tree:?}");
+        for child in [&mut writer, &mut reader] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! One `ansible-playbook` child per run: argv (never a shell), its own process group, stdout and
 //! stderr read to the end in their own tasks, structured events on a pipe of their own, a
 //! timeout, and a cancel that interrupts, then terminates, then kills every process group.
+//! Whatever of the run outlives its main process (a crash, a kill, a cancel) is killed too, and
+//! nothing is written into the log after its footer.
 
 use super::callback::{CallbackEvent, EndedBy, Exit, Transcript};
 use super::model::{Item, ItemId, Outcome, Slot};
@@ -9,7 +11,8 @@ use super::runlog::{Header, RunLog};
 use super::{RunEvent, RunReport, StopMode};
 use chrono::Local;
 use nix::sys::signal::Signal;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::collections::BTreeSet;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -18,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 /// The live view shows at most this much of one line; the log file gets all of it.
 const LIVE_LINE_MAX: usize = 2048;
@@ -177,7 +180,16 @@ async fn run(
     // Only the child's side may hold the write end now, so EOF means the run is done writing.
     drop(events_write);
     let pid = child.id().map(|pid| pid as i32).unwrap_or(0);
-    let guard = TreeGuard { pid, armed: true };
+    let pipes = [
+        child.stdout.as_ref().and_then(|out| inode(out.as_fd())),
+        child.stderr.as_ref().and_then(|err| inode(err.as_fd())),
+        inode(events_read.as_fd()),
+    ];
+    let tree = RunTree::new(pid, pipes.into_iter().flatten().collect());
+    let mut guard = TreeGuard {
+        tree: tree.clone(),
+        armed: true,
+    };
 
     let notify = {
         let tx = tx.clone();
@@ -185,41 +197,65 @@ async fn run(
             let _ = tx.send(RunnerMsg::OutputReady(id));
         }
     };
-    let stdout = child
-        .stdout
-        .take()
-        .map(|out| tokio::spawn(pump(out, log.clone(), live.clone(), notify.clone())));
-    let stderr = child
-        .stderr
-        .take()
-        .map(|err| tokio::spawn(pump(err, log.clone(), live.clone(), notify.clone())));
+    let mut stdout = child.stdout.take().map(|out| {
+        let pump = pump(out, log.clone(), live.clone(), notify.clone(), tree.clone());
+        tokio::spawn(pump)
+    });
+    let mut stderr = child.stderr.take().map(|err| {
+        let pump = pump(err, log.clone(), live.clone(), notify.clone(), tree.clone());
+        tokio::spawn(pump)
+    });
     let transcript = Arc::new(Mutex::new(Transcript::default()));
-    let events = tokio::spawn(read_events(events_read, transcript.clone(), tx.clone(), id));
+    let mut events = Some(tokio::spawn(read_events(
+        events_read,
+        transcript.clone(),
+        tx.clone(),
+        id,
+        tree.clone(),
+    )));
+    let aborts: Vec<AbortHandle> = [stdout.as_ref(), stderr.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(JoinHandle::abort_handle)
+        .chain(events.as_ref().map(JoinHandle::abort_handle))
+        .collect();
 
-    let (status, ended_by, mut tree) = supervise(&mut child, pid, stop_rx, &spec).await;
-    let mut guard = guard;
+    let (status, ended_by, stopped) = supervise(&mut child, &tree, stop_rx, &spec).await;
+    tree.reaped();
     guard.armed = false;
+    // The main process is gone, and its workers (each in a session of its own) with it only if
+    // it ended them: after a crash, a kill or a cancel, whatever of the run is left is orphaned
+    // and may hold our pipes open. End all of it now rather than wait for the drain limit.
+    let by_signal = status.is_none_or(|status| status.signal().is_some());
+    if by_signal || stopped {
+        tree.kill();
+    }
 
     let readers = async {
-        let out = match stdout {
-            Some(task) => task.await.unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let err = match stderr {
-            Some(task) => task.await.unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let _ = events.await;
+        let out = join(&mut stdout).await;
+        let err = join(&mut stderr).await;
+        join(&mut events).await;
         (out, err)
     };
     let stderr_tail = match tokio::time::timeout(DRAIN_LIMIT, readers).await {
         Ok((_, err)) => String::from_utf8_lossy(&err).into_owned(),
         Err(_) => {
-            // Something of the run outlived its main process and holds our pipes: end it.
-            tree.merge(Tree::of(pid));
-            proctree::kill_all(pid, &tree);
+            // Something of the run outlived its main process and holds our pipes: end it, and
+            // stop reading so that nothing lands in the log after its footer.
+            tree.kill();
+            for abort in &aborts {
+                abort.abort();
+            }
+            join(&mut stdout).await;
+            join(&mut stderr).await;
+            join(&mut events).await;
             let _ = log.write(
-                b"\n# fleetdeck: output pipes stayed open after the run ended; stopped reading\n",
+                format!(
+                    "\n# fleetdeck: output pipes stayed open {}s after the run ended; \
+                     killed what held them and stopped reading\n",
+                    DRAIN_LIMIT.as_secs()
+                )
+                .as_bytes(),
             );
             String::new()
         }
@@ -290,22 +326,22 @@ fn spawn(spec: &RunSpec, events_write: &OwnedFd) -> std::io::Result<tokio::proce
 
 /// Waits for the child while enforcing the timeout and stop requests. Graceful: SIGINT to the
 /// main process, SIGTERM after the grace, then SIGKILL to every group after another grace.
-/// Returns the exit status, who ended the run, and every process seen in its tree.
+/// Returns the exit status, who ended the run, and whether it was signalled by us.
 async fn supervise(
     child: &mut tokio::process::Child,
-    pid: i32,
+    tree: &RunTree,
     mut stop_rx: mpsc::UnboundedReceiver<StopMode>,
     spec: &RunSpec,
-) -> (Option<std::process::ExitStatus>, EndedBy, Tree) {
+) -> (Option<std::process::ExitStatus>, EndedBy, bool) {
+    let pid = tree.pid;
     let deadline = tokio::time::Instant::now() + spec.timeout;
     let mut ended_by = EndedBy::Itself;
     let mut stage = Stage::Running;
     let mut next_step: Option<tokio::time::Instant> = None;
-    let mut tree = Tree::default();
     let mut stop_open = true;
     loop {
         let trigger = tokio::select! {
-            status = child.wait() => return (status.ok(), ended_by, tree),
+            status = child.wait() => return (status.ok(), ended_by, stage != Stage::Running),
             request = stop_rx.recv(), if stop_open => match request {
                 Some(mode) => Trigger::Stop(mode),
                 // The engine is gone: nobody will ever see this run's end, so end it now.
@@ -337,7 +373,7 @@ async fn supervise(
         }
         stage = next;
         // Workers are listed before any signal: once the main process is gone they are orphans.
-        tree.merge(Tree::of(pid));
+        tree.refresh();
         next_step = match stage {
             Stage::Interrupted => {
                 proctree::signal(pid, Signal::SIGINT);
@@ -348,7 +384,7 @@ async fn supervise(
                 Some(tokio::time::Instant::now() + spec.cancel_grace)
             }
             Stage::Killed => {
-                proctree::kill_all(pid, &tree);
+                tree.kill();
                 None
             }
             Stage::Running => None,
@@ -371,17 +407,90 @@ enum Stage {
     Killed,
 }
 
+/// Every process seen in a run's tree so far. Ansible's workers call `setsid()`: once the main
+/// process is gone they are orphans that no longer descend from it, so the tree is listed while
+/// the run lives (on each task start, on its first output, before any signal), not at the end.
+#[derive(Clone)]
+struct RunTree {
+    pid: i32,
+    seen: Arc<Mutex<Tree>>,
+    /// Set once the main process is reaped: its pid may name someone else's process after that.
+    reaped: Arc<AtomicBool>,
+    /// The inodes of the run's stdout, stderr and events pipes.
+    pipes: Arc<BTreeSet<u64>>,
+}
+
+impl RunTree {
+    fn new(pid: i32, pipes: BTreeSet<u64>) -> RunTree {
+        // Listed at once, if only to remember which process `pid` names.
+        let tree = RunTree {
+            pid,
+            seen: Arc::new(Mutex::new(Tree::default())),
+            reaped: Arc::new(AtomicBool::new(pid <= 0)),
+            pipes: Arc::new(pipes),
+        };
+        tree.refresh();
+        tree
+    }
+
+    /// Adds what descends from the main process now to what was seen before: a /proc scan, cheap
+    /// at the pace of tasks.
+    fn refresh(&self) {
+        if self.reaped.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = Tree::of(self.pid);
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.merge(now);
+        }
+    }
+
+    fn reaped(&self) {
+        self.reaped.store(true, Ordering::SeqCst);
+    }
+
+    /// SIGKILL to the main group, and to every group and process ever seen in the tree or now
+    /// holding the run's pipes for writing (orphans are found that way even if no scan saw them).
+    fn kill(&self) {
+        self.refresh();
+        let mut tree = self
+            .seen
+            .lock()
+            .map(|seen| seen.clone())
+            .unwrap_or_default();
+        tree.merge(Tree::holding_pipes(&self.pipes));
+        proctree::kill_all(self.pid, &tree);
+    }
+}
+
+/// The inode of a pipe end, to know who else holds the pipe (pipe inodes come from a counter:
+/// not soon reused, even once the pipe is gone).
+fn inode(fd: std::os::fd::BorrowedFd<'_>) -> Option<u64> {
+    nix::sys::stat::fstat(fd).ok().map(|stat| stat.st_ino)
+}
+
+/// The value of a reader task once it ends; the slot is emptied then, so that a reader cut off
+/// by the drain limit can still be aborted and joined.
+async fn join<T: Default>(slot: &mut Option<JoinHandle<T>>) -> T {
+    let Some(task) = slot.as_mut() else {
+        return T::default();
+    };
+    let value = task.await.unwrap_or_default();
+    *slot = None;
+    value
+}
+
 /// Kills the run's whole tree if the runner is dropped before the child was reaped (engine
 /// shutdown, a panic): closing means done.
 struct TreeGuard {
-    pid: i32,
+    tree: RunTree,
     armed: bool,
 }
 
 impl Drop for TreeGuard {
     fn drop(&mut self) {
-        if self.armed && self.pid > 0 {
-            proctree::kill_all(self.pid, &Tree::of(self.pid));
+        if self.armed && self.tree.pid > 0 {
+            self.tree.kill();
         }
     }
 }
@@ -393,6 +502,7 @@ async fn pump(
     log: RunLog,
     live: Arc<LiveLine>,
     notify: impl Fn(),
+    tree: RunTree,
 ) -> Vec<u8> {
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut partial: Vec<u8> = Vec::new();
@@ -411,6 +521,10 @@ async fn pump(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if tail.is_empty() {
+            // The run is up: see what it started.
+            tree.refresh();
+        }
         let bytes = &chunk[..n];
         // A full disk must not stall the child: keep reading, stop writing.
         if log_ok && log.write(bytes).is_err() {
@@ -452,6 +566,7 @@ async fn read_events(
     transcript: Arc<Mutex<Transcript>>,
     tx: mpsc::UnboundedSender<RunnerMsg>,
     id: ItemId,
+    tree: RunTree,
 ) {
     let Ok(pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(read_end) else {
         return;
@@ -472,6 +587,9 @@ async fn read_events(
         }
         let progress = match &event {
             CallbackEvent::TaskStart { task, .. } => {
+                // Workers come and go with tasks: list them while they still descend from
+                // the main process (before the engine hears of the task, so tests can rely on it).
+                tree.refresh();
                 Some(RunEvent::TaskStarted { name: task.clone() })
             }
             other => other
