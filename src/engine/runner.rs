@@ -173,11 +173,11 @@ async fn run(
         }
     };
     let mut stdout = child.stdout.take().map(|out| {
-        let pump = pump(out, log.clone(), live.clone(), notify.clone(), tree.clone());
+        let pump = pump(out, log.clone(), live.clone(), notify.clone());
         tokio::spawn(pump)
     });
     let mut stderr = child.stderr.take().map(|err| {
-        let pump = pump(err, log.clone(), live.clone(), notify.clone(), tree.clone());
+        let pump = pump(err, log.clone(), live.clone(), notify.clone());
         tokio::spawn(pump)
     });
     let transcript = Arc::new(Mutex::new(Transcript::default()));
@@ -397,15 +397,13 @@ struct RunTree {
 
 impl RunTree {
     fn new(pid: i32, pipes: BTreeSet<u64>) -> RunTree {
-        // Listed at once, if only to remember which process `pid` names.
-        let tree = RunTree {
+        // Remember at once which process `pid` names; its descendants are listed at each task.
+        RunTree {
             pid,
-            seen: Arc::new(Mutex::new(Tree::default())),
+            seen: Arc::new(Mutex::new(Tree::root_only(pid))),
             reaped: Arc::new(AtomicBool::new(pid <= 0)),
             pipes: Arc::new(pipes),
-        };
-        tree.refresh();
-        tree
+        }
     }
 
     /// Adds what descends from the main process now to what was seen before: a /proc scan, cheap

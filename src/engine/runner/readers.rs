@@ -35,7 +35,6 @@ pub(super) async fn pump(
     log: RunLog,
     live: Arc<LiveLine>,
     notify: impl Fn(),
-    tree: RunTree,
 ) -> Vec<u8> {
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut partial: Vec<u8> = Vec::new();
@@ -54,10 +53,6 @@ pub(super) async fn pump(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if tail.is_empty() {
-            // The run is up: see what it started.
-            tree.refresh();
-        }
         let bytes = &chunk[..n];
         // A full disk must not stall the child: keep reading, stop writing.
         if log_ok && log.write(bytes).is_err() {
