@@ -5,8 +5,7 @@ use crate::tui::app::{App, Pane};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Style};
-use ratatui::text::Span;
-use ratatui::widgets::{Block, Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, TableState};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let focused = app.focus == Pane::Queue;
@@ -49,23 +48,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(10),
         Constraint::Min(10),
     ];
-    let title = Span::styled(format!(" Queue {} ", queue.len()), style::title(focused));
-    let table = Table::new(rows, widths)
-        .header(
-            Row::new(["ID", "PRI", "ACTION", "SERVER", "WAITS FOR"])
-                .style(Style::new().fg(Color::DarkGray)),
-        )
-        .column_spacing(1)
-        .row_highlight_style(if focused {
-            style::cursor_row()
-        } else {
-            Style::new()
-        })
-        .block(
-            Block::bordered()
-                .title(title)
-                .border_style(style::pane_border(focused)),
-        );
+    let headings = Row::new(["ID", "PRI", "ACTION", "SERVER", "WAITS FOR"]);
+    let title = format!(" Queue {} ", queue.len());
+    let table = style::pane_table(rows, widths, headings, title, focused);
     let mut state =
         TableState::default().with_selected((!queue.is_empty()).then(|| app.cursor(Pane::Queue)));
     frame.render_stateful_widget(table, area, &mut state);

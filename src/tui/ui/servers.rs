@@ -9,7 +9,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, TableState, Wrap};
 use std::collections::{HashMap, HashSet};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
@@ -65,21 +65,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
         Constraint::Length(7),
         Constraint::Length(7),
     ];
-    let header = Row::new(["", "SERVER", "GROUPS", "PROV", "DEPLOY", "CHECK"])
-        .style(Style::new().fg(Color::DarkGray));
-    let table = Table::new(rows, widths)
-        .header(header)
-        .column_spacing(1)
-        .row_highlight_style(if focused {
-            style::cursor_row()
-        } else {
-            Style::new()
-        })
-        .block(
-            Block::bordered()
-                .title(Span::styled(title, style::title(focused)))
-                .border_style(style::pane_border(focused)),
-        );
+    let headings = Row::new(["", "SERVER", "GROUPS", "PROV", "DEPLOY", "CHECK"]);
+    let table = style::pane_table(rows, widths, headings, title, focused);
     let mut state = TableState::default().with_selected(Some(cursor - first));
     frame.render_stateful_widget(table, area, &mut state);
 }

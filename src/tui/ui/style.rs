@@ -1,7 +1,10 @@
 //! Colours and symbols, in one place so every pane speaks the same language.
 
 use crate::engine::model::Outcome;
+use ratatui::layout::Constraint;
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Span;
+use ratatui::widgets::{Block, Row, Table};
 
 pub fn pane_border(focused: bool) -> Style {
     if focused {
@@ -43,3 +46,23 @@ pub fn outcome(outcome: &Outcome, healthy: Option<bool>) -> (&'static str, Style
 
 pub const RUNNING: (&str, Color) = ("▶", Color::Cyan);
 pub const QUEUED: (&str, Color) = ("·", Color::Blue);
+
+/// A pane's table: dim column headings, the cursor row highlighted while the pane has focus,
+/// and the pane's titled border.
+pub fn pane_table<'a>(
+    rows: impl IntoIterator<Item = Row<'a>>,
+    widths: impl IntoIterator<Item = Constraint>,
+    headings: Row<'a>,
+    title: String,
+    focused: bool,
+) -> Table<'a> {
+    Table::new(rows, widths)
+        .header(headings.style(Style::new().fg(Color::DarkGray)))
+        .column_spacing(1)
+        .row_highlight_style(if focused { cursor_row() } else { Style::new() })
+        .block(
+            Block::bordered()
+                .title(Span::styled(title, self::title(focused)))
+                .border_style(pane_border(focused)),
+        )
+}
