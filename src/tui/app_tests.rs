@@ -10,48 +10,17 @@ use crate::engine::{
 use crate::inventory::Inventory;
 use crate::status::{FleetStatus, LastRun};
 use crate::tui::dialogs::{Dialog, EnqueueForm, Field};
+use crate::tui::fixtures::{ago, demo_inventory, now};
 use crate::tui::keymap::{self, Action, Binding, Key, Scope};
-use chrono::{DateTime, TimeDelta, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 use tui_logger::TuiWidgetEvent;
 
-fn now() -> DateTime<Utc> {
-    "2026-01-02T03:04:05Z".parse().unwrap()
-}
-
-fn ago(secs: i64) -> DateTime<Utc> {
-    now() - TimeDelta::seconds(secs)
-}
-
 /// The demo fleet; web-01, web-02 and db-01 are also in `zone-a` (a group no name contains).
 fn inventory() -> Inventory {
-    let mut inventory = Inventory::default();
-    let groups: [(&str, &[&str]); 4] = [
-        (
-            "web",
-            &["web-01", "web-02", "web-03", "web-04", "web-05", "web-06"],
-        ),
-        ("db", &["db-01", "db-02"]),
-        ("lb", &["lb-01"]),
-        ("zone-a", &["web-01", "web-02", "db-01"]),
-    ];
-    for (group, hosts) in groups {
-        for host in hosts {
-            inventory
-                .hosts
-                .entry(host.to_string())
-                .or_default()
-                .insert(group.to_string());
-        }
-        inventory.groups.insert(
-            group.to_string(),
-            hosts.iter().map(|h| h.to_string()).collect(),
-        );
-    }
-    inventory
+    demo_inventory(&[("zone-a", &["web-01", "web-02", "db-01"])])
 }
 
 /// Servers in display order (sorted by name).

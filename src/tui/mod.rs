@@ -6,6 +6,8 @@
 pub mod actions;
 pub mod app;
 pub mod dialogs;
+#[cfg(test)]
+mod fixtures;
 pub mod keymap;
 pub mod picker;
 pub mod ui;

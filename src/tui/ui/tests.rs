@@ -12,7 +12,6 @@ use crate::inventory::Inventory;
 use crate::status::{FleetStatus, LastRun};
 use crate::tui::app::{App, Mode, Pane, Viewer};
 use crate::tui::dialogs::{Dialog, EnqueueForm, Field};
-use chrono::{DateTime, TimeDelta, Utc};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
@@ -20,42 +19,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tui_logger::TuiWidgetState;
 
+use crate::tui::fixtures::{ago, demo_inventory, now};
+
 const WIDTH: u16 = 160;
 const HEIGHT: u16 = 45;
 
-fn now() -> DateTime<Utc> {
-    "2026-01-02T03:04:05Z".parse().unwrap()
-}
-
-fn ago(secs: i64) -> DateTime<Utc> {
-    now() - TimeDelta::seconds(secs)
-}
-
 /// The demo fleet: web-01..06, db-01, db-02, lb-01.
 fn inventory() -> Inventory {
-    let mut inventory = Inventory::default();
-    let groups: [(&str, &[&str]); 3] = [
-        (
-            "web",
-            &["web-01", "web-02", "web-03", "web-04", "web-05", "web-06"],
-        ),
-        ("db", &["db-01", "db-02"]),
-        ("lb", &["lb-01"]),
-    ];
-    for (group, hosts) in groups {
-        for host in hosts {
-            inventory
-                .hosts
-                .entry(host.to_string())
-                .or_default()
-                .insert(group.to_string());
-        }
-        inventory.groups.insert(
-            group.to_string(),
-            hosts.iter().map(|h| h.to_string()).collect(),
-        );
-    }
-    inventory
+    demo_inventory(&[])
 }
 
 fn last(id: ItemId, secs_ago: i64, outcome: Outcome) -> LastRun {
