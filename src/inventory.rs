@@ -1,6 +1,7 @@
 //! Servers and groups, as `ansible-inventory --list` reports them: every inventory format and
 //! plugin works, and nothing is parsed by hand.
 
+use crate::engine::runner::NOT_FOUND_HINT;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,10 +72,7 @@ impl Inventory {
         {
             Ok(output) => output,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                bail!(
-                    "{} not found (install: python3 -m pip install ansible-core)",
-                    program.display()
-                )
+                bail!("{} not found ({NOT_FOUND_HINT})", program.display())
             }
             Err(err) => return Err(err).with_context(|| format!("running {}", program.display())),
         };

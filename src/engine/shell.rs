@@ -6,7 +6,7 @@ use super::journal::{self, Journal, Record};
 use super::model::{Action, Item, ItemId, Outcome};
 use super::runner::{self, RunHandle, RunSpec, RunnerMsg};
 use super::{Command, EngineEvent, Input, Policy, RunEvent, ShutdownMode};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -317,18 +317,4 @@ fn ansible_env(setup: &EngineSetup) -> Vec<(String, String)> {
 fn to_instant(at: DateTime<Utc>) -> tokio::time::Instant {
     let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
     tokio::time::Instant::now() + wait
-}
-
-impl EngineSetup {
-    pub fn describe(&self) -> String {
-        format!(
-            "environment {} ({})",
-            self.env_name,
-            self.inventory.display()
-        )
-    }
-}
-
-pub fn ensure_dir(path: &std::path::Path) -> Result<()> {
-    std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))
 }

@@ -5,7 +5,6 @@ use super::app::{App, Effect, Mode, PAGE, Pane};
 use super::dialogs::{Dialog, EnqueueForm};
 use super::keymap::{self, Action};
 use crate::engine::model::{Action as Job, ItemId};
-use crate::engine::queue::Wait;
 use crate::engine::{Command, EnqueueRequest, ShutdownMode, StopMode, Target};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::PathBuf;
@@ -311,14 +310,6 @@ impl App {
         }
         self.cursor.insert(Pane::Servers, 0);
         Vec::new()
-    }
-
-    /// Id and label of the queued item under the cursor, with why it waits.
-    pub fn queued_at_cursor(&self) -> Option<(ItemId, Option<&Wait>)> {
-        self.snapshot
-            .queue
-            .get(self.cursor(Pane::Queue))
-            .map(|q| (q.item.id, q.wait.as_ref()))
     }
 
     /// Stop mode chosen in the stop dialog.
