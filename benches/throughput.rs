@@ -2,13 +2,16 @@
 //! machine and in one run (not a timed test: shared machines are noisy).
 //!
 //! (a) 200 stand-in actions of 0.5 s at 20 workers: fleetdeck vs `xargs -P 20`.
-//! (b) 30 local-connection hosts at 10 workers, one 2 s task: fleetdeck (one ansible-playbook
-//!     per host) vs one `ansible-playbook -f 10` over the same hosts.
+//! (b) real ansible-core on local-connection hosts: fleetdeck (one run per host, warm runner
+//!     and fresh processes) vs one `ansible-playbook -f W` over the same hosts and play, with
+//!     wall time, CPU-seconds and peak memory (PSS of the whole process tree) of each side.
 //!
-//! Run: `cargo bench --bench throughput` (after `.ci/setup`). `--quick` runs (a) only.
+//! Run: `cargo bench --bench throughput` (after `.ci/setup`). `--quick` runs (a) only;
+//! `--rows 30x10` runs only the (b) rows named (hosts x workers, comma-separated).
 
 use fleetdeck::engine::model::Action;
 use fleetdeck::engine::shell::EngineSetup;
+use fleetdeck::engine::warm::RunnerChoice;
 use fleetdeck::engine::{Command, Engine, EngineEvent, EnqueueRequest, Policy, Target};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -40,48 +43,7 @@ fn main() {
     if quick {
         return;
     }
-    println!("\n(b) 30 local hosts, one 2 s task, 10 at a time");
-    let ansible = Path::new(REPO).join(".venv/bin/ansible-playbook");
-    assert!(ansible.exists(), "run .ci/setup first");
-    let hosts: Vec<String> = (1..=30).map(|n| format!("bench-{n:02}")).collect();
-    let dir = work.path().join("b");
-    std::fs::create_dir_all(&dir).unwrap();
-    let inventory = dir.join("hosts.yml");
-    let mut text = String::from(
-        "all:\n  vars:\n    ansible_connection: local\n    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n  hosts:\n",
-    );
-    for host in &hosts {
-        text.push_str(&format!("    {host}: {{}}\n"));
-    }
-    std::fs::write(&inventory, text).unwrap();
-    std::fs::write(
-        dir.join("step.yml"),
-        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Install release (simulated)\n      ansible.builtin.command: sleep 2\n",
-    )
-    .unwrap();
-    let mut engine_setup = setup(work.path(), "b", &ansible, &hosts, 10);
-    engine_setup.inventory = inventory.clone();
-    engine_setup
-        .playbooks
-        .insert(Action::Check, dir.join("step.yml"));
-    let ours = runtime.block_on(fleetdeck_time(engine_setup, &[]));
-    let started = Instant::now();
-    let status = std::process::Command::new(&ansible)
-        .args(["-f", "10", "-i"])
-        .arg(&inventory)
-        .arg(dir.join("step.yml"))
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let theirs = started.elapsed();
-    report(
-        "fleetdeck",
-        ours,
-        "ansible-playbook -f 10",
-        theirs,
-        "expected to lose: one process per host",
-    );
+    ansible_rows(work.path());
 }
 
 fn setup(work: &Path, name: &str, program: &Path, hosts: &[String], workers: u32) -> EngineSetup {
@@ -111,6 +73,10 @@ fn setup(work: &Path, name: &str, program: &Path, hosts: &[String], workers: u32
         journal: dir.join("journal.jsonl"),
         log_dir: dir.join("logs"),
         callback_dir,
+        // The stand-in is not ansible: nothing to preload.
+        runner: RunnerChoice::Fresh,
+        warm_script: dir.join("unused"),
+        warm_log: dir.join("warm-runner.log"),
     }
 }
 
@@ -167,6 +133,10 @@ fn xargs_time(program: &Path, hosts: &[String], parallel: usize, env: &[(&str, &
     assert!(child.wait().unwrap().success());
     started.elapsed()
 }
+
+#[path = "throughput/ansible_rows.rs"]
+mod ansible_rows;
+use ansible_rows::ansible_rows;
 
 fn report(ours_name: &str, ours: Duration, theirs_name: &str, theirs: Duration, goal: &str) {
     println!("  {ours_name:<24} {:>8.2} s", ours.as_secs_f64());

@@ -1,6 +1,7 @@
 //! `inventory/<env>/config.yml`: every key honoured, a missing key takes its default, a bad one
 //! is an error naming the file, the line, the key and the fix.
 
+use crate::engine::warm::RunnerChoice;
 use anyhow::{Result, bail};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -77,6 +78,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "ansible_playbook: /opt/ansible/bin/ansible-playbook",
     ),
     (
+        "runner",
+        "warm (a preloaded ansible forks each run) or fresh (a new ansible-playbook per run)",
+        "runner: warm",
+    ),
+    (
         "refresh_interval",
         "a duration with a unit",
         "refresh_interval: 1s",
@@ -111,6 +117,7 @@ pub struct Config {
     pub max_retries: u32,
     pub max_fail_percentage: Option<f64>,
     pub ansible_playbook: String,
+    pub runner: RunnerChoice,
     pub refresh_interval: Duration,
     pub log_retention_lines: usize,
 }
@@ -136,6 +143,7 @@ impl Default for Config {
             max_retries: 3,
             max_fail_percentage: None,
             ansible_playbook: "ansible-playbook".into(),
+            runner: RunnerChoice::Warm,
             refresh_interval: Duration::from_secs(1),
             log_retention_lines: 1000,
         }
@@ -159,6 +167,7 @@ struct RawConfig {
     max_retries: Option<u32>,
     max_fail_percentage: Option<f64>,
     ansible_playbook: Option<String>,
+    runner: Option<RunnerChoice>,
     refresh_interval: Option<HumanDuration>,
     log_retention_lines: Option<usize>,
 }
@@ -290,6 +299,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded> {
         max_retries: raw.max_retries.unwrap_or(defaults.max_retries),
         max_fail_percentage: raw.max_fail_percentage,
         ansible_playbook: raw.ansible_playbook.unwrap_or(defaults.ansible_playbook),
+        runner: raw.runner.unwrap_or(defaults.runner),
         refresh_interval: raw
             .refresh_interval
             .map_or(defaults.refresh_interval, |d| d.0),

@@ -76,6 +76,7 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
                     }
                     engine.send(Command::Shutdown(ShutdownMode::Wait));
                 }
+                Some(EngineEvent::Runner(_)) => {}
                 Some(EngineEvent::Stopped) | None => break,
             },
             _ = interrupt.recv() => {

@@ -5,6 +5,7 @@ use crate::config::{self, Config};
 use crate::engine::Policy;
 use crate::engine::model::Action;
 use crate::engine::shell::EngineSetup;
+use crate::engine::warm;
 use crate::inventory::Inventory;
 use anyhow::{Context, Result, bail};
 use std::collections::HashMap;
@@ -178,6 +179,8 @@ impl Environment {
     pub fn engine_setup(&self, inventory: &Inventory, workers: Option<u32>) -> Result<EngineSetup> {
         let callback_dir = self.root.join(".fleetdeck").join("callback_plugins");
         install_plugin(&callback_dir)?;
+        let warm_script = self.root.join(".fleetdeck").join(warm::SERVER_FILE);
+        install_asset(&warm_script, warm::SERVER_SCRIPT)?;
         let mut policy = self.policy();
         if let Some(workers) = workers {
             policy.workers = workers;
@@ -199,6 +202,9 @@ impl Environment {
             journal: self.journal_path(),
             log_dir: self.log_dir(),
             callback_dir,
+            runner: self.config.runner,
+            warm_script,
+            warm_log: self.state_dir().join("warm-runner.log"),
         })
     }
 }
@@ -206,13 +212,18 @@ impl Environment {
 /// The plugin ships inside the binary, so an installed fleetdeck needs no assets folder.
 /// Written through a temp file and a rename, so a concurrent fleetdeck never reads half of it.
 pub fn install_plugin(dir: &Path) -> Result<()> {
-    let path = dir.join("fleetdeck_events.py");
-    if std::fs::read_to_string(&path).is_ok_and(|current| current == CALLBACK_PLUGIN) {
+    install_asset(&dir.join("fleetdeck_events.py"), CALLBACK_PLUGIN)
+}
+
+/// Writes `content` to `path` unless it is there already, through a temp file and a rename.
+fn install_asset(path: &Path, content: &str) -> Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|current| current == content) {
         return Ok(());
     }
+    let dir = path.parent().context("an asset path has a folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let temp = dir.join(format!(".fleetdeck_events.py.{}", std::process::id()));
-    std::fs::write(&temp, CALLBACK_PLUGIN)
-        .with_context(|| format!("writing {}", temp.display()))?;
-    std::fs::rename(&temp, &path).with_context(|| format!("installing {}", path.display()))
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = dir.join(format!(".{name}.{}", std::process::id()));
+    std::fs::write(&temp, content).with_context(|| format!("writing {}", temp.display()))?;
+    std::fs::rename(&temp, path).with_context(|| format!("installing {}", path.display()))
 }

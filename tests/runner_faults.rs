@@ -74,6 +74,8 @@ fn start_program(program: PathBuf, mode: &str, timeout: Duration, cancel_grace: 
         timeout,
         cancel_grace,
         log_dir: dir.path().join("logs"),
+        // The stand-in is not ansible: every fault here is a fresh process's.
+        warm: None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = runner::start(spec, tx);
@@ -111,6 +113,7 @@ impl Watch {
                             return event;
                         }
                     }
+                    Some(RunnerMsg::Mode(_)) => {}
                     None => panic!("the runner closed its channel without finishing"),
                 }
             }

@@ -30,6 +30,7 @@ auto_retry_enabled: true
 max_retries: 2
 max_fail_percentage: 25
 ansible_playbook: /opt/bin/ansible-playbook
+runner: fresh
 refresh_interval: 500ms
 log_retention_lines: 200
 ";
@@ -53,6 +54,7 @@ log_retention_lines: 200
         max_retries: 2,
         max_fail_percentage: Some(25.0),
         ansible_playbook: "/opt/bin/ansible-playbook".into(),
+        runner: RunnerChoice::Fresh,
         refresh_interval: Duration::from_millis(500),
         log_retention_lines: 200,
     };
@@ -137,6 +139,11 @@ fn bad_configs_name_file_line_key_and_fix() {
             "zero timeout",
             "health_check_timeout: 0s\n",
             &["line 1", "`health_check_timeout`", "is zero"],
+        ),
+        (
+            "unknown runner",
+            "runner: hot\n",
+            &["line 1", "`runner`", "runner: warm"],
         ),
         (
             "not a mapping",

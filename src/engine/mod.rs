@@ -13,6 +13,7 @@ pub mod runlog;
 pub mod runner;
 pub mod shell;
 pub mod snapshot;
+pub mod warm;
 
 use model::{Action, Item, ItemId, Outcome, Recap, Slot};
 use std::path::PathBuf;
@@ -201,4 +202,6 @@ pub enum EngineEvent {
     Idle,
     /// Shutdown is complete: no run is left.
     Stopped,
+    /// How runs start: fresh processes or the warm runner (and why not, after a fallback).
+    Runner(warm::RunnerMode),
 }

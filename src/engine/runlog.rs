@@ -21,6 +21,8 @@ pub struct RunLog {
 
 pub struct Header<'a> {
     pub command: &'a [String],
+    /// How the run was started: fresh, or forked by the warm runner.
+    pub runner: &'a str,
     pub tags: &'a [String],
     pub check_mode: bool,
     pub slot: Slot,
@@ -82,8 +84,9 @@ impl RunLog {
             header.tags.join(",")
         };
         let text = format!(
-            "# fleetdeck run log\n# command: {}\n# tags: {tags}{}\n# worker: {}\n# attempt: {}\n# started: {}\n#\n",
+            "# fleetdeck run log\n# command: {}\n# runner: {}\n# tags: {tags}{}\n# worker: {}\n# attempt: {}\n# started: {}\n#\n",
             shell_words(header.command),
+            header.runner,
             if header.check_mode {
                 " (check mode: --check --diff)"
             } else {

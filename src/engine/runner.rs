@@ -8,6 +8,7 @@ use super::callback::{CallbackEvent, EndedBy, Exit, Transcript};
 use super::model::{Item, ItemId, Outcome, Slot};
 use super::proctree::{self, Tree};
 use super::runlog::{Header, RunLog};
+use super::warm::WarmRunner;
 use super::{RunEvent, RunReport, StopMode};
 use chrono::Local;
 use nix::sys::signal::Signal;
@@ -43,6 +44,8 @@ pub struct RunSpec {
     pub timeout: Duration,
     pub cancel_grace: Duration,
     pub log_dir: PathBuf,
+    /// The environment's warm runner; `None` runs every action fresh.
+    pub warm: Option<Arc<WarmRunner>>,
 }
 
 /// What a runner says to the engine; output lines are coalesced through `LiveLine`.
@@ -51,6 +54,8 @@ pub enum RunnerMsg {
     Event(ItemId, RunEvent),
     /// A newer output line waits in the run's `LiveLine`.
     OutputReady(ItemId),
+    /// Runs now start this way (the warm runner came up, or fell back to fresh).
+    Mode(super::warm::RunnerMode),
 }
 
 pub struct RunHandle {
@@ -106,61 +111,46 @@ async fn run(
         Ok(log) => log,
         Err(err) => return error(format!("{err:#}"), None),
     };
+    let (events_read, events_write) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(pair) => pair,
+        Err(err) => return error(format!("creating the events pipe: {err}"), Some(&log)),
+    };
+    let launched = launch(&spec, &events_write).await;
     let mut argv = vec![spec.program.display().to_string()];
     argv.extend(spec.args.iter().cloned());
     let header = Header {
         command: &argv,
+        runner: launched.as_ref().map_or("none", |started| &started.runner),
         tags: &spec.item.tags,
         check_mode: spec.item.check_mode,
         slot: spec.slot,
         attempt: spec.item.attempt,
         started: Local::now(),
     };
-    if let Err(err) = log.header(&header) {
-        return error(format!("{err:#}"), Some(&log));
+    let header_written = log.header(&header);
+    let Launched {
+        process: mut child,
+        pid,
+        stdout,
+        stderr,
+        pipes,
+        ..
+    } = match launched {
+        Ok(launched) => launched,
+        Err(message) => return error(message, Some(&log)),
+    };
+    if let Err(err) = header_written {
+        log::warn!(target: "engine", "{err:#}");
     }
-    let (events_read, events_write) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
-        Ok(pair) => pair,
-        Err(err) => return error(format!("creating the events pipe: {err}"), Some(&log)),
-    };
-    let mut child = match spawn(&spec, &events_write) {
-        Ok(child) => child,
-        Err(_) if !spec.cwd.is_dir() => {
-            let cwd = spec.cwd.display();
-            return error(
-                format!("working directory {cwd} does not exist"),
-                Some(&log),
-            );
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            let program = spec.program.display();
-            return error(
-                format!("{program} not found ({NOT_FOUND_HINT})"),
-                Some(&log),
-            );
-        }
-        Err(err) => {
-            return error(
-                format!("could not start {}: {err}", spec.program.display()),
-                Some(&log),
-            );
-        }
-    };
     let _ = tx.send(RunnerMsg::Event(
         id,
         RunEvent::Started {
             log_path: log.path().to_path_buf(),
         },
     ));
-    // Only the child's side may hold the write end now, so EOF means the run is done writing.
+    // Only the run's side may hold the write end now, so EOF means the run is done writing.
     drop(events_write);
-    let pid = child.id().map(|pid| pid as i32).unwrap_or(0);
-    let pipes = [
-        child.stdout.as_ref().and_then(|out| inode(out.as_fd())),
-        child.stderr.as_ref().and_then(|err| inode(err.as_fd())),
-        inode(events_read.as_fd()),
-    ];
-    let tree = RunTree::new(pid, pipes.into_iter().flatten().collect());
+    let tree = RunTree::new(pid, pipes);
     let mut guard = TreeGuard {
         tree: tree.clone(),
         armed: true,
@@ -172,11 +162,11 @@ async fn run(
             let _ = tx.send(RunnerMsg::OutputReady(id));
         }
     };
-    let mut stdout = child.stdout.take().map(|out| {
+    let mut stdout = stdout.map(|out| {
         let pump = pump(out, log.clone(), live.clone(), notify.clone());
         tokio::spawn(pump)
     });
-    let mut stderr = child.stderr.take().map(|err| {
+    let mut stderr = stderr.map(|err| {
         let pump = pump(err, log.clone(), live.clone(), notify.clone());
         tokio::spawn(pump)
     });
@@ -195,8 +185,13 @@ async fn run(
         .chain(events.as_ref().map(JoinHandle::abort_handle))
         .collect();
 
-    let (status, ended_by, stopped) = supervise(&mut child, &tree, stop_rx, &spec).await;
+    let (waited, ended_by, stopped) = supervise(&mut child, &tree, stop_rx, &spec).await;
     tree.reaped();
+    let runner_lost = matches!(waited, Waited::RunnerLost);
+    let status = match waited {
+        Waited::Exit(status) => Some(status),
+        Waited::Unknown | Waited::RunnerLost => None,
+    };
     guard.armed = false;
     // The main process is gone, and its workers (each in a session of its own) with it only if
     // it ended them: after a crash, a kill or a cancel, whatever of the run is left is orphaned
@@ -245,7 +240,14 @@ async fn run(
         None => Exit::Signal(Signal::SIGKILL as i32),
     };
     let transcript = transcript.lock().map(|t| t.clone()).unwrap_or_default();
-    let outcome = transcript.outcome(&spec.item.server, exit, ended_by, &stderr_tail);
+    let outcome = if runner_lost && ended_by == EndedBy::Itself {
+        let _ = log.write(
+            b"\n# fleetdeck: the warm runner stopped during this run; what was left of it was killed\n",
+        );
+        Outcome::Interrupted
+    } else {
+        transcript.outcome(&spec.item.server, exit, ended_by, &stderr_tail)
+    };
     let recap = transcript.recap(&spec.item.server);
     let rc = match exit {
         Exit::Code(code) => Some(code),
@@ -263,51 +265,15 @@ async fn run(
     }
 }
 
-fn spawn(spec: &RunSpec, events_write: &OwnedFd) -> std::io::Result<tokio::process::Child> {
-    let events_fd = events_write.as_raw_fd();
-    let parent = nix::unistd::getpid();
-    let mut command = tokio::process::Command::new(&spec.program);
-    command
-        .args(&spec.args)
-        .current_dir(&spec.cwd)
-        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("FLEETDECK_EVENTS_FD", events_fd.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    // SAFETY: between fork and exec only async-signal-safe calls (fcntl, prctl, getppid).
-    unsafe {
-        command.pre_exec(move || {
-            // The events pipe is close-on-exec in fleetdeck so other runs never inherit it;
-            // this child alone keeps it across exec.
-            let fd = std::os::fd::BorrowedFd::borrow_raw(events_fd);
-            nix::fcntl::fcntl(
-                fd,
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-            )?;
-            // If fleetdeck dies, ansible gets SIGTERM, which it forwards to its workers.
-            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
-            if nix::unistd::getppid() != parent {
-                return Err(std::io::Error::other(
-                    "fleetdeck exited while starting the run",
-                ));
-            }
-            Ok(())
-        });
-    }
-    command.spawn()
-}
-
 /// Waits for the child while enforcing the timeout and stop requests. Graceful: SIGINT to the
 /// main process, SIGTERM after the grace, then SIGKILL to every group after another grace.
 /// Returns the exit status, who ended the run, and whether it was signalled by us.
 async fn supervise(
-    child: &mut tokio::process::Child,
+    child: &mut Process,
     tree: &RunTree,
     mut stop_rx: mpsc::UnboundedReceiver<StopMode>,
     spec: &RunSpec,
-) -> (Option<std::process::ExitStatus>, EndedBy, bool) {
+) -> (Waited, EndedBy, bool) {
     let pid = tree.pid;
     let deadline = tokio::time::Instant::now() + spec.timeout;
     let mut ended_by = EndedBy::Itself;
@@ -316,7 +282,7 @@ async fn supervise(
     let mut stop_open = true;
     loop {
         let trigger = tokio::select! {
-            status = child.wait() => return (status.ok(), ended_by, stage != Stage::Running),
+            waited = child.wait() => return (waited, ended_by, stage != Stage::Running),
             request = stop_rx.recv(), if stop_open => match request {
                 Some(mode) => Trigger::Stop(mode),
                 // The engine is gone: nobody will ever see this run's end, so end it now.
@@ -351,14 +317,15 @@ async fn supervise(
         tree.refresh();
         next_step = match stage {
             Stage::Interrupted => {
-                proctree::signal(pid, Signal::SIGINT);
+                child.signal(pid, Signal::SIGINT).await;
                 Some(tokio::time::Instant::now() + spec.cancel_grace)
             }
             Stage::Terminated => {
-                proctree::signal(pid, Signal::SIGTERM);
+                child.signal(pid, Signal::SIGTERM).await;
                 Some(tokio::time::Instant::now() + spec.cancel_grace)
             }
             Stage::Killed => {
+                child.signal(pid, Signal::SIGKILL).await;
                 tree.kill();
                 None
             }
@@ -468,6 +435,8 @@ impl Drop for TreeGuard {
     }
 }
 
+mod launch;
 mod readers;
+use launch::{Launched, Process, Waited, launch};
 pub use readers::LiveLine;
 use readers::{pump, read_events};

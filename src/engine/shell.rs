@@ -5,11 +5,13 @@ use super::core::{Core, Effect};
 use super::journal::{self, Journal, Record};
 use super::model::{Action, Item, ItemId, Outcome};
 use super::runner::{self, RunHandle, RunSpec, RunnerMsg};
+use super::warm::{RunnerChoice, RunnerMode, WarmRunner, WarmSetup};
 use super::{Command, EngineEvent, Input, Policy, RunEvent, ShutdownMode};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -32,6 +34,11 @@ pub struct EngineSetup {
     pub log_dir: PathBuf,
     /// Folder holding our callback plugin.
     pub callback_dir: PathBuf,
+    pub runner: RunnerChoice,
+    /// The warm runner's server script, as installed.
+    pub warm_script: PathBuf,
+    /// Where the warm runner's own stderr goes.
+    pub warm_log: PathBuf,
 }
 
 /// How consumers talk to a running engine. Dropping it kills whatever still runs.
@@ -55,6 +62,7 @@ pub struct Engine {
     events: mpsc::UnboundedSender<EngineEvent>,
     runner_tx: mpsc::UnboundedSender<RunnerMsg>,
     wake_at: Option<DateTime<Utc>>,
+    warm: Option<Arc<WarmRunner>>,
 }
 
 /// Where the engine's loop ends up; awaited by whoever started it.
@@ -106,6 +114,24 @@ impl Engine {
         let (commands_tx, commands_rx) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (runner_tx, runner_rx) = mpsc::unbounded_channel();
+        let warm = (setup.runner == RunnerChoice::Warm).then(|| {
+            let modes = runner_tx.clone();
+            let warm_setup = WarmSetup {
+                program: setup.program.clone(),
+                script: setup.warm_script.clone(),
+                cwd: setup.root.clone(),
+                env: ansible_env(&setup),
+                grace: setup.cancel_grace,
+                stderr_log: setup.warm_log.clone(),
+            };
+            Arc::new(WarmRunner::new(warm_setup, move |mode| {
+                let _ = modes.send(RunnerMsg::Mode(mode));
+            }))
+        });
+        let _ = events_tx.send(EngineEvent::Runner(match setup.runner {
+            RunnerChoice::Warm => RunnerMode::WarmIdle,
+            RunnerChoice::Fresh => RunnerMode::Fresh,
+        }));
         let mut engine = Engine {
             setup,
             core,
@@ -114,6 +140,7 @@ impl Engine {
             events: events_tx,
             runner_tx,
             wake_at: None,
+            warm,
         };
         engine.apply(restored);
         let opening = engine.core.start();
@@ -198,6 +225,10 @@ impl Engine {
     fn input_from(&mut self, message: RunnerMsg) -> Option<Input> {
         match message {
             RunnerMsg::Event(id, event) => Some(Input::Run { id, event }),
+            RunnerMsg::Mode(mode) => {
+                let _ = self.events.send(EngineEvent::Runner(mode));
+                None
+            }
             RunnerMsg::OutputReady(id) => {
                 let line = self.runs.get(&id)?.live.take()?;
                 Some(Input::Run {
@@ -259,6 +290,7 @@ impl Engine {
             timeout,
             cancel_grace: setup.cancel_grace,
             log_dir: setup.log_dir.clone(),
+            warm: self.warm.clone(),
         }
     }
 }

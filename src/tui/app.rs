@@ -5,6 +5,7 @@ use super::dialogs::Dialog;
 use super::keymap::Scope;
 use crate::engine::model::{Action as Job, Outcome};
 use crate::engine::snapshot::RunView;
+use crate::engine::warm::RunnerMode;
 use crate::engine::{Command, EngineEvent, FinishedRun, ShutdownMode, Snapshot};
 use crate::inventory::Inventory;
 use crate::status::{FleetStatus, LastRun};
@@ -118,6 +119,8 @@ pub struct App {
     pub requested_workers: Option<u32>,
     /// First line of the help overlay on a screen too short for all of it.
     pub help_scroll: u16,
+    /// How runs start (warm runner or fresh processes), as the engine last said.
+    pub runner: RunnerMode,
 }
 
 impl App {
@@ -149,6 +152,7 @@ impl App {
             last_busy: Duration::ZERO,
             requested_workers: None,
             help_scroll: 0,
+            runner: RunnerMode::WarmIdle,
         }
     }
 
@@ -170,6 +174,7 @@ impl App {
                 }
                 self.snapshot = *snapshot;
             }
+            EngineEvent::Runner(mode) => self.runner = mode,
             EngineEvent::Finished(run) => {
                 if run.outcome.is_success() && run.slot.is_some() {
                     self.last_duration

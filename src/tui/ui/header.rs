@@ -1,6 +1,7 @@
 //! The top line: environment, mode, workers, counts, paused, elapsed.
 
 use super::clock;
+use crate::engine::warm::RunnerMode;
 use crate::tui::app::App;
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -40,6 +41,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
         Span::raw(mode),
         sep(),
         Span::raw(format!("workers {}/{}", s.active, s.target_workers.max(1))),
+        sep(),
+        runner(&app.runner, narrow),
     ];
     if let Some(reason) = &s.paused {
         spans.push(sep());
@@ -100,4 +103,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     spans.push(sep());
     spans.push(Span::raw(format!("⏱ {}", clock(elapsed))));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Which runner starts the runs; a fallback to fresh is shown in yellow (the log says why).
+fn runner(mode: &RunnerMode, narrow: bool) -> Span<'static> {
+    let text = match (mode, narrow) {
+        (RunnerMode::Fresh, _) => "fresh".to_string(),
+        (RunnerMode::FreshFallback { .. }, true) => "fresh!".to_string(),
+        (RunnerMode::WarmIdle | RunnerMode::Warm { .. }, true) => "warm".to_string(),
+        (mode, false) => format!("runner {}", mode.label()),
+    };
+    match mode {
+        RunnerMode::FreshFallback { .. } => Span::styled(text, Style::new().fg(Color::Yellow)),
+        _ => Span::raw(text),
+    }
 }

@@ -1,0 +1,173 @@
+//! Starting a run's main process: through the environment's warm runner when there is one,
+//! else as a fresh `ansible-playbook` child. Either way the run gets its own session, our
+//! pipes (stdout, stderr, events) and the same supervision.
+
+use super::*;
+use crate::engine::warm::{WarmExit, WarmRun};
+
+pub(super) type Reader = Box<dyn AsyncRead + Send + Unpin>;
+
+pub(super) struct Launched {
+    pub process: Process,
+    pub pid: i32,
+    pub stdout: Option<Reader>,
+    pub stderr: Option<Reader>,
+    /// The pipes' inodes, to find whoever else holds them.
+    pub pipes: BTreeSet<u64>,
+    /// For the log header: how this run was started.
+    pub runner: String,
+}
+
+pub(super) enum Process {
+    Fresh(tokio::process::Child),
+    Warm(WarmRun),
+}
+
+/// How the main process ended.
+pub(super) enum Waited {
+    Exit(std::process::ExitStatus),
+    /// Reaped, but the status could not be read.
+    Unknown,
+    /// The warm runner went away before telling: what is left of the run must be killed.
+    RunnerLost,
+}
+
+impl Process {
+    /// Cancel-safe, so it can sit in a `select!`.
+    pub async fn wait(&mut self) -> Waited {
+        match self {
+            Process::Fresh(child) => match child.wait().await {
+                Ok(status) => Waited::Exit(status),
+                Err(_) => Waited::Unknown,
+            },
+            Process::Warm(run) => match run.wait().await {
+                WarmExit::Status(status) => Waited::Exit(status),
+                WarmExit::ServerLost => Waited::RunnerLost,
+            },
+        }
+    }
+
+    /// A signal to the main process (which forwards INT and TERM to its workers).
+    pub async fn signal(&mut self, pid: i32, signal: Signal) {
+        match self {
+            Process::Fresh(_) => proctree::signal(pid, signal),
+            Process::Warm(run) => {
+                let name = match signal {
+                    Signal::SIGINT => "INT",
+                    Signal::SIGTERM => "TERM",
+                    _ => "KILLTREE",
+                };
+                run.signal(name).await;
+            }
+        }
+    }
+}
+
+pub(super) async fn launch(spec: &RunSpec, events_write: &OwnedFd) -> Result<Launched, String> {
+    if !spec.cwd.is_dir() {
+        return Err(format!(
+            "working directory {} does not exist",
+            spec.cwd.display()
+        ));
+    }
+    if let Some(warm) = &spec.warm {
+        let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC);
+        let (Ok((out_read, out_write)), Ok((err_read, err_write))) = (pipe(), pipe()) else {
+            return Err("creating the output pipes".into());
+        };
+        // Without a server (the reason was said once), the run starts fresh below.
+        if let Ok(run) = warm
+            .launch(
+                &spec.args,
+                &spec.env,
+                [&out_write, &err_write, events_write],
+            )
+            .await
+        {
+            // Only the run may hold the write ends now, so EOF means it is done writing.
+            drop((out_write, err_write));
+            let pipes = [&out_read, &err_read, events_write]
+                .into_iter()
+                .filter_map(|fd| inode(fd.as_fd()))
+                .collect();
+            let reader = |fd: OwnedFd| -> Option<Reader> {
+                let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok()?;
+                Some(Box::new(pipe))
+            };
+            let pid = run.pid;
+            return Ok(Launched {
+                process: Process::Warm(run),
+                pid,
+                stdout: reader(out_read),
+                stderr: reader(err_read),
+                pipes,
+                runner: format!("warm (forked by the warm runner as pid {pid})"),
+            });
+        }
+    }
+    let mut child = match spawn(spec, events_write) {
+        Ok(child) => child,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let program = spec.program.display();
+            return Err(format!("{program} not found ({NOT_FOUND_HINT})"));
+        }
+        Err(err) => {
+            return Err(format!("could not start {}: {err}", spec.program.display()));
+        }
+    };
+    let pid = child.id().map(|pid| pid as i32).unwrap_or(0);
+    let pipes = [
+        child.stdout.as_ref().and_then(|out| inode(out.as_fd())),
+        child.stderr.as_ref().and_then(|err| inode(err.as_fd())),
+        inode(events_write.as_fd()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let stdout = child.stdout.take().map(|out| Box::new(out) as Reader);
+    let stderr = child.stderr.take().map(|err| Box::new(err) as Reader);
+    Ok(Launched {
+        process: Process::Fresh(child),
+        pid,
+        stdout,
+        stderr,
+        pipes,
+        runner: "fresh".into(),
+    })
+}
+
+fn spawn(spec: &RunSpec, events_write: &OwnedFd) -> std::io::Result<tokio::process::Child> {
+    let events_fd = events_write.as_raw_fd();
+    let parent = nix::unistd::getpid();
+    let mut command = tokio::process::Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .current_dir(&spec.cwd)
+        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("FLEETDECK_EVENTS_FD", events_fd.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: between fork and exec only async-signal-safe calls (fcntl, prctl, getppid).
+    unsafe {
+        command.pre_exec(move || {
+            // The events pipe is close-on-exec in fleetdeck so other runs never inherit it;
+            // this child alone keeps it across exec.
+            let fd = std::os::fd::BorrowedFd::borrow_raw(events_fd);
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            )?;
+            // If fleetdeck dies, ansible gets SIGTERM, which it forwards to its workers.
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
+            if nix::unistd::getppid() != parent {
+                return Err(std::io::Error::other(
+                    "fleetdeck exited while starting the run",
+                ));
+            }
+            Ok(())
+        });
+    }
+    command.spawn()
+}
