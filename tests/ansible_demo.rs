@@ -5,9 +5,10 @@ mod common;
 use common::Sandbox;
 use serde_json::Value;
 
-#[test]
-fn demo_chain_runs_everything_but_db02_deploy_and_reports_it() {
-    let sandbox = Sandbox::demo();
+under_both_runners!(demo_chain_runs_everything_but_db02_deploy_and_reports_it);
+
+fn demo_chain_runs_everything_but_db02_deploy_and_reports_it(runner: &str) {
+    let sandbox = Sandbox::demo_with_runner(runner);
     let output = sandbox
         .fleetdeck()
         .args([
@@ -104,6 +105,10 @@ fn demo_chain_runs_everything_but_db02_deploy_and_reports_it() {
             "{log_path}"
         );
         assert!(text.contains(&format!("--limit {server}")), "{log_path}");
+        assert!(
+            text.contains(&format!("\n# runner: {runner}")),
+            "started by the {runner} runner: {log_path}"
+        );
         assert!(
             text.contains("PLAY RECAP"),
             "ansible's own output is in {log_path}"

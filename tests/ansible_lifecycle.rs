@@ -12,6 +12,12 @@ use std::time::Duration;
 /// How long ansible may take to wind down after its parent died or was interrupted.
 const WIND_DOWN: Duration = Duration::from_secs(20);
 
+under_both_runners!(
+    kill_9_mid_run_loses_nothing_and_leaves_no_ansible,
+    ctrl_c_interrupts_running_runs_and_exits_130,
+    unreachable_host_is_retried_with_backoff_then_reported,
+);
+
 fn status_json(sandbox: &Sandbox) -> Value {
     let out = sandbox
         .fleetdeck()
@@ -40,9 +46,8 @@ fn accounted(status: &Value) -> (usize, Vec<String>) {
     )
 }
 
-#[test]
-fn kill_9_mid_run_loses_nothing_and_leaves_no_ansible() {
-    let sandbox = Sandbox::demo();
+fn kill_9_mid_run_loses_nothing_and_leaves_no_ansible(runner: &str) {
+    let sandbox = Sandbox::demo_with_runner(runner);
     let mut command = sandbox.fleetdeck();
     command.args(["run", "-e", "demo", "chain", "--all", "--workers", "2"]);
     let (mut child, mut stdout) = spawn_with_stdout(command);
@@ -94,9 +99,8 @@ fn kill_9_mid_run_loses_nothing_and_leaves_no_ansible() {
     assert!(sandbox.ansible_processes().is_empty());
 }
 
-#[test]
-fn ctrl_c_interrupts_running_runs_and_exits_130() {
-    let sandbox = Sandbox::demo();
+fn ctrl_c_interrupts_running_runs_and_exits_130(runner: &str) {
+    let sandbox = Sandbox::demo_with_runner(runner);
     let mut command = sandbox.fleetdeck();
     command.args(["run", "-e", "demo", "provision", "--all", "--workers", "3"]);
     let (mut child, mut stdout) = spawn_with_stdout(command);
@@ -116,9 +120,8 @@ fn ctrl_c_interrupts_running_runs_and_exits_130() {
     assert!(left.is_empty(), "left: {left:#?}");
 }
 
-#[test]
-fn unreachable_host_is_retried_with_backoff_then_reported() {
-    let sandbox = Sandbox::demo();
+fn unreachable_host_is_retried_with_backoff_then_reported(runner: &str) {
+    let sandbox = Sandbox::demo_with_runner(runner);
     sandbox.write(
         "inventory/edge/hosts.yml",
         "all:\n  vars:\n    demo_root: /nonexistent\n  hosts:\n    ghost-01:\n      ansible_host: 127.0.0.1\n      ansible_port: 1\n      ansible_user: root\n      \

@@ -310,9 +310,13 @@ fn journal_records(sandbox: &Sandbox) -> Vec<Value> {
         .collect()
 }
 
-#[test]
-fn operator_provisions_deploys_resizes_the_pool_and_reads_the_failure() {
-    let sandbox = Sandbox::demo();
+under_both_runners!(
+    operator_provisions_deploys_resizes_the_pool_and_reads_the_failure,
+    quitting_with_runs_in_flight_asks_then_cancels_them,
+);
+
+fn operator_provisions_deploys_resizes_the_pool_and_reads_the_failure(runner: &str) {
+    let sandbox = Sandbox::demo_with_runner(runner);
     let term = Terminal::open(&sandbox, "journey", 160, 45);
     wait_for_dashboard(&term);
 
@@ -323,6 +327,12 @@ fn operator_provisions_deploys_resizes_the_pool_and_reads_the_failure() {
     let provisioned = term.wait_for_screen("nine provisions done", ANSIBLE, |s| {
         count(s, "done") == Some(9) && header(s).contains("queued 0 · running 0")
     });
+    // The header says how the runs were started.
+    let expected = match runner {
+        "warm" => "runner warm · ansible-core 2.",
+        _ => "runner fresh",
+    };
+    assert!(header(&provisioned).contains(expected), "{provisioned}");
     for server in [
         "db-01", "db-02", "lb-01", "web-01", "web-02", "web-03", "web-04", "web-05", "web-06",
     ] {
@@ -470,9 +480,8 @@ fn operator_provisions_deploys_resizes_the_pool_and_reads_the_failure() {
     );
 }
 
-#[test]
-fn quitting_with_runs_in_flight_asks_then_cancels_them() {
-    let sandbox = Sandbox::demo();
+fn quitting_with_runs_in_flight_asks_then_cancels_them(runner: &str) {
+    let sandbox = Sandbox::demo_with_runner(runner);
     let term = Terminal::open(&sandbox, "quit", 160, 45);
     wait_for_dashboard(&term);
     term.keys(&["a"]);

@@ -216,6 +216,8 @@ impl Server {
             .open(&setup.stderr_log)
             .with_context(|| format!("opening {}", setup.stderr_log.display()))?;
         let mut child = tokio::process::Command::new(&python)
+            // -P: the script's folder (.fleetdeck/) is not an import path.
+            .arg("-P")
             .arg(&setup.script)
             .arg("--socket")
             .arg(&socket)
@@ -499,4 +501,73 @@ async fn send_with_fds(stream: &UnixStream, line: &[u8], fds: &[RawFd]) -> Resul
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_python_behind_a_program_comes_from_its_shebang() {
+        let dir = tempfile::tempdir().unwrap();
+        let python = script(dir.path(), "python3.11", "");
+        let direct = script(
+            dir.path(),
+            "direct",
+            &format!("#!{}\nimport ansible\n", python.display()),
+        );
+        assert_eq!(python_of(&direct).unwrap(), python);
+        let with_env = script(dir.path(), "with-env", "#!/usr/bin/env -S python3 -u\n");
+        // `env python3` is looked up on PATH, as the kernel's exec would.
+        let found = python_of(&with_env);
+        assert_eq!(found.ok(), resolve(Path::new("python3")));
+    }
+
+    #[test]
+    fn a_program_that_cannot_be_preloaded_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                "shell",
+                "#!/bin/bash\nexec true\n",
+                "is not a Python script",
+            ),
+            ("binary", "\x7fELF\x02\x01", "is not a Python script"),
+            (
+                "gone",
+                "#!/nonexistent/python3\n",
+                "/nonexistent/python3 not found",
+            ),
+        ];
+        for (name, text, expected) in cases {
+            let program = script(dir.path(), name, text);
+            let err = format!("{:#}", python_of(&program).unwrap_err());
+            assert!(err.contains(expected), "{name}: {err}");
+        }
+        let err = format!(
+            "{:#}",
+            python_of(Path::new("no-such-program-here")).unwrap_err()
+        );
+        assert!(err.contains("not found on PATH"), "{err}");
+    }
+
+    #[test]
+    fn runner_modes_read_as_the_header_shows_them() {
+        assert_eq!(RunnerMode::Fresh.label(), "fresh");
+        assert_eq!(RunnerMode::WarmIdle.label(), "warm");
+        let warm = RunnerMode::Warm {
+            ansible_version: "2.19.14".into(),
+        };
+        assert_eq!(warm.label(), "warm · ansible-core 2.19.14");
+        let fallback = RunnerMode::FreshFallback {
+            reason: "no python".into(),
+        };
+        assert_eq!(fallback.label(), "fresh (warm unavailable)");
+    }
 }

@@ -143,3 +143,41 @@ pub fn spawn_with_stdout(mut command: Command) -> (Child, BufReader<std::process
     let stdout = BufReader::new(child.stdout.take().unwrap());
     (child, stdout)
 }
+
+/// Which way runs start; every test with real ansible-core runs under both.
+pub const RUNNERS: [&str; 2] = ["warm", "fresh"];
+
+impl Sandbox {
+    /// The demo, its runs started by `runner` (`warm` or `fresh`).
+    pub fn demo_with_runner(runner: &str) -> Sandbox {
+        let sandbox = Sandbox::demo();
+        sandbox.set_runner("demo", runner);
+        sandbox
+    }
+
+    pub fn set_runner(&self, env: &str, runner: &str) {
+        let path = self.root.join("inventory").join(env).join("config.yml");
+        let mut config = std::fs::read_to_string(&path).unwrap_or_default();
+        config.push_str(&format!("\nrunner: {runner}\n"));
+        std::fs::write(path, config).unwrap();
+    }
+}
+
+/// `#[test] fn name()` under `warm::` and `fresh::` for each `fn name(runner: &str)` listed.
+#[macro_export]
+macro_rules! under_both_runners {
+    ($($name:ident),* $(,)?) => {
+        mod warm {
+            $(#[test]
+            fn $name() {
+                super::$name("warm")
+            })*
+        }
+        mod fresh {
+            $(#[test]
+            fn $name() {
+                super::$name("fresh")
+            })*
+        }
+    };
+}

@@ -1,0 +1,548 @@
+//! The warm runner with real ansible-core: what a fork server could get wrong. Each test runs
+//! the engine in this process on a small "lab" environment of local hosts, as the dashboard and
+//! `fleetdeck run` do, and checks what an operator would: outcomes, logs, processes, files.
+
+mod common;
+
+use common::{REPO, Sandbox};
+use fleetdeck::engine::model::{Action, Outcome};
+use fleetdeck::engine::shell::EngineTask;
+use fleetdeck::engine::warm::RunnerMode;
+use fleetdeck::engine::{
+    Command, Engine, EngineEvent, EngineHandle, EnqueueRequest, FinishedRun, Snapshot, Target,
+};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// Bounds waits on real ansible; never a pace.
+const SAFETY: Duration = Duration::from_secs(180);
+
+/// A play whose middle step lasts `wait` seconds (a host variable).
+const STEP_PLAY: &str = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: First step
+      ansible.builtin.command: \"true\"
+    - name: Wait
+      ansible.builtin.command: \"sleep {{ wait }}\"
+    - name: Last step
+      ansible.builtin.command: \"true\"
+";
+
+/// An environment `lab` of local hosts (name, seconds of its Wait step) running `play` as check.
+fn lab(hosts: &[(&str, u32)], play: &str, workers: u32, config: &str) -> Sandbox {
+    let sandbox = Sandbox::demo();
+    let mut inventory = String::from(
+        "all:\n  vars:\n    ansible_connection: local\n    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n  hosts:\n",
+    );
+    for (host, wait) in hosts {
+        inventory.push_str(&format!("    {host}: {{wait: {wait}}}\n"));
+    }
+    sandbox.write("inventory/lab/hosts.yml", &inventory);
+    sandbox.write(
+        "inventory/lab/config.yml",
+        &format!(
+            "max_parallel_workers: {workers}\nansible_playbook: {}\nplaybooks: {{check: lab.yml}}\ncancel_grace: 3s\n{config}",
+            common::ansible_playbook().display()
+        ),
+    );
+    sandbox.write("lab.yml", play);
+    sandbox
+}
+
+struct Session {
+    engine: EngineHandle,
+    events: UnboundedReceiver<EngineEvent>,
+    task: EngineTask,
+    /// Every time a warm server said it was ready.
+    servers_ready: usize,
+    last: Option<Box<Snapshot>>,
+}
+
+impl Session {
+    fn start(root: &Path) -> Session {
+        let project = fleetdeck::project::Project::open(root).unwrap();
+        let env = project.env("lab").unwrap();
+        let inventory = env.load_inventory().unwrap();
+        let setup = env.engine_setup(&inventory, None).unwrap();
+        let (engine, events, task) = Engine::start(setup).unwrap();
+        Session {
+            engine,
+            events,
+            task,
+            servers_ready: 0,
+            last: None,
+        }
+    }
+
+    fn check(&self, servers: &[&str]) {
+        self.engine.send(Command::Enqueue(EnqueueRequest {
+            servers: servers.iter().map(|s| s.to_string()).collect(),
+            target: Target::Action(Action::Check),
+            tags: None,
+            check_mode: false,
+            priority: 0,
+        }));
+    }
+
+    /// Reads events until `wanted` says yes; returns the runs that finished meanwhile.
+    async fn until(&mut self, mut wanted: impl FnMut(&EngineEvent) -> bool) -> Vec<FinishedRun> {
+        let mut finished = Vec::new();
+        let read = async {
+            while let Some(event) = self.events.recv().await {
+                match &event {
+                    EngineEvent::Runner(RunnerMode::Warm { .. }) => self.servers_ready += 1,
+                    EngineEvent::Finished(run) => finished.push(run.clone()),
+                    EngineEvent::Snapshot(snapshot) => self.last = Some(snapshot.clone()),
+                    _ => {}
+                }
+                if wanted(&event) {
+                    return;
+                }
+            }
+            panic!("the engine stopped");
+        };
+        tokio::time::timeout(SAFETY, read)
+            .await
+            .expect("the engine answered in time");
+        finished
+    }
+
+    async fn finish(&mut self, count: usize) -> Vec<FinishedRun> {
+        let mut left = count;
+        self.until(|event| {
+            if matches!(event, EngineEvent::Finished(_)) {
+                left -= 1;
+            }
+            left == 0
+        })
+        .await
+    }
+
+    /// Waits until every server named is in the `Wait` step.
+    async fn all_waiting(&mut self, servers: &[&str]) -> Snapshot {
+        self.until(|event| {
+            let EngineEvent::Snapshot(snapshot) = event else {
+                return false;
+            };
+            servers.iter().all(|server| {
+                snapshot
+                    .workers
+                    .iter()
+                    .filter_map(|w| w.run.as_ref())
+                    .any(|run| run.item.server == *server && run.task.as_deref() == Some("Wait"))
+            })
+        })
+        .await;
+        *self.last.clone().unwrap()
+    }
+
+    async fn close(self) {
+        drop(self.engine);
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+fn log_of(run: &FinishedRun) -> String {
+    std::fs::read_to_string(run.log_path.as_ref().expect("the run has a log")).unwrap()
+}
+
+/// The pid of the run's main process, from its log header.
+fn run_pid(log: &str) -> i32 {
+    log.lines()
+        .find_map(|line| line.strip_prefix("# runner: warm (forked by the warm runner as pid "))
+        .and_then(|rest| rest.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("a warm run's header names its pid:\n{log}"))
+}
+
+/// What is left of the group (or session) `pgid` once its last process had time to be reaped
+/// (a SIGKILL is sent before the run is reported, its delivery is not waited for).
+fn left_in_group(pgid: i32) -> Vec<i32> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = processes_in_group(pgid);
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Processes in the group (or session) `pgid`, zombies aside.
+fn processes_in_group(pgid: i32) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+            .split_whitespace()
+            .collect();
+        let (state, group, session) = (fields[0], fields[2], fields[3]);
+        if state != "Z" && (group == pgid.to_string() || session == pgid.to_string()) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn dirs_named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ansible_cfg_edit_between_two_runs_is_honoured() {
+    let sandbox = lab(&[("h1", 0), ("h2", 0)], STEP_PLAY, 1, "");
+    let mut session = Session::start(&sandbox.root);
+    session.check(&["h1"]);
+    let first = session.finish(1).await;
+    assert!(first[0].outcome.is_success(), "{:?}", first[0].outcome);
+    assert!(
+        log_of(&first[0]).contains("TASK [Wait]"),
+        "{}",
+        log_of(&first[0])
+    );
+
+    // ansible reads its config once, at import: a changed file needs a new server.
+    sandbox.write(
+        "ansible.cfg",
+        "[defaults]\nstdout_callback = ansible.builtin.oneline\n",
+    );
+    session.check(&["h2"]);
+    let second = session.finish(1).await;
+    let log = log_of(&second[0]);
+    assert!(
+        second[0].outcome.is_success(),
+        "{:?}\n{log}",
+        second[0].outcome
+    );
+    assert!(
+        log.contains("h2 | CHANGED") && !log.contains("TASK [Wait]"),
+        "the oneline callback of the new ansible.cfg printed this run:\n{log}"
+    );
+    assert!(log.contains("# runner: warm"), "{log}");
+    assert_eq!(
+        session.servers_ready, 2,
+        "a second server for the new config"
+    );
+    session.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_module_edited_between_two_runs_runs_its_new_code() {
+    let play = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Probe
+      fd_probe: {}
+      register: probe
+    - name: Say
+      ansible.builtin.debug:
+        msg: \"probe says {{ probe.version }}\"
+";
+    let module = |version: &str| {
+        format!(
+            "#!/usr/bin/python\nfrom ansible.module_utils.basic import AnsibleModule\n\n\
+             def main():\n    module = AnsibleModule(argument_spec={{}})\n    \
+             module.exit_json(changed=False, version='{version}')\n\nmain()\n"
+        )
+    };
+    let sandbox = lab(&[("h1", 0), ("h2", 0)], play, 1, "");
+    sandbox.write("library/fd_probe.py", &module("v1"));
+    let mut session = Session::start(&sandbox.root);
+    session.check(&["h1"]);
+    let first = session.finish(1).await;
+    assert!(
+        log_of(&first[0]).contains("probe says v1"),
+        "{}",
+        log_of(&first[0])
+    );
+
+    sandbox.write("library/fd_probe.py", &module("v2"));
+    session.check(&["h2"]);
+    let second = session.finish(1).await;
+    let log = log_of(&second[0]);
+    assert!(
+        log.contains("probe says v2"),
+        "the edited module ran:\n{log}"
+    );
+    assert_eq!(
+        session.servers_ready, 1,
+        "a module edit needs no new server"
+    );
+    session.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_keep_their_own_temp_dirs_and_a_cancel_touches_only_its_run() {
+    let sandbox = lab(&[("h1", 3), ("h2", 8), ("h3", 120)], STEP_PLAY, 3, "");
+    let local_tmp = sandbox.root.join("ansible-local");
+    sandbox.write(
+        "ansible.cfg",
+        &format!("[defaults]\nlocal_tmp = {}\n", local_tmp.display()),
+    );
+    let mut session = Session::start(&sandbox.root);
+    session.check(&["h1", "h2", "h3"]);
+    let snapshot = session.all_waiting(&["h1", "h2", "h3"]).await;
+
+    // Three runs, three temp dirs, each named after its own run.
+    let mut pids = std::collections::BTreeMap::new();
+    for view in snapshot.workers.iter().filter_map(|w| w.run.as_ref()) {
+        let log = std::fs::read_to_string(view.log_path.as_ref().unwrap()).unwrap();
+        pids.insert(view.item.server.clone(), (view.item.id, run_pid(&log)));
+    }
+    let dirs = dirs_named(&local_tmp, "ansible-local-fdw-");
+    assert_eq!(dirs.len(), 3, "one temp dir per run: {dirs:?}");
+    for (_, pid) in pids.values() {
+        let prefix = format!("ansible-local-fdw-{pid}-");
+        assert!(
+            dirs.iter().any(|d| d
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&prefix)),
+            "run {pid} has its own dir: {dirs:?}"
+        );
+    }
+
+    let (h3_item, h3_pid) = pids["h3"];
+    session.engine.send(Command::Cancel(h3_item));
+    let mut done = session
+        .until(|e| matches!(e, EngineEvent::Finished(run) if run.item.server == "h3"))
+        .await;
+    let h3 = done.pop().unwrap();
+    assert!(
+        matches!(&h3.outcome, Outcome::Cancelled { during_task } if during_task.as_deref() == Some("Wait")),
+        "{:?}",
+        h3.outcome
+    );
+    assert_eq!(
+        left_in_group(h3_pid),
+        Vec::<i32>::new(),
+        "nothing of h3 is left"
+    );
+    assert!(
+        !dirs_named(&local_tmp, &format!("ansible-local-fdw-{h3_pid}-"))
+            .iter()
+            .any(|d| d.exists()),
+        "the cancelled run's temp dir is gone"
+    );
+
+    // h1 ends first; h2 still needs its temp dir for its last step.
+    let mut rest = done;
+    if rest.len() < 2 {
+        rest.extend(session.finish(2 - rest.len()).await);
+    }
+    for run in &rest {
+        assert!(
+            run.outcome.is_success(),
+            "{}: {:?}\n{}",
+            run.item.server,
+            run.outcome,
+            log_of(run)
+        );
+        assert!(log_of(run).contains("TASK [Last step]"));
+    }
+    assert_eq!(
+        dirs_named(&local_tmp, "ansible-local-fdw-"),
+        Vec::<PathBuf>::new(),
+        "every run's temp dir is removed when it ends"
+    );
+    session.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_server_mid_run_reports_interrupted_kills_the_rest_and_the_next_run_works() {
+    let sandbox = lab(&[("h1", 120), ("h2", 120), ("h3", 0)], STEP_PLAY, 2, "");
+    let mut session = Session::start(&sandbox.root);
+    session.check(&["h1", "h2"]);
+    let snapshot = session.all_waiting(&["h1", "h2"]).await;
+    let run_pids: Vec<i32> = snapshot
+        .workers
+        .iter()
+        .filter_map(|w| w.run.as_ref())
+        .map(|view| run_pid(&std::fs::read_to_string(view.log_path.as_ref().unwrap()).unwrap()))
+        .collect();
+    let server = parent_of(run_pids[0]).expect("a warm run's parent is the server");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server),
+        nix::sys::signal::SIGKILL,
+    )
+    .unwrap();
+
+    let finished = session.finish(2).await;
+    for run in &finished {
+        assert_eq!(run.outcome, Outcome::Interrupted, "{}", log_of(run));
+        assert!(log_of(run).contains("the warm runner stopped during this run"));
+    }
+    for pid in run_pids {
+        assert_eq!(
+            left_in_group(pid),
+            Vec::<i32>::new(),
+            "run {pid} left processes"
+        );
+    }
+    // A new server serves the next run.
+    session.check(&["h3"]);
+    let next = session.finish(1).await;
+    assert!(next[0].outcome.is_success(), "{}", log_of(&next[0]));
+    assert!(log_of(&next[0]).contains("# runner: warm"));
+    session.close().await;
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn killing_fleetdeck_ends_every_run_and_the_server_within_the_grace() {
+    let sandbox = lab(&[("h1", 120), ("h2", 120)], STEP_PLAY, 2, "");
+    let mut command = sandbox.fleetdeck();
+    command.args(["run", "-e", "lab", "check", "--all"]);
+    let (mut child, mut stdout) = common::spawn_with_stdout(command);
+    common::read_until(&mut stdout, "processing: check for server h1");
+    common::read_until(&mut stdout, "processing: check for server h2");
+    let logs = sandbox.root.join("logs/lab");
+    let deadline = std::time::Instant::now() + SAFETY;
+    // Both runs in their long step: the server and its runs are all alive.
+    while dirs_named(&logs, "h")
+        .iter()
+        .filter(|log| {
+            std::fs::read_to_string(log)
+                .unwrap_or_default()
+                .contains("TASK [Wait]")
+        })
+        .count()
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "runs reached their Wait step"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        sandbox
+            .ansible_processes()
+            .iter()
+            .any(|(_, cmd)| cmd.contains("fleetdeck_warm_ansible")),
+        "the warm server runs"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // cancel_grace is 3 s: the server interrupts its runs at once and kills what is left then.
+    let left = sandbox.ansible_left_after(Duration::from_secs(3) + Duration::from_secs(4));
+    assert!(left.is_empty(), "outlived fleetdeck: {left:#?}");
+}
+
+#[test]
+fn a_program_that_is_not_python_runs_fresh_and_says_why_once() {
+    let fake = Path::new(REPO).join("tests/fixtures/fake-ansible-playbook");
+    let sandbox = lab(&[("h1", 0), ("h2", 0)], STEP_PLAY, 2, "");
+    let out = sandbox
+        .fleetdeck()
+        .env("FLEETDECK_ANSIBLE_PLAYBOOK", &fake)
+        .env("PATH", venv_first_path())
+        .env("FAKE_MODE", "ok")
+        .args(["run", "-e", "lab", "check", "--all"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        text.matches("warm runner unavailable").count(),
+        1,
+        "said once:\n{text}"
+    );
+    assert!(text.contains("is not a Python script"), "{text}");
+    for log in dirs_named(&sandbox.root.join("logs/lab"), "h") {
+        let log = std::fs::read_to_string(log).unwrap();
+        assert!(log.contains("# runner: fresh"), "{log}");
+    }
+}
+
+#[test]
+fn an_unsupported_ansible_core_runs_fresh_and_says_which_version() {
+    let sandbox = lab(&[("h1", 0)], STEP_PLAY, 1, "");
+    // A Python whose ansible-core is too old for the warm runner; runs still work (fresh).
+    let python = sandbox.root.join("old-python");
+    let created = std::process::Command::new(common::ansible_playbook().with_file_name("python3"))
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&python)
+        .status()
+        .unwrap();
+    assert!(created.success());
+    let site = std::fs::read_dir(python.join("lib"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("site-packages/ansible");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("__init__.py"), "").unwrap();
+    std::fs::write(site.join("release.py"), "__version__ = '2.15.13'\n").unwrap();
+    let program = sandbox.root.join("bin/ansible-playbook");
+    sandbox.write(
+        "bin/ansible-playbook",
+        &format!(
+            "#!{}/bin/python3\nimport os, sys\nfake = '{REPO}/tests/fixtures/fake-ansible-playbook'\nos.execv(fake, [fake] + sys.argv[1:])\n",
+            python.display()
+        ),
+    );
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = sandbox
+        .fleetdeck()
+        .env("FLEETDECK_ANSIBLE_PLAYBOOK", &program)
+        .env("PATH", venv_first_path())
+        .env("FAKE_MODE", "ok")
+        .args(["run", "-e", "lab", "check", "--all"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("warm runner unavailable: ansible-core 2.15.13 is not supported"),
+        "{text}"
+    );
+}
+
+fn venv_first_path() -> String {
+    format!(
+        "{REPO}/.venv/bin:{}",
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
