@@ -41,7 +41,8 @@ import time
 
 SUPPORTED = ((2, 19), (2, 20))  # ansible-core versions [from, until) whose internals we rely on
 SIGNALS = {'INT': signal.SIGINT, 'TERM': signal.SIGTERM, 'KILL': signal.SIGKILL}
-DEFAULT_POLL_INTERVAL = 0.001  # ansible's internal_poll_interval default
+REQUEST_TIMEOUT = 5.0  # seconds a client has to send its request line
+REQUEST_MAX = 1 << 20  # bytes of a request line
 CHILD_TMP_PREFIX = 'ansible-local-fdw-'
 PR_SET_PDEATHSIG = 1
 
@@ -97,6 +98,11 @@ def preload():
         pl.connection_loader.get(name, class_only=True)
     pl.shell_loader.get('sh')
     pl.become_loader.get('sudo', class_only=True)
+    # Each run lists every connection, shell and become plugin and reads the configuration
+    # definitions in their docs (YAML): read once here, ~0.1 s per run saved.
+    for loader in (pl.connection_loader, pl.shell_loader, pl.become_loader):
+        list(loader.all(class_only=True))
+    pl.vars_loader.get('host_group_vars')
     for name in ('command', 'shell', 'debug', 'normal', 'copy', 'template', 'file', 'stat',
                  'ping', 'setup', 'gather_facts', 'assert', 'fail', 'set_fact'):
         pl.action_loader.get('ansible.builtin.' + name, class_only=True)
@@ -112,6 +118,24 @@ def preload():
     warnings.filterwarnings('ignore', message='AnsibleCollectionFinder has already been configured')
 
 
+def forget_project_plugins():
+    """Preloading walks every configured plugin path, the project's own (ansible.cfg's
+    filter_plugins, callback_plugins, ...) among them. Only ansible-core's plugins stay cached;
+    each run loads the project's from disk, so an edit is seen by the next run."""
+    from ansible.plugins import loader as pl
+    core = os.path.dirname(ansible.__file__) + os.sep
+    forgotten = []
+    for cache in pl.MODULE_CACHE.values():
+        for path in [p for p in cache if not str(p).startswith(core)]:
+            forgotten.append(cache.pop(path))
+    for name, module in list(sys.modules.items()):
+        if any(module is gone for gone in forgotten):
+            del sys.modules[name]
+    for loader in vars(pl).values():
+        if isinstance(loader, pl.Jinja2Loader):
+            loader._cached_non_collection_wrappers.clear()
+
+
 def child_tmp_dirs(pid):
     parent = os.path.dirname(C.DEFAULT_LOCAL_TMP)
     try:
@@ -121,7 +145,7 @@ def child_tmp_dirs(pid):
     return [os.path.join(parent, n) for n in names if n.startswith('%s%d-' % (CHILD_TMP_PREFIX, pid))]
 
 
-def become_run(req, passed, close_fds, server_pid):
+def become_run(req, passed, close_fds, server_pid, ready):
     """Runs in the forked child: becomes what a fresh `ansible-playbook <argv>` would be.
     Never returns."""
     rc = 70
@@ -140,6 +164,8 @@ def become_run(req, passed, close_fds, server_pid):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
         if os.getppid() != server_pid:
             os._exit(99)
+        os.write(ready, b'.')
+        os.close(ready)
         named = dict(zip(req.get('fds') or [], passed))
         # Lift the passed pipes above 0-9 first so that dup2 onto 0-3 never clobbers one.
         high = {name: fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for name, fd in named.items()}
@@ -241,27 +267,28 @@ def worker_pids(pid):
 
 
 class Run:
-    def __init__(self, conn, pid):
-        self.conn, self.pid = conn, pid
-        self.pidfd = os.pidfd_open(pid)
+    def __init__(self, conn, pid, pidfd):
+        self.conn, self.pid, self.pidfd = conn, pid, pidfd
         self.buf = b''
         self.conn_open = True
+        self.kill_at = None  # a deadline after an interrupt nobody will follow up
 
     def signal(self, name):
         """Only while the run is not reaped, so the pid is still this run's."""
-        try:
-            if name == 'KILLTREE':
-                workers = worker_pids(self.pid)  # each in a session of its own
-                os.killpg(self.pid, signal.SIGKILL)
-                for worker in workers:
-                    try:
-                        os.killpg(worker, signal.SIGKILL)
-                    except OSError:
-                        pass
-            else:
+        if name != 'KILLTREE':
+            try:
                 os.kill(self.pid, SIGNALS[name])
-        except (OSError, KeyError):
-            pass
+            except (OSError, KeyError):
+                pass
+            return
+        # The workers, each in a session of its own, then the run's group and the run itself.
+        targets = [(os.killpg, worker) for worker in worker_pids(self.pid)]
+        targets += [(os.killpg, self.pid), (os.kill, self.pid)]
+        for kill, number in targets:
+            try:
+                kill(number, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def send(conn, obj):
@@ -271,16 +298,20 @@ def send(conn, obj):
         pass
 
 
-def receive_request(conn):
-    buf, fds = b'', []
-    while b'\n' not in buf:
+def receive_request(conn, fds):
+    """Reads the request line; the descriptors that came with it are appended to `fds`."""
+    buf = b''
+    while b'\n' not in buf and len(buf) < REQUEST_MAX:
         msg, got, _flags, _addr = socket.recv_fds(conn, 65536, 8)
         fds += got
         if not msg:
             break
         buf += msg
     line = buf.partition(b'\n')[0]
-    return (json.loads(line) if line.strip() else None), fds
+    request = json.loads(line) if line.strip() else None
+    if request is not None and not isinstance(request, dict):
+        raise ValueError('a request is a JSON object')
+    return request
 
 
 class Server:
@@ -299,58 +330,85 @@ class Server:
         self.sel.register(0, selectors.EVENT_READ, ('stdin', None))
         self.runs = {}  # pidfd -> Run
         self.accepting = True
-        self.orphaned_at = None  # when stdin closed: fleetdeck is gone
 
     def stop_accepting(self):
         if self.accepting:
             self.accepting = False
             self.sel.unregister(self.listener)
             self.listener.close()
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
+            for remove in (os.unlink, os.rmdir):  # the socket, then its private folder
+                try:
+                    remove(self.path if remove is os.unlink else os.path.dirname(self.path))
+                except OSError:
+                    pass
 
     def serve(self):
         while self.accepting or self.runs:
-            timeout = None
-            if self.orphaned_at is not None:
-                left = self.orphaned_at + self.grace - time.monotonic()
-                if left <= 0:
-                    for run in list(self.runs.values()):
-                        run.signal('KILLTREE')
-                    left = 0.5
-                timeout = left
+            deadlines = [run.kill_at for run in self.runs.values() if run.kill_at is not None]
+            timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             for key, _ in self.sel.select(timeout):
+                # A handler earlier in this batch may have closed this key's file.
+                if self.sel.get_map().get(key.fd) is not key:
+                    continue
                 kind, run = key.data
-                getattr(self, 'on_' + kind)(run)
+                try:
+                    getattr(self, 'on_' + kind)(run)
+                except Exception as err:  # noqa: BLE001 - one bad event must not end every run
+                    sys.stderr.write('fleetdeck warm runner: %s: %r\n' % (kind, err))
+            now = time.monotonic()
+            for run in list(self.runs.values()):
+                if run.kill_at is not None and run.kill_at <= now:
+                    run.signal('KILLTREE')
+                    run.kill_at = now + 1.0
+
+    def interrupt(self, run):
+        """SIGINT now; everything of the run is killed if it is still there after the grace."""
+        run.signal('INT')
+        if run.kill_at is None:
+            run.kill_at = time.monotonic() + self.grace
 
     def on_stdin(self, _):
         if os.read(0, 4096):
             return
         self.sel.unregister(0)
-        self.orphaned_at = time.monotonic()
         self.stop_accepting()
         for run in self.runs.values():
-            run.signal('INT')
+            self.interrupt(run)
 
     def on_listen(self, _):
         conn, _addr = self.listener.accept()
+        conn.settimeout(REQUEST_TIMEOUT)  # a client that never finishes its line stalls nobody
+        fds = []
         try:
-            req, fds = receive_request(conn)
-        except (OSError, ValueError):
-            conn.close()
-            return
-        if req is None or 'cmd' in req:
-            if req and req['cmd'] == 'shutdown':
-                send(conn, {'event': 'stopping', 'runs': len(self.runs)})
-                self.stop_accepting()
-            elif req and req['cmd'] == 'ping':
-                send(conn, {'event': 'pong', 'runs': len(self.runs)})
-            for fd in fds:
-                os.close(fd)
-            conn.close()
-            return
+            req = receive_request(conn, fds)
+            if req is None or 'cmd' in req:
+                self.command(conn, req)
+            else:
+                self.start_run(conn, req, fds)
+                conn = None
+        except (OSError, ValueError) as err:
+            if conn is not None:
+                send(conn, {'event': 'refused', 'reason': str(err)})
+        finally:
+            for fd in fds:  # the child has its own copies
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            if conn is not None:
+                conn.close()
+
+    def command(self, conn, req):
+        if req and req.get('cmd') == 'shutdown':
+            send(conn, {'event': 'stopping', 'runs': len(self.runs)})
+            self.stop_accepting()
+        elif req and req.get('cmd') == 'ping':
+            send(conn, {'event': 'pong', 'runs': len(self.runs)})
+
+    def start_run(self, conn, req, fds):
+        if not isinstance(req.get('argv'), list):
+            raise ValueError('a run request has an argv list')
+        conn.settimeout(None)
         sys.stdout.flush()
         sys.stderr.flush()
         close_in_child = [self.listener.fileno(), conn.fileno(), self.sel.fileno(), 0]
@@ -358,16 +416,24 @@ class Server:
             close_in_child.append(run.pidfd)
             if run.conn_open:
                 close_in_child.append(run.conn.fileno())
+        # The child says when it is a run of its own (own session, INT no longer ignored):
+        # only then is `started` true, and a signal sent after it reaches the run.
+        ready_read, ready_write = os.pipe()
         server_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
-            become_run(req, fds, close_in_child, server_pid)
-        for fd in fds:
-            os.close(fd)
-        run = Run(conn, pid)
-        self.runs[run.pidfd] = run
+            os.close(ready_read)
+            become_run(req, fds, close_in_child, server_pid, ready_write)
+        os.close(ready_write)
+        try:
+            os.read(ready_read, 1)
+        finally:
+            os.close(ready_read)
+        pidfd = os.pidfd_open(pid)
+        run = Run(conn, pid, pidfd)
+        self.runs[pidfd] = run
         self.sel.register(conn, selectors.EVENT_READ, ('control', run))
-        self.sel.register(run.pidfd, selectors.EVENT_READ, ('exit', run))
+        self.sel.register(pidfd, selectors.EVENT_READ, ('exit', run))
         send(conn, {'event': 'started', 'pid': pid})
 
     def on_control(self, run):
@@ -377,8 +443,9 @@ class Server:
             data = b''
         if not data:  # the client went away: that is a cancel
             self.sel.unregister(run.conn)
+            run.conn.close()
             run.conn_open = False
-            run.signal('INT')
+            self.interrupt(run)
             return
         run.buf += data
         while b'\n' in run.buf:
@@ -405,7 +472,7 @@ class Server:
                 'utime': round(usage.ru_utime, 3), 'stime': round(usage.ru_stime, 3),
                 'maxrss_kb': usage.ru_maxrss,
             })
-        run.conn.close()
+            run.conn.close()
 
 
 def main():
@@ -424,9 +491,14 @@ def main():
         preload()
     except Exception as err:  # noqa: BLE001 - a cold server still works
         sys.stderr.write('fleetdeck warm runner: preload incomplete: %r\n' % (err,))
+    forget_project_plugins()
     preload_s = time.monotonic() - started
     # The terminal's Ctrl-C is for fleetdeck, which decides what the runs hear.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.close(os.pidfd_open(os.getpid()))  # runs are watched through pidfds (Linux 5.3)
+    except (AttributeError, OSError) as err:
+        unavailable('this system has no pidfd_open: %s' % err)
     server = Server(args.socket, args.grace)
     say('READY', pid=os.getpid(), ansible_version=ANSIBLE_VERSION,
         ansible_dir=os.path.dirname(ansible.__file__), python=sys.executable,

@@ -290,6 +290,49 @@ async fn a_project_module_edited_between_two_runs_runs_its_new_code() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_filter_plugin_edited_between_two_runs_is_seen() {
+    let play = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Say
+      ansible.builtin.debug:
+        msg: \"filter says {{ 'x' | fd_version }}\"
+";
+    let filter = |version: &str| {
+        format!(
+            "class FilterModule:\n    def filters(self):\n        \
+             return {{'fd_version': lambda _: '{version}'}}\n"
+        )
+    };
+    let sandbox = lab(&[("h1", 0), ("h2", 0)], play, 1, "");
+    // Configured in ansible.cfg, so the server's own plugin search paths include it.
+    sandbox.write(
+        "ansible.cfg",
+        "[defaults]\nfilter_plugins = ./filter_plugins\n",
+    );
+    sandbox.write("filter_plugins/fd.py", &filter("v1"));
+    let mut session = Session::start(&sandbox.root);
+    session.check(&["h1"]);
+    let first = session.finish(1).await;
+    assert!(
+        log_of(&first[0]).contains("filter says v1"),
+        "{}",
+        log_of(&first[0])
+    );
+
+    sandbox.write("filter_plugins/fd.py", &filter("v2"));
+    session.check(&["h2"]);
+    let second = session.finish(1).await;
+    let log = log_of(&second[0]);
+    assert!(
+        log.contains("filter says v2"),
+        "the edited filter ran:\n{log}"
+    );
+    session.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_runs_keep_their_own_temp_dirs_and_a_cancel_touches_only_its_run() {
     let sandbox = lab(&[("h1", 3), ("h2", 8), ("h3", 120)], STEP_PLAY, 3, "");
     let local_tmp = sandbox.root.join("ansible-local");
@@ -403,6 +446,49 @@ async fn killing_the_server_mid_run_reports_interrupted_kills_the_rest_and_the_n
     let next = session.finish(1).await;
     assert!(next[0].outcome.is_success(), "{}", log_of(&next[0]));
     assert!(log_of(&next[0]).contains("# runner: warm"));
+    session.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_server_socket_does_not_disturb_it() {
+    use std::io::{Read, Write};
+    let sandbox = lab(&[("h1", 0), ("h2", 0)], STEP_PLAY, 1, "");
+    let mut session = Session::start(&sandbox.root);
+    session.check(&["h1"]);
+    session.finish(1).await;
+    let (server, command) = sandbox
+        .ansible_processes()
+        .into_iter()
+        .find(|(_, cmd)| cmd.contains("fleetdeck_warm_ansible.py --socket"))
+        .expect("the server runs");
+    let socket = command
+        .split_whitespace()
+        .skip_while(|word| *word != "--socket")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    for garbage in ["5\n", "[\"argv\"]\n", "{\"argv\": 7}\n", "not json\n", ""] {
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        stream.write_all(garbage.as_bytes()).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        assert!(
+            !answer.contains("started"),
+            "{garbage:?} started nothing: {answer}"
+        );
+    }
+    session.check(&["h2"]);
+    let second = session.finish(1).await;
+    assert!(second[0].outcome.is_success(), "{}", log_of(&second[0]));
+    assert_eq!(session.servers_ready, 1, "the same server still serves");
+    assert!(
+        sandbox
+            .ansible_processes()
+            .iter()
+            .any(|(pid, _)| *pid == server),
+        "the server is alive"
+    );
     session.close().await;
 }
 

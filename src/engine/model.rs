@@ -143,7 +143,8 @@ pub enum Outcome {
     Skipped {
         reason: String,
     },
-    /// Was running when fleetdeck died; never re-run silently.
+    /// Was running when fleetdeck (or the warm runner that forked it) died; never re-run
+    /// silently.
     Interrupted,
 }
 
@@ -209,7 +210,9 @@ impl fmt::Display for Outcome {
             },
             Outcome::Error { message } => write!(f, "error: {message}"),
             Outcome::Skipped { reason } => write!(f, "skipped ({reason})"),
-            Outcome::Interrupted => f.write_str("interrupted (fleetdeck stopped while it ran)"),
+            Outcome::Interrupted => {
+                f.write_str("interrupted (fleetdeck or its warm runner stopped while it ran)")
+            }
         }
     }
 }

@@ -109,7 +109,13 @@ impl Tree {
     pub fn merge(&mut self, other: Tree) {
         self.pids.extend(other.pids);
         self.groups.extend(other.groups);
-        self.seen.extend(other.seen);
+        // The first sighting names the process: a number reused since must not re-stamp it.
+        for (number, start) in other.seen {
+            let known = self.seen.entry(number).or_insert(start);
+            if known.is_none() {
+                *known = start;
+            }
+        }
     }
 
     /// Whether `number` now names another process than the one seen under it.
@@ -207,6 +213,30 @@ fn writable(pid: i32, fd: &std::ffi::OsStr) -> bool {
 mod tests {
     use super::*;
     use std::os::unix::process::CommandExt;
+
+    #[test]
+    fn a_later_sighting_never_re_stamps_a_number() {
+        let mut first = Tree::default();
+        first.seen.insert(4242, Some(100));
+        first.seen.insert(4343, None);
+        let mut later = Tree::default();
+        // 4242 now names another process (another start time); 4343 is seen for the first time.
+        later.seen.insert(4242, Some(999));
+        later.seen.insert(4343, Some(555));
+        first.merge(later);
+        assert_eq!(first.seen[&4242], Some(100));
+        assert_eq!(first.seen[&4343], Some(555));
+        let table = HashMap::from([(
+            4242,
+            StatLine {
+                ppid: 1,
+                pgid: 4242,
+                zombie: false,
+                start: 999,
+            },
+        )]);
+        assert!(first.reused(4242, &table), "spared by kill_all");
+    }
 
     #[test]
     fn reads_parent_and_group_of_this_process() {

@@ -240,15 +240,30 @@ async fn run(
         None => Exit::Signal(Signal::SIGKILL as i32),
     };
     let transcript = transcript.lock().map(|t| t.clone()).unwrap_or_default();
-    let outcome = if runner_lost && ended_by == EndedBy::Itself {
-        let _ = log.write(
-            b"\n# fleetdeck: the warm runner stopped during this run; what was left of it was killed\n",
-        );
-        Outcome::Interrupted
-    } else {
-        transcript.outcome(&spec.item.server, exit, ended_by, &stderr_tail)
-    };
     let recap = transcript.recap(&spec.item.server);
+    let outcome = match (runner_lost, &recap) {
+        (true, recap) => {
+            let _ = log.write(
+                b"\n# fleetdeck: the warm runner stopped during this run; what was left of it was killed\n",
+            );
+            match recap {
+                // The play had ended (its final stats came): its outcome stands.
+                Some(recap) => {
+                    let code = if recap.unreachable > 0 {
+                        4
+                    } else if recap.failed > 0 {
+                        2
+                    } else {
+                        0
+                    };
+                    transcript.outcome(&spec.item.server, Exit::Code(code), ended_by, &stderr_tail)
+                }
+                None if ended_by == EndedBy::Itself => Outcome::Interrupted,
+                None => transcript.outcome(&spec.item.server, exit, ended_by, &stderr_tail),
+            }
+        }
+        (false, _) => transcript.outcome(&spec.item.server, exit, ended_by, &stderr_tail),
+    };
     let rc = match exit {
         Exit::Code(code) => Some(code),
         Exit::Signal(_) => None,

@@ -16,7 +16,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -28,6 +28,11 @@ pub const SERVER_SCRIPT: &str = include_str!("../../assets/fleetdeck_warm_ansibl
 pub const SERVER_FILE: &str = "fleetdeck_warm_ansible.py";
 /// Importing and preloading ansible takes about a second; a loaded machine may take longer.
 const READY_LIMIT: Duration = Duration::from_secs(60);
+/// A server answers `started` within milliseconds of a request; this much means it is stuck.
+const ANSWER_LIMIT: Duration = Duration::from_secs(30);
+/// A server that could not start is tried again after this long (a loaded machine, a fixed
+/// install), and at once when the configuration changes.
+const UNAVAILABLE_RETRY: Duration = Duration::from_secs(300);
 /// ansible's default `internal_poll_interval` (0.001 s) costs ~5 % of a core per waiting run.
 const POLL_INTERVAL: &str = "0.02";
 
@@ -95,7 +100,26 @@ pub struct WarmRunner {
 enum State {
     NotStarted,
     Up(Box<Server>),
-    Unavailable { reason: String, config: ConfigPrint },
+    Unavailable {
+        reason: String,
+        config: ConfigPrint,
+        since: Instant,
+    },
+}
+
+/// Why a run did not start through the warm runner.
+#[derive(Debug)]
+pub enum LaunchError {
+    /// No server, and nothing was sent: the run starts fresh instead.
+    Unavailable(String),
+    /// The run was handed over and may have started: it is not started again.
+    Failed(String),
+}
+
+struct Refused {
+    /// Whether the request left: the run may have started.
+    sent: bool,
+    error: anyhow::Error,
 }
 
 struct Server {
@@ -137,48 +161,85 @@ impl WarmRunner {
         }
     }
 
-    /// Starts one run through the server with these pipes (stdout, stderr, events). `Err` is
-    /// the reason there is no server: the caller runs the action fresh instead.
+    /// Starts one run through the server with these pipes (stdout, stderr, events).
     pub async fn launch(
         &self,
         args: &[String],
         env: &[(String, String)],
         pipes: [&OwnedFd; 3],
-    ) -> std::result::Result<WarmRun, String> {
-        let mut state = self.state.lock().await;
-        let config = ConfigPrint::read(&self.setup.cwd);
-        // A dead server or a changed configuration: a new server (the old one drains).
-        let current = match &mut *state {
-            State::Up(server) => server.is_current(&config) && server.alive(),
-            State::Unavailable { config: seen, .. } => *seen == config,
-            State::NotStarted => false,
+    ) -> std::result::Result<WarmRun, LaunchError> {
+        let socket = self
+            .current_server()
+            .await
+            .map_err(LaunchError::Unavailable)?;
+        let connect = WarmRun::connect(&socket, args, &self.setup.cwd, env, pipes);
+        let failure = match tokio::time::timeout(ANSWER_LIMIT, connect).await {
+            Ok(Ok(run)) => return Ok(run),
+            Ok(Err(failure)) => failure,
+            Err(_) => Refused {
+                sent: true,
+                error: anyhow::anyhow!(
+                    "the warm runner did not answer within {}s",
+                    ANSWER_LIMIT.as_secs()
+                ),
+            },
         };
-        if !current {
-            let previous = std::mem::replace(&mut *state, State::NotStarted);
-            if let State::Up(old) = previous {
-                old.retire();
-            }
-            *state = self.start(config).await;
-        }
-        let server = match &*state {
-            State::Up(server) => server,
-            State::Unavailable { reason, .. } => return Err(reason.clone()),
-            State::NotStarted => return Err("the warm runner did not start".into()),
-        };
-        match WarmRun::connect(&server.socket, args, &self.setup.cwd, env, pipes).await {
-            Ok(run) => Ok(run),
-            Err(err) => {
-                // The server went away between two runs: the next launch starts another.
-                log::warn!(target: "engine", "warm runner: {err:#}; starting this run fresh");
-                if let State::Up(old) = std::mem::replace(&mut *state, State::NotStarted) {
-                    old.retire();
-                }
-                Err(format!("{err:#}"))
-            }
+        // A server that cannot take a run is of no more use: the next launch starts another.
+        self.discard(&socket).await;
+        let message = format!("warm runner: {:#}", failure.error);
+        log::warn!(target: "engine", "{message}");
+        if failure.sent {
+            // It may have started: running it again fresh could run it twice.
+            Err(LaunchError::Failed(message))
+        } else {
+            Err(LaunchError::Unavailable(message))
         }
     }
 
-    async fn start(&self, config: ConfigPrint) -> State {
+    /// The socket of a server for the configuration as it is now: the current one, or a new
+    /// one (the old one drains). `Err` says why there is none.
+    async fn current_server(&self) -> std::result::Result<PathBuf, String> {
+        let mut state = self.state.lock().await;
+        let config = ConfigPrint::read(&self.setup.cwd);
+        let current = match &mut *state {
+            State::Up(server) => server.is_current(&config) && server.alive(),
+            State::Unavailable {
+                config: seen,
+                since,
+                ..
+            } => *seen == config && since.elapsed() < UNAVAILABLE_RETRY,
+            State::NotStarted => false,
+        };
+        if !current {
+            let said = match std::mem::replace(&mut *state, State::NotStarted) {
+                State::Up(old) => {
+                    old.retire();
+                    None
+                }
+                State::Unavailable { reason, .. } => Some(reason),
+                State::NotStarted => None,
+            };
+            *state = self.start(config, said).await;
+        }
+        match &*state {
+            State::Up(server) => Ok(server.socket.clone()),
+            State::Unavailable { reason, .. } => Err(reason.clone()),
+            State::NotStarted => Err("the warm runner did not start".into()),
+        }
+    }
+
+    async fn discard(&self, socket: &Path) {
+        let mut state = self.state.lock().await;
+        if matches!(&*state, State::Up(server) if server.socket == socket)
+            && let State::Up(mut broken) = std::mem::replace(&mut *state, State::NotStarted)
+        {
+            let _ = broken.child.start_kill();
+            broken.retire();
+        }
+    }
+
+    /// `said`: the reason given last time there was no server, not to be repeated.
+    async fn start(&self, config: ConfigPrint, said: Option<String>) -> State {
         match Server::start(&self.setup, config.clone()).await {
             Ok((server, ready)) => {
                 log::info!(target: "engine",
@@ -191,12 +252,18 @@ impl WarmRunner {
             }
             Err(err) => {
                 let reason = format!("{err:#}");
-                log::warn!(target: "engine",
-                    "warm runner unavailable: {reason}; each run starts a fresh ansible-playbook");
-                (self.notify)(RunnerMode::FreshFallback {
-                    reason: reason.clone(),
-                });
-                State::Unavailable { reason, config }
+                if said.as_ref() != Some(&reason) {
+                    log::warn!(target: "engine",
+                        "warm runner unavailable: {reason}; each run starts a fresh ansible-playbook");
+                    (self.notify)(RunnerMode::FreshFallback {
+                        reason: reason.clone(),
+                    });
+                }
+                State::Unavailable {
+                    reason,
+                    config,
+                    since: Instant::now(),
+                }
             }
         }
     }
@@ -426,29 +493,39 @@ impl WarmRun {
         cwd: &Path,
         env: &[(String, String)],
         pipes: [&OwnedFd; 3],
-    ) -> Result<WarmRun> {
+    ) -> std::result::Result<WarmRun, Refused> {
+        let before = |error: anyhow::Error| Refused { sent: false, error };
+        let after = |error: anyhow::Error| Refused { sent: true, error };
         let stream = UnixStream::connect(socket)
             .await
-            .with_context(|| format!("connecting to {}", socket.display()))?;
+            .with_context(|| format!("connecting to {}", socket.display()))
+            .map_err(before)?;
         let request = serde_json::json!({
             "argv": args,
             "cwd": cwd,
             "env": env.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
             "fds": ["stdout", "stderr", "events"],
         });
-        let mut line = serde_json::to_vec(&request)?;
+        let mut line = serde_json::to_vec(&request)
+            .context("encoding the request")
+            .map_err(before)?;
         line.push(b'\n');
         let fds: Vec<RawFd> = pipes.iter().map(|fd| fd.as_raw_fd()).collect();
-        send_with_fds(&stream, &line, &fds).await?;
+        send_with_fds(&stream, &line, &fds).await.map_err(after)?;
         let (read, control) = stream.into_split();
         let mut lines = BufReader::new(read).lines();
         let started = lines
             .next_line()
-            .await?
-            .context("the warm runner closed the connection before starting the run")?;
-        let reply: Reply = serde_json::from_str(&started).context("the server's reply")?;
+            .await
+            .context("reading the server's answer")
+            .map_err(after)?
+            .context("the warm runner closed the connection before starting the run")
+            .map_err(after)?;
+        let reply: Reply = serde_json::from_str(&started)
+            .context("the server's answer")
+            .map_err(after)?;
         if reply.event != "started" || reply.pid <= 0 {
-            bail!("the warm runner answered {started}");
+            return Err(after(anyhow::anyhow!("the warm runner answered {started}")));
         }
         Ok(WarmRun {
             pid: reply.pid,

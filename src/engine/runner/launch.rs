@@ -3,7 +3,7 @@
 //! pipes (stdout, stderr, events) and the same supervision.
 
 use super::*;
-use crate::engine::warm::{WarmExit, WarmRun};
+use crate::engine::warm::{LaunchError, WarmExit, WarmRun};
 
 pub(super) type Reader = Box<dyn AsyncRead + Send + Unpin>;
 
@@ -76,14 +76,17 @@ pub(super) async fn launch(spec: &RunSpec, events_write: &OwnedFd) -> Result<Lau
             return Err("creating the output pipes".into());
         };
         // Without a server (the reason was said once), the run starts fresh below.
-        if let Ok(run) = warm
+        let launched = warm
             .launch(
                 &spec.args,
                 &spec.env,
                 [&out_write, &err_write, events_write],
             )
-            .await
-        {
+            .await;
+        if let Err(LaunchError::Failed(message)) = launched {
+            return Err(message);
+        }
+        if let Ok(run) = launched {
             // Only the run may hold the write ends now, so EOF means it is done writing.
             drop((out_write, err_write));
             let pipes = [&out_read, &err_read, events_write]

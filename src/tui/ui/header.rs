@@ -108,7 +108,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
 /// Which runner starts the runs; a fallback to fresh is shown in yellow (the log says why).
 fn runner(mode: &RunnerMode, narrow: bool) -> Span<'static> {
     let text = match (mode, narrow) {
-        (RunnerMode::Fresh, _) => "fresh".to_string(),
+        (RunnerMode::Fresh, true) => "fresh".to_string(),
         (RunnerMode::FreshFallback { .. }, true) => "fresh!".to_string(),
         (RunnerMode::WarmIdle | RunnerMode::Warm { .. }, true) => "warm".to_string(),
         (mode, false) => format!("runner {}", mode.label()),
