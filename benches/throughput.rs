@@ -11,7 +11,6 @@
 
 use fleetdeck::engine::model::Action;
 use fleetdeck::engine::shell::EngineSetup;
-use fleetdeck::engine::warm::RunnerChoice;
 use fleetdeck::engine::{Command, Engine, EngineEvent, EnqueueRequest, Policy, Target};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -74,9 +73,7 @@ fn setup(work: &Path, name: &str, program: &Path, hosts: &[String], workers: u32
         log_dir: dir.join("logs"),
         callback_dir,
         // The stand-in is not ansible: nothing to preload.
-        runner: RunnerChoice::Fresh,
-        warm_script: dir.join("unused"),
-        warm_log: dir.join("warm-runner.log"),
+        warm: None,
     }
 }
 

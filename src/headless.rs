@@ -22,6 +22,14 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     for warning in &env.warnings {
         log::warn!(target: "engine", "{warning}");
     }
+    // With work to do, the warm runner's server starts while the inventory is read.
+    let warm = env.warm_runner()?;
+    if let Some(warm) = warm
+        .as_ref()
+        .filter(|_| args.action.is_some() || args.resume)
+    {
+        warm.prewarm();
+    }
     let inventory = env.load_inventory()?;
     let mut names = args.servers.clone();
     names.extend(args.group.iter().cloned());
@@ -33,7 +41,7 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     if servers.is_empty() && args.action.is_some() {
         bail!("no servers chosen: name servers or groups, or pass --group G or --all");
     }
-    let setup = env.engine_setup(&inventory, args.workers)?;
+    let setup = env.engine_setup(&inventory, args.workers, warm)?;
     // One listener for the whole run, made before anything starts: a fresh `ctrl_c()` per loop
     // turn would miss a Ctrl-C that lands while an event is being handled.
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())

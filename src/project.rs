@@ -5,11 +5,13 @@ use crate::config::{self, Config};
 use crate::engine::Policy;
 use crate::engine::model::Action;
 use crate::engine::shell::EngineSetup;
-use crate::engine::warm;
+use crate::engine::shell::ansible_env;
+use crate::engine::warm::{self, RunnerChoice, WarmRunner, WarmSetup};
 use crate::inventory::Inventory;
 use anyhow::{Context, Result, bail};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const CALLBACK_PLUGIN: &str = include_str!("../assets/callback_plugins/fleetdeck_events.py");
 const DEFAULT_PROGRAM: &str = "ansible-playbook";
@@ -175,12 +177,42 @@ impl Environment {
         }
     }
 
-    /// Everything the engine needs; writes our callback plugin where ansible will find it.
-    pub fn engine_setup(&self, inventory: &Inventory, workers: Option<u32>) -> Result<EngineSetup> {
-        let callback_dir = self.root.join(".fleetdeck").join("callback_plugins");
+    fn callback_dir(&self) -> PathBuf {
+        self.root.join(".fleetdeck").join("callback_plugins")
+    }
+
+    /// The warm runner of this environment, unless the config says `runner: fresh`. Its
+    /// server starts with the first run, or at once with `prewarm`.
+    pub fn warm_runner(&self) -> Result<Option<Arc<WarmRunner>>> {
+        if self.config.runner == RunnerChoice::Fresh {
+            return Ok(None);
+        }
+        let callback_dir = self.callback_dir();
         install_plugin(&callback_dir)?;
-        let warm_script = self.root.join(".fleetdeck").join(warm::SERVER_FILE);
-        install_asset(&warm_script, warm::SERVER_SCRIPT)?;
+        let script = self.root.join(".fleetdeck").join(warm::SERVER_FILE);
+        install_asset(&script, warm::SERVER_SCRIPT)?;
+        let state_dir = self.state_dir();
+        std::fs::create_dir_all(&state_dir)
+            .with_context(|| format!("creating {}", state_dir.display()))?;
+        Ok(Some(Arc::new(WarmRunner::new(WarmSetup {
+            program: self.program.clone(),
+            script,
+            cwd: self.root.clone(),
+            env: ansible_env(&callback_dir),
+            grace: self.config.cancel_grace,
+            stderr_log: state_dir.join("warm-runner.log"),
+        }))))
+    }
+
+    /// Everything the engine needs; writes our callback plugin where ansible will find it.
+    pub fn engine_setup(
+        &self,
+        inventory: &Inventory,
+        workers: Option<u32>,
+        warm: Option<Arc<WarmRunner>>,
+    ) -> Result<EngineSetup> {
+        let callback_dir = self.callback_dir();
+        install_plugin(&callback_dir)?;
         let mut policy = self.policy();
         if let Some(workers) = workers {
             policy.workers = workers;
@@ -202,9 +234,7 @@ impl Environment {
             journal: self.journal_path(),
             log_dir: self.log_dir(),
             callback_dir,
-            runner: self.config.runner,
-            warm_script,
-            warm_log: self.state_dir().join("warm-runner.log"),
+            warm,
         })
     }
 }

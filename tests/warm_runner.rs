@@ -66,7 +66,9 @@ impl Session {
         let project = fleetdeck::project::Project::open(root).unwrap();
         let env = project.env("lab").unwrap();
         let inventory = env.load_inventory().unwrap();
-        let setup = env.engine_setup(&inventory, None).unwrap();
+        let setup = env
+            .engine_setup(&inventory, None, env.warm_runner().unwrap())
+            .unwrap();
         let (engine, events, task) = Engine::start(setup).unwrap();
         Session {
             engine,
@@ -446,6 +448,23 @@ async fn killing_the_server_mid_run_reports_interrupted_kills_the_rest_and_the_n
     let next = session.finish(1).await;
     assert!(next[0].outcome.is_success(), "{}", log_of(&next[0]));
     assert!(log_of(&next[0]).contains("# runner: warm"));
+    session.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_run_past_its_timeout_is_interrupted_then_killed_and_leaves_nothing() {
+    let sandbox = lab(&[("h1", 120)], STEP_PLAY, 1, "action_timeout: 4s\n");
+    let mut session = Session::start(&sandbox.root);
+    session.check(&["h1"]);
+    let finished = session.finish(1).await;
+    let log = log_of(&finished[0]);
+    assert!(
+        matches!(&finished[0].outcome, Outcome::TimedOut { during_task } if during_task.as_deref() == Some("Wait")),
+        "{:?}\n{log}",
+        finished[0].outcome
+    );
+    assert!(log.contains("# outcome: timed out"), "{log}");
+    assert_eq!(left_in_group(run_pid(&log)), Vec::<i32>::new());
     session.close().await;
 }
 

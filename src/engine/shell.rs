@@ -5,12 +5,12 @@ use super::core::{Core, Effect};
 use super::journal::{self, Journal, Record};
 use super::model::{Action, Item, ItemId, Outcome};
 use super::runner::{self, RunHandle, RunSpec, RunnerMsg};
-use super::warm::{RunnerChoice, RunnerMode, WarmRunner, WarmSetup};
+use super::warm::{RunnerMode, WarmRunner};
 use super::{Command, EngineEvent, Input, Policy, RunEvent, ShutdownMode};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -34,11 +34,8 @@ pub struct EngineSetup {
     pub log_dir: PathBuf,
     /// Folder holding our callback plugin.
     pub callback_dir: PathBuf,
-    pub runner: RunnerChoice,
-    /// The warm runner's server script, as installed.
-    pub warm_script: PathBuf,
-    /// Where the warm runner's own stderr goes.
-    pub warm_log: PathBuf,
+    /// The environment's warm runner; `None` starts every run fresh.
+    pub warm: Option<Arc<WarmRunner>>,
 }
 
 /// How consumers talk to a running engine. Dropping it kills whatever still runs.
@@ -114,24 +111,17 @@ impl Engine {
         let (commands_tx, commands_rx) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (runner_tx, runner_rx) = mpsc::unbounded_channel();
-        let warm = (setup.runner == RunnerChoice::Warm).then(|| {
-            let modes = runner_tx.clone();
-            let warm_setup = WarmSetup {
-                program: setup.program.clone(),
-                script: setup.warm_script.clone(),
-                cwd: setup.root.clone(),
-                env: ansible_env(&setup),
-                grace: setup.cancel_grace,
-                stderr_log: setup.warm_log.clone(),
-            };
-            Arc::new(WarmRunner::new(warm_setup, move |mode| {
-                let _ = modes.send(RunnerMsg::Mode(mode));
-            }))
-        });
-        let _ = events_tx.send(EngineEvent::Runner(match setup.runner {
-            RunnerChoice::Warm => RunnerMode::WarmIdle,
-            RunnerChoice::Fresh => RunnerMode::Fresh,
+        let warm = setup.warm.clone();
+        let _ = events_tx.send(EngineEvent::Runner(match &warm {
+            Some(_) => RunnerMode::WarmIdle,
+            None => RunnerMode::Fresh,
         }));
+        if let Some(warm) = &warm {
+            let modes = runner_tx.clone();
+            warm.attach(move |mode| {
+                let _ = modes.send(RunnerMsg::Mode(mode));
+            });
+        }
         let mut engine = Engine {
             setup,
             core,
@@ -286,7 +276,7 @@ impl Engine {
             program: setup.program.clone(),
             args,
             cwd: setup.root.clone(),
-            env: ansible_env(setup),
+            env: ansible_env(&setup.callback_dir),
             timeout,
             cancel_grace: setup.cancel_grace,
             log_dir: setup.log_dir.clone(),
@@ -322,7 +312,7 @@ pub fn playbook_args(setup: &EngineSetup, item: &Item) -> Vec<String> {
 
 /// Plain output for the log, unbuffered so lines arrive as they happen, and our events plugin
 /// enabled beside whatever the operator enabled.
-fn ansible_env(setup: &EngineSetup) -> Vec<(String, String)> {
+pub fn ansible_env(callback_dir: &Path) -> Vec<(String, String)> {
     let joined = |name: &str, ours: String, sep: &str| match std::env::var(name) {
         Ok(theirs) if !theirs.is_empty() => format!("{ours}{sep}{theirs}"),
         _ => ours,
@@ -335,7 +325,7 @@ fn ansible_env(setup: &EngineSetup) -> Vec<(String, String)> {
             "ANSIBLE_CALLBACK_PLUGINS".into(),
             joined(
                 "ANSIBLE_CALLBACK_PLUGINS",
-                setup.callback_dir.display().to_string(),
+                callback_dir.display().to_string(),
                 ":",
             ),
         ),

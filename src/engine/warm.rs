@@ -16,6 +16,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::UnixStream;
@@ -94,7 +95,8 @@ pub struct WarmSetup {
 pub struct WarmRunner {
     setup: WarmSetup,
     state: Mutex<State>,
-    notify: Box<dyn Fn(RunnerMode) + Send + Sync>,
+    /// The latest mode, and whom to tell of the next (the engine, once it runs).
+    mode: std::sync::Mutex<(RunnerMode, Option<Notify>)>,
 }
 
 enum State {
@@ -106,6 +108,8 @@ enum State {
         since: Instant,
     },
 }
+
+type Notify = Box<dyn Fn(RunnerMode) + Send + Sync>;
 
 /// Why a run did not start through the warm runner.
 #[derive(Debug)]
@@ -153,11 +157,39 @@ impl std::fmt::Debug for WarmRunner {
 }
 
 impl WarmRunner {
-    pub fn new(setup: WarmSetup, notify: impl Fn(RunnerMode) + Send + Sync + 'static) -> Self {
+    pub fn new(setup: WarmSetup) -> Self {
         WarmRunner {
             setup,
             state: Mutex::new(State::NotStarted),
-            notify: Box::new(notify),
+            mode: std::sync::Mutex::new((RunnerMode::WarmIdle, None)),
+        }
+    }
+
+    /// Starts the server in the background, before the first run needs it (while the
+    /// inventory is read, for instance). Needs a tokio runtime.
+    pub fn prewarm(self: &Arc<Self>) {
+        let runner = self.clone();
+        tokio::spawn(async move {
+            let _ = runner.current_server().await;
+        });
+    }
+
+    /// From now on `notify` hears every change of mode, starting with the current one.
+    pub fn attach(&self, notify: impl Fn(RunnerMode) + Send + Sync + 'static) {
+        if let Ok(mut mode) = self.mode.lock() {
+            if mode.0 != RunnerMode::WarmIdle {
+                notify(mode.0.clone());
+            }
+            mode.1 = Some(Box::new(notify));
+        }
+    }
+
+    fn say(&self, new: RunnerMode) {
+        if let Ok(mut mode) = self.mode.lock() {
+            if let Some(notify) = &mode.1 {
+                notify(new.clone());
+            }
+            mode.0 = new;
         }
     }
 
@@ -245,7 +277,7 @@ impl WarmRunner {
                 log::info!(target: "engine",
                     "warm runner ready: ansible-core {} preloaded (python {}, server pid {})",
                     ready.ansible_version, ready.python.display(), server.child.id().unwrap_or(0));
-                (self.notify)(RunnerMode::Warm {
+                self.say(RunnerMode::Warm {
                     ansible_version: ready.ansible_version,
                 });
                 State::Up(Box::new(server))
@@ -255,7 +287,7 @@ impl WarmRunner {
                 if said.as_ref() != Some(&reason) {
                     log::warn!(target: "engine",
                         "warm runner unavailable: {reason}; each run starts a fresh ansible-playbook");
-                    (self.notify)(RunnerMode::FreshFallback {
+                    self.say(RunnerMode::FreshFallback {
                         reason: reason.clone(),
                     });
                 }

@@ -36,7 +36,8 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
     let inventory = env.load_inventory()?;
     let history = journal::replay(&env.journal_path())?;
     let status = crate::status::derive(&history);
-    let setup = env.engine_setup(&inventory, None)?;
+    // The warm runner's server starts with the operator's first action.
+    let setup = env.engine_setup(&inventory, None, env.warm_runner()?)?;
     let (engine, mut events, task) = Engine::start(setup)?;
     let mut app = App::new(&env.name, &inventory, status);
     app.last_duration = crate::status::last_durations(&history);
