@@ -7,7 +7,8 @@
 //!     wall time, CPU-seconds and peak memory (PSS of the whole process tree) of each side.
 //!
 //! Run: `cargo bench --bench throughput` (after `.ci/setup`). `--quick` runs (a) only;
-//! `--rows 30x10` runs only the (b) rows named (hosts x workers, comma-separated).
+//! `--rows 30x10` runs only the (b) rows named (hosts x workers, comma-separated); `--repeat N`
+//! runs each side N times, in turns, and prints medians.
 
 use fleetdeck::engine::model::Action;
 use fleetdeck::engine::shell::EngineSetup;
