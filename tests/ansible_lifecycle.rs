@@ -131,6 +131,7 @@ fn unreachable_host_is_retried_with_backoff_then_reported(runner: &str) {
         "inventory/edge/config.yml",
         "auto_retry_enabled: true\nmax_retries: 1\nplaybooks:\n  check: assets/playbooks/check.yml\n",
     );
+    sandbox.set_runner("edge", runner);
     let out = sandbox
         .fleetdeck()
         .args(["run", "-e", "edge", "check", "ghost-01", "--json"])

@@ -511,6 +511,56 @@ async fn garbage_on_the_server_socket_does_not_disturb_it() {
     session.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_ready_before_the_engine_does_not_make_it_look_idle() {
+    // `fleetdeck run` starts the server while the inventory is read: the engine then hears
+    // "warm runner ready" before it was asked anything, which must not read as "all done".
+    let sandbox = lab(&[("h1", 0)], STEP_PLAY, 1, "");
+    let project = fleetdeck::project::Project::open(&sandbox.root).unwrap();
+    let env = project.env("lab").unwrap();
+    let warm = env
+        .warm_runner()
+        .unwrap()
+        .expect("runner: warm is the default");
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel();
+    warm.attach(move |mode| {
+        let _ = ready_tx.send(mode);
+    });
+    warm.prewarm();
+    let mode = tokio::time::timeout(SAFETY, ready_rx.recv()).await.unwrap();
+    assert!(matches!(mode, Some(RunnerMode::Warm { .. })), "{mode:?}");
+
+    let inventory = env.load_inventory().unwrap();
+    let setup = env.engine_setup(&inventory, None, Some(warm)).unwrap();
+    let (engine, mut events, task) = Engine::start(setup).unwrap();
+    let mut seen = Vec::new();
+    let mut read_until = async |wanted: &dyn Fn(&EngineEvent) -> bool| {
+        while let Some(event) = events.recv().await {
+            seen.push(format!("{event:?}").chars().take(60).collect::<String>());
+            assert!(
+                !matches!(event, EngineEvent::Idle),
+                "idle before any work: {seen:#?}"
+            );
+            if wanted(&event) {
+                return;
+            }
+        }
+    };
+    // The engine hears of the ready server before anyone asks it anything...
+    let warm_ready = |e: &EngineEvent| matches!(e, EngineEvent::Runner(RunnerMode::Warm { .. }));
+    tokio::time::timeout(SAFETY, read_until(&warm_ready))
+        .await
+        .unwrap();
+    // ...and is still waiting for its first command.
+    engine.send(Command::SetWorkers(2));
+    let resized = |e: &EngineEvent| matches!(e, EngineEvent::Snapshot(s) if s.target_workers == 2);
+    tokio::time::timeout(SAFETY, read_until(&resized))
+        .await
+        .unwrap();
+    drop(engine);
+    task.await.unwrap().unwrap();
+}
+
 fn parent_of(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat[stat.rfind(')')? + 1..]

@@ -183,6 +183,11 @@ impl Engine {
                     break;
                 }
             }
+            if batch.is_empty() {
+                // Only news for the faces (the runner's mode): no state changed, and an engine
+                // that has not been asked for anything yet is not "idle" in any useful sense.
+                continue;
+            }
             for input in batch {
                 let finished = match &input {
                     Input::Run {
