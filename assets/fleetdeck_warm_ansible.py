@@ -239,24 +239,17 @@ def share_builtin_modules(shared_tmp, mine):
     os.makedirs(shared, exist_ok=True)
     os.makedirs(own, exist_ok=True)
 
-    def builtin(name):
-        return name.startswith('ansible.modules.') and not name.endswith('.lock')
-
-    for name in os.listdir(shared):
-        if builtin(name):
-            try:
-                os.link(os.path.join(shared, name), os.path.join(own, name))
-            except OSError:
-                pass
-
-    def harvest():  # atexit is LIFO: this runs before the temp dir is removed
-        for name in os.listdir(own):
-            if builtin(name):
+    def link_builtin(source, target):
+        for name in os.listdir(source):
+            if name.startswith('ansible.modules.') and not name.endswith('.lock'):
                 try:
-                    os.link(os.path.join(own, name), os.path.join(shared, name))
+                    os.link(os.path.join(source, name), os.path.join(target, name))
                 except OSError:
                     pass
-    atexit.register(harvest)
+
+    link_builtin(shared, own)
+    # atexit is LIFO: this runs before the temp dir is removed
+    atexit.register(link_builtin, own, shared)
 
 
 def worker_pids(pid):

@@ -141,6 +141,21 @@ impl Session {
         *self.last.clone().unwrap()
     }
 
+    /// Checks h1, writes `content` to the project's `path`, checks h2: the two run logs.
+    async fn around_an_edit(
+        &mut self,
+        sandbox: &Sandbox,
+        path: &str,
+        content: &str,
+    ) -> (String, String) {
+        self.check(&["h1"]);
+        let before = self.finish(1).await;
+        sandbox.write(path, content);
+        self.check(&["h2"]);
+        let after = self.finish(1).await;
+        (log_of(&before[0]), log_of(&after[0]))
+    }
+
     async fn close(self) {
         drop(self.engine);
         self.task.await.unwrap().unwrap();
@@ -211,33 +226,20 @@ fn dirs_named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
 async fn an_ansible_cfg_edit_between_two_runs_is_honoured() {
     let sandbox = lab(&[("h1", 0), ("h2", 0)], STEP_PLAY, 1, "");
     let mut session = Session::start(&sandbox.root);
-    session.check(&["h1"]);
-    let first = session.finish(1).await;
-    assert!(first[0].outcome.is_success(), "{:?}", first[0].outcome);
-    assert!(
-        log_of(&first[0]).contains("TASK [Wait]"),
-        "{}",
-        log_of(&first[0])
-    );
-
     // ansible reads its config once, at import: a changed file needs a new server.
-    sandbox.write(
-        "ansible.cfg",
-        "[defaults]\nstdout_callback = ansible.builtin.oneline\n",
-    );
-    session.check(&["h2"]);
-    let second = session.finish(1).await;
-    let log = log_of(&second[0]);
+    let oneline = "[defaults]\nstdout_callback = ansible.builtin.oneline\n";
+    let (before, after) = session
+        .around_an_edit(&sandbox, "ansible.cfg", oneline)
+        .await;
+    assert!(before.contains("TASK [Wait]"), "{before}");
     assert!(
-        second[0].outcome.is_success(),
-        "{:?}\n{log}",
-        second[0].outcome
+        after.contains("h2 | CHANGED") && !after.contains("TASK [Wait]"),
+        "the oneline callback of the new ansible.cfg printed this run:\n{after}"
     );
-    assert!(
-        log.contains("h2 | CHANGED") && !log.contains("TASK [Wait]"),
-        "the oneline callback of the new ansible.cfg printed this run:\n{log}"
-    );
-    assert!(log.contains("# runner: warm"), "{log}");
+    for log in [&before, &after] {
+        assert!(log.contains("# outcome: succeeded"), "{log}");
+        assert!(log.contains("# runner: warm"), "{log}");
+    }
     assert_eq!(
         session.servers_ready, 2,
         "a second server for the new config"
@@ -268,21 +270,13 @@ async fn a_project_module_edited_between_two_runs_runs_its_new_code() {
     let sandbox = lab(&[("h1", 0), ("h2", 0)], play, 1, "");
     sandbox.write("library/fd_probe.py", &module("v1"));
     let mut session = Session::start(&sandbox.root);
-    session.check(&["h1"]);
-    let first = session.finish(1).await;
+    let (before, after) = session
+        .around_an_edit(&sandbox, "library/fd_probe.py", &module("v2"))
+        .await;
+    assert!(before.contains("probe says v1"), "{before}");
     assert!(
-        log_of(&first[0]).contains("probe says v1"),
-        "{}",
-        log_of(&first[0])
-    );
-
-    sandbox.write("library/fd_probe.py", &module("v2"));
-    session.check(&["h2"]);
-    let second = session.finish(1).await;
-    let log = log_of(&second[0]);
-    assert!(
-        log.contains("probe says v2"),
-        "the edited module ran:\n{log}"
+        after.contains("probe says v2"),
+        "the edited module ran:\n{after}"
     );
     assert_eq!(
         session.servers_ready, 1,
@@ -315,21 +309,13 @@ async fn a_project_filter_plugin_edited_between_two_runs_is_seen() {
     );
     sandbox.write("filter_plugins/fd.py", &filter("v1"));
     let mut session = Session::start(&sandbox.root);
-    session.check(&["h1"]);
-    let first = session.finish(1).await;
+    let (before, after) = session
+        .around_an_edit(&sandbox, "filter_plugins/fd.py", &filter("v2"))
+        .await;
+    assert!(before.contains("filter says v1"), "{before}");
     assert!(
-        log_of(&first[0]).contains("filter says v1"),
-        "{}",
-        log_of(&first[0])
-    );
-
-    sandbox.write("filter_plugins/fd.py", &filter("v2"));
-    session.check(&["h2"]);
-    let second = session.finish(1).await;
-    let log = log_of(&second[0]);
-    assert!(
-        log.contains("filter says v2"),
-        "the edited filter ran:\n{log}"
+        after.contains("filter says v2"),
+        "the edited filter ran:\n{after}"
     );
     session.close().await;
 }
