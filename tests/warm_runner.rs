@@ -472,6 +472,12 @@ async fn garbage_on_the_server_socket_does_not_disturb_it() {
         .nth(1)
         .unwrap()
         .to_string();
+    let folder = std::fs::metadata(Path::new(&socket).parent().unwrap()).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&folder.permissions()) & 0o777,
+        0o700,
+        "the socket's folder is private"
+    );
     for garbage in ["5\n", "[\"argv\"]\n", "{\"argv\": 7}\n", "not json\n", ""] {
         let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
         stream.write_all(garbage.as_bytes()).unwrap();

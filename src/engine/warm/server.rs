@@ -42,8 +42,10 @@ struct Unavailable {
 impl Server {
     pub(super) async fn start(setup: &WarmSetup, config: ConfigPrint) -> Result<(Server, Ready)> {
         let python = python_of(&setup.program)?;
+        // Private: whoever can reach the socket can run playbooks as us.
         let dir = tempfile::Builder::new()
             .prefix("fleetdeck-warm-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir()
             .context("creating the warm runner's socket folder")?;
         let socket = dir.path().join("s");
