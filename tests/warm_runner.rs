@@ -63,8 +63,12 @@ struct Session {
 
 impl Session {
     fn start(root: &Path) -> Session {
+        Session::start_env(root, "lab")
+    }
+
+    fn start_env(root: &Path, name: &str) -> Session {
         let project = fleetdeck::project::Project::open(root).unwrap();
-        let env = project.env("lab").unwrap();
+        let env = project.env(name).unwrap();
         let inventory = env.load_inventory().unwrap();
         let setup = env
             .engine_setup(&inventory, None, env.warm_runner().unwrap())
@@ -452,6 +456,101 @@ async fn a_warm_run_past_its_timeout_is_interrupted_then_killed_and_leaves_nothi
     assert!(log.contains("# outcome: timed out"), "{log}");
     assert_eq!(left_in_group(run_pid(&log)), Vec::<i32>::new());
     session.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_ansible_dies_leaves_no_orphaned_worker() {
+    let sandbox = lab(&[("h1", 120)], STEP_PLAY, 1, "");
+    let mut session = Session::start(&sandbox.root);
+    session.check(&["h1"]);
+    let snapshot = session.all_waiting(&["h1"]).await;
+    let view = snapshot
+        .workers
+        .iter()
+        .find_map(|w| w.run.as_ref())
+        .unwrap();
+    let pid = run_pid(&std::fs::read_to_string(view.log_path.as_ref().unwrap()).unwrap());
+    // ansible's worker for the Wait task: a session of its own, which the main process would
+    // have ended on a clean exit.
+    // The task is announced before its worker is forked: no event says when it is there.
+    let deadline = std::time::Instant::now() + SAFETY;
+    let workers = loop {
+        let workers = children_of(pid);
+        if !workers.is_empty() {
+            break workers;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Wait task runs in a worker"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+
+    let finished = session.finish(1).await;
+    let log = log_of(&finished[0]);
+    assert!(
+        matches!(&finished[0].outcome, Outcome::Failed { message, .. } if message == "killed by SIGKILL"),
+        "{:?}\n{log}",
+        finished[0].outcome
+    );
+    for worker in workers {
+        assert_eq!(
+            left_in_group(worker),
+            Vec::<i32>::new(),
+            "worker {worker} orphaned"
+        );
+    }
+    session.close().await;
+}
+
+fn children_of(pid: i32) -> Vec<i32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_environments_get_two_servers() {
+    let sandbox = lab(&[("h1", 120)], STEP_PLAY, 1, "");
+    for file in ["hosts.yml", "config.yml"] {
+        let text = std::fs::read_to_string(sandbox.root.join("inventory/lab").join(file)).unwrap();
+        sandbox.write(&format!("inventory/lab2/{file}"), &text);
+    }
+    let mut first = Session::start_env(&sandbox.root, "lab");
+    let mut second = Session::start_env(&sandbox.root, "lab2");
+    first.check(&["h1"]);
+    second.check(&["h1"]);
+    let mut servers = Vec::new();
+    for session in [&mut first, &mut second] {
+        let snapshot = session.all_waiting(&["h1"]).await;
+        let view = snapshot
+            .workers
+            .iter()
+            .find_map(|w| w.run.as_ref())
+            .unwrap();
+        let log = std::fs::read_to_string(view.log_path.as_ref().unwrap()).unwrap();
+        servers.push(parent_of(run_pid(&log)).expect("the run's server"));
+        session.engine.send(Command::Cancel(view.item.id));
+    }
+    assert_ne!(servers[0], servers[1], "one server per environment");
+    for mut session in [first, second] {
+        let finished = session.finish(1).await;
+        assert!(
+            matches!(finished[0].outcome, Outcome::Cancelled { .. }),
+            "{:?}",
+            finished[0].outcome
+        );
+        session.close().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
