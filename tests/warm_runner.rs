@@ -554,6 +554,42 @@ async fn two_environments_get_two_servers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_while_the_server_starts_is_not_kept_waiting() {
+    let sandbox = lab(&[("h1", 120)], STEP_PLAY, 1, "");
+    let mut session = Session::start(&sandbox.root);
+    session.check(&["h1"]);
+    // Dispatched: its runner now waits for the server, which takes a second to import ansible.
+    let mut id = None;
+    session
+        .until(|event| {
+            let EngineEvent::Snapshot(snapshot) = event else {
+                return false;
+            };
+            id = snapshot
+                .workers
+                .iter()
+                .find_map(|w| w.run.as_ref())
+                .map(|run| run.item.id);
+            id.is_some()
+        })
+        .await;
+    session.engine.send(Command::Cancel(id.unwrap()));
+    let finished = session.finish(1).await;
+    let log = log_of(&finished[0]);
+    assert_eq!(
+        finished[0].outcome,
+        Outcome::Cancelled { during_task: None },
+        "{log}"
+    );
+    assert!(
+        log.contains("# runner: none: stopped before the run started"),
+        "{log}"
+    );
+    assert!(!log.contains("PLAY ["), "nothing of the play ran:\n{log}");
+    session.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_on_the_server_socket_does_not_disturb_it() {
     use std::io::{Read, Write};
     let sandbox = lab(&[("h1", 0), ("h2", 0)], STEP_PLAY, 1, "");

@@ -90,8 +90,7 @@ async fn run(
 ) -> RunReport {
     let started = Instant::now();
     let id = spec.item.id;
-    let error = |message: String, log: Option<&RunLog>| {
-        let outcome = Outcome::Error { message };
+    let ended_early = |outcome: Outcome, log: Option<&RunLog>| {
         if let Some(log) = log {
             let _ = log.footer(&outcome, None, started.elapsed(), None);
         }
@@ -102,6 +101,8 @@ async fn run(
             log_path: log.map(|log| log.path().to_path_buf()),
         }
     };
+    let error =
+        |message: String, log: Option<&RunLog>| ended_early(Outcome::Error { message }, log);
     let log = match RunLog::create(
         &spec.log_dir,
         &spec.item.server,
@@ -115,12 +116,22 @@ async fn run(
         Ok(pair) => pair,
         Err(err) => return error(format!("creating the events pipe: {err}"), Some(&log)),
     };
-    let launched = launch(&spec, &events_write).await;
+    let mut stop_rx = stop_rx;
+    let launched = tokio::select! {
+        launched = launch(&spec, &events_write) => Some(launched),
+        // Stopped while the warm runner was still starting: nothing of the run goes yet (a
+        // request already handed over is interrupted when its connection closes).
+        _ = stop_rx.recv() => None,
+    };
     let mut argv = vec![spec.program.display().to_string()];
     argv.extend(spec.args.iter().cloned());
     let header = Header {
         command: &argv,
-        runner: launched.as_ref().map_or("none", |started| &started.runner),
+        runner: match &launched {
+            Some(Ok(started)) => &started.runner,
+            Some(Err(_)) => "none",
+            None => "none: stopped before the run started",
+        },
         tags: &spec.item.tags,
         check_mode: spec.item.check_mode,
         slot: spec.slot,
@@ -128,6 +139,9 @@ async fn run(
         started: Local::now(),
     };
     let header_written = log.header(&header);
+    let Some(launched) = launched else {
+        return ended_early(Outcome::Cancelled { during_task: None }, Some(&log));
+    };
     let Launched {
         process: mut child,
         pid,
