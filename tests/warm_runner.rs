@@ -742,30 +742,13 @@ fn killing_fleetdeck_ends_every_run_and_the_server_within_the_grace() {
 fn a_program_that_is_not_python_runs_fresh_and_says_why_once() {
     let fake = Path::new(REPO).join("tests/fixtures/fake-ansible-playbook");
     let sandbox = lab(&[("h1", 0), ("h2", 0)], STEP_PLAY, 2, "");
-    let out = sandbox
-        .fleetdeck()
-        .env("FLEETDECK_ANSIBLE_PLAYBOOK", &fake)
-        .env("PATH", venv_first_path())
-        .env("FAKE_MODE", "ok")
-        .args(["run", "-e", "lab", "check", "--all"])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let text = check_all_with(&sandbox, &fake);
     assert_eq!(
         text.matches("warm runner unavailable").count(),
         1,
         "said once:\n{text}"
     );
     assert!(text.contains("is not a Python script"), "{text}");
-    for log in dirs_named(&sandbox.root.join("logs/lab"), "h") {
-        let log = std::fs::read_to_string(log).unwrap();
-        assert!(log.contains("# runner: fresh"), "{log}");
-    }
 }
 
 #[test]
@@ -802,10 +785,24 @@ fn an_unsupported_ansible_core_runs_fresh_and_says_which_version() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
+    let text = check_all_with(&sandbox, &program);
+    assert!(
+        text.contains("warm runner unavailable: ansible-core 2.15.13 is not supported"),
+        "{text}"
+    );
+}
+
+/// `fleetdeck run -e lab check --all` with `program` (the stand-in in its `ok` mode behind it):
+/// it succeeds, every run started fresh; returns what it printed.
+fn check_all_with(sandbox: &Sandbox, program: &Path) -> String {
+    let path = format!(
+        "{REPO}/.venv/bin:{}",
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = sandbox
         .fleetdeck()
-        .env("FLEETDECK_ANSIBLE_PLAYBOOK", &program)
-        .env("PATH", venv_first_path())
+        .env("FLEETDECK_ANSIBLE_PLAYBOOK", program)
+        .env("PATH", path)
         .env("FAKE_MODE", "ok")
         .args(["run", "-e", "lab", "check", "--all"])
         .output()
@@ -816,15 +813,11 @@ fn an_unsupported_ansible_core_runs_fresh_and_says_which_version() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(
-        text.contains("warm runner unavailable: ansible-core 2.15.13 is not supported"),
-        "{text}"
-    );
-}
-
-fn venv_first_path() -> String {
-    format!(
-        "{REPO}/.venv/bin:{}",
-        std::env::var("PATH").unwrap_or_default()
-    )
+    let logs = dirs_named(&sandbox.root.join("logs/lab"), "h");
+    assert!(!logs.is_empty(), "the runs have logs");
+    for log in logs {
+        let log = std::fs::read_to_string(log).unwrap();
+        assert!(log.contains("# runner: fresh"), "{log}");
+    }
+    text
 }
