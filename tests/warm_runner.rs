@@ -193,23 +193,13 @@ fn left_in_group(pgid: i32) -> Vec<i32> {
 
 /// Processes in the group (or session) `pgid`, zombies aside.
 fn processes_in_group(pgid: i32) -> Vec<i32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
-            .split_whitespace()
-            .collect();
-        let (state, group, session) = (fields[0], fields[2], fields[3]);
-        if state != "Z" && (group == pgid.to_string() || session == pgid.to_string()) {
-            found.push(pid);
-        }
-    }
-    found
+    common::all_pids()
+        .into_iter()
+        .filter(|pid| {
+            common::stat_of(*pid)
+                .is_some_and(|s| !s.zombie && (s.pgid == pgid || s.session == pgid))
+        })
+        .collect()
 }
 
 fn dirs_named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
@@ -689,12 +679,7 @@ async fn a_server_ready_before_the_engine_does_not_make_it_look_idle() {
 }
 
 fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    common::stat_of(pid).map(|stat| stat.ppid)
 }
 
 #[test]

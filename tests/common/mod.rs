@@ -76,19 +76,12 @@ impl Sandbox {
     pub fn ansible_processes(&self) -> Vec<(i32, String)> {
         let needle = self.root.display().to_string();
         let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+        for pid in all_pids() {
+            let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
                 continue;
             };
             let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
-            let zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|s| {
-                s.rsplit(')')
-                    .next()
-                    .is_some_and(|rest| rest.trim_start().starts_with('Z'))
-            });
+            let zombie = stat_of(pid).is_some_and(|stat| stat.zombie);
             if !zombie && cmdline.contains("ansible") && cmdline.contains(&needle) {
                 found.push((pid, cmdline));
             }
@@ -107,6 +100,35 @@ impl Sandbox {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Every pid in /proc now.
+pub fn all_pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_string_lossy().parse().ok())
+        .collect()
+}
+
+/// What the tests read of `/proc/<pid>/stat`.
+pub struct Stat {
+    pub zombie: bool,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub session: i32,
+}
+
+pub fn stat_of(pid: i32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let fields: Vec<&str> = text[text.rfind(')')? + 1..].split_whitespace().collect();
+    Some(Stat {
+        zombie: *fields.first()? == "Z",
+        ppid: fields.get(1)?.parse().ok()?,
+        pgid: fields.get(2)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
+    })
 }
 
 pub fn ansible_playbook() -> PathBuf {
