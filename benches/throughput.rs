@@ -85,7 +85,12 @@ async fn fleetdeck_time(setup: EngineSetup, env: &[(&str, &str)]) -> Duration {
         unsafe { std::env::set_var(key, value) };
     }
     let servers = setup.servers.clone();
-    let (engine, mut events, task) = Engine::start(setup).unwrap();
+    let fleetdeck::engine::Started {
+        handle: engine,
+        mut events,
+        task,
+        ..
+    } = Engine::start(setup).unwrap();
     let started = Instant::now();
     engine.send(Command::Enqueue(EnqueueRequest {
         servers,

@@ -3,7 +3,7 @@
 
 use crate::cli::{ActionArg, RunArgs};
 use crate::config::split_tags;
-use crate::engine::Engine;
+use crate::engine::{Engine, Started};
 use crate::engine::model::{Action, ItemId};
 use crate::engine::{
     Command, EngineEvent, EnqueueRequest, FinishedRun, ShutdownMode, Snapshot, Target,
@@ -46,7 +46,12 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     // turn would miss a Ctrl-C that lands while an event is being handled.
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .context("listening for Ctrl-C")?;
-    let (engine, mut events, task) = Engine::start(setup)?;
+    let Started {
+        handle: engine,
+        mut events,
+        task,
+        ..
+    } = Engine::start(setup)?;
     if let Some(action) = args.action {
         engine.send(Command::Enqueue(EnqueueRequest {
             servers,

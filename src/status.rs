@@ -1,6 +1,6 @@
 //! `fleetdeck status`: each server's last outcome per action, derived from the journal.
 
-use crate::engine::journal::{self, Record, Replay};
+use crate::engine::journal::{self, Latest, Replay};
 use crate::engine::model::{Action, ItemId, Outcome};
 use crate::project::Environment;
 use anyhow::Result;
@@ -8,87 +8,66 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LastRun {
     pub id: ItemId,
     pub at: DateTime<Utc>,
+    #[serde(flatten)]
     pub outcome: Outcome,
     /// For a deploy: what its health check said, if one ran.
     pub healthy: Option<bool>,
+    /// A dry run (`--check`): nothing was changed.
+    pub check_mode: bool,
+    /// The run's log on disk, when it got as far as starting one.
+    pub log: Option<PathBuf>,
+}
+
+impl LastRun {
+    pub fn from_latest(latest: &Latest) -> LastRun {
+        LastRun {
+            id: latest.item.id,
+            at: latest.at,
+            outcome: latest.outcome.clone(),
+            healthy: latest.healthy,
+            check_mode: latest.item.check_mode,
+            log: latest.log.clone(),
+        }
+    }
+
+    /// What `--exit-code` and the header's "failing" count: the server is not fine now.
+    pub fn is_failing(&self) -> bool {
+        self.outcome.is_failure()
+            || self.outcome == Outcome::Interrupted
+            || self.healthy == Some(false)
+    }
 }
 
 /// server → action → its last run.
 pub type FleetStatus = BTreeMap<String, BTreeMap<Action, LastRun>>;
 
+/// Each (server, action)'s latest run, as the journal says: the one truth the dashboard, `i`,
+/// `Enter`, `r` and `fleetdeck status` all show.
 pub fn derive(replay: &Replay) -> FleetStatus {
     let mut status = FleetStatus::new();
-    let mut health: BTreeMap<ItemId, bool> = BTreeMap::new();
-    for record in &replay.finished {
-        if let Record::Health {
-            deploy, healthy, ..
-        } = record
-        {
-            health.insert(*deploy, *healthy);
-        }
-    }
-    for record in &replay.finished {
-        if let Record::Finished {
-            at,
-            id,
-            server,
-            action,
-            outcome,
-            ..
-        } = record
-        {
-            // A cancelled queue entry never ran: it does not replace what the server last did.
-            if matches!(outcome, Outcome::Cancelled { .. }) && record_never_ran(record) {
-                continue;
-            }
-            let healthy = health.get(id).copied();
-            status.entry(server.clone()).or_default().insert(
-                *action,
-                LastRun {
-                    id: *id,
-                    at: *at,
-                    outcome: outcome.clone(),
-                    healthy,
-                },
-            );
-        }
+    for ((server, action), latest) in &replay.latest {
+        status
+            .entry(server.clone())
+            .or_default()
+            .insert(*action, LastRun::from_latest(latest));
     }
     status
 }
 
-/// How long the last successful run of each (server, action) took: the dashboard's ETA.
+/// How long the last successful real run of each (server, action) took: the dashboard's ETA.
 pub fn last_durations(replay: &Replay) -> HashMap<(String, Action), Duration> {
-    let mut durations = HashMap::new();
-    for record in &replay.finished {
-        if let Record::Finished {
-            server,
-            action,
-            outcome: Outcome::Succeeded,
-            duration_ms: Some(ms),
-            ..
-        } = record
-        {
-            durations.insert((server.clone(), *action), Duration::from_millis(*ms));
-        }
-    }
-    durations
-}
-
-fn record_never_ran(record: &Record) -> bool {
-    matches!(
-        record,
-        Record::Finished {
-            log: None,
-            duration_ms: None,
-            ..
-        }
-    )
+    replay
+        .durations
+        .iter()
+        .map(|(key, ms)| (key.clone(), Duration::from_millis(*ms)))
+        .collect()
 }
 
 /// "12s", "5m", "3h", "2d".
@@ -165,23 +144,23 @@ pub fn print(env: &Environment, json: bool) -> Result<()> {
         let value = serde_json::json!({
             "environment": env.name,
             "servers": status,
-            "queued": replay.pending.len(),
-            "interrupted": replay.interrupted.iter().map(|i| i.id).collect::<Vec<_>>(),
+            "queued": replay.pending().len(),
+            "interrupted": replay.interrupted().iter().map(|i| i.id).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     print!("{}", render_table(&servers, &status, Utc::now()));
-    if !replay.pending.is_empty() {
+    if !replay.pending().is_empty() {
         println!(
             "\n{} item(s) queued from an earlier session (paused).",
-            replay.pending.len()
+            replay.pending().len()
         );
     }
-    if !replay.interrupted.is_empty() {
+    if !replay.interrupted().is_empty() {
         println!(
             "{} run(s) were interrupted when fleetdeck stopped; they will not re-run by themselves.",
-            replay.interrupted.len()
+            replay.interrupted().len()
         );
     }
     Ok(())
@@ -190,60 +169,128 @@ pub fn print(env: &Environment, json: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::journal::Record;
     use chrono::TimeZone;
 
-    fn finished(id: ItemId, server: &str, action: Action, outcome: Outcome, ran: bool) -> Record {
-        Record::Finished {
-            at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, id as u32).unwrap(),
-            id,
-            server: server.into(),
-            action,
-            outcome,
-            recap: None,
-            duration_ms: ran.then_some(1000 * id),
-            log: ran.then(|| format!("logs/{id}.log").into()),
+    fn at(second: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, second).unwrap()
+    }
+
+    /// Folds records into a replay the way the journal does.
+    struct History(Replay);
+
+    impl History {
+        fn new() -> History {
+            History(Replay::empty())
+        }
+
+        fn queue(&mut self, id: ItemId, server: &str, action: Action, check_mode: bool) {
+            let item = crate::engine::model::Item {
+                id,
+                server: server.into(),
+                action,
+                priority: 0,
+                tags: Vec::new(),
+                check_mode,
+                attempt: 1,
+                enqueued_at: at(0),
+                after: None,
+                purpose: Default::default(),
+                not_before: None,
+                held: false,
+            };
+            self.0.apply(&Record::Enqueued { at: at(0), item });
+        }
+
+        /// A run that started (and wrote a log) then ended with `outcome`.
+        fn ran(&mut self, id: ItemId, server: &str, action: Action, outcome: Outcome) {
+            self.ran_as(id, server, action, outcome, false)
+        }
+
+        fn ran_as(
+            &mut self,
+            id: ItemId,
+            server: &str,
+            action: Action,
+            outcome: Outcome,
+            check_mode: bool,
+        ) {
+            self.queue(id, server, action, check_mode);
+            self.0.apply(&Record::Started {
+                at: at(id as u32),
+                id,
+                slot: 1,
+            });
+            self.0.apply(&Record::LogOpened {
+                at: at(id as u32),
+                id,
+                log: format!("logs/{id}.log").into(),
+            });
+            self.end(id, server, action, outcome, Some(1000 * id));
+        }
+
+        fn end(
+            &mut self,
+            id: ItemId,
+            server: &str,
+            action: Action,
+            outcome: Outcome,
+            duration_ms: Option<u64>,
+        ) {
+            self.0.apply(&Record::Finished {
+                at: at(id as u32),
+                id,
+                server: server.into(),
+                action,
+                outcome,
+                recap: None,
+                duration_ms,
+                log: None,
+            });
+        }
+    }
+
+    fn failed() -> Outcome {
+        Outcome::Failed {
+            rc: Some(2),
+            task: None,
+            message: String::new(),
         }
     }
 
     #[test]
     fn last_run_per_server_and_action_with_health_and_durations() {
-        let replay = Replay {
-            finished: vec![
-                finished(1, "web-01", Action::Deploy, Outcome::Succeeded, true),
-                finished(
-                    2,
-                    "web-01",
-                    Action::Deploy,
-                    Outcome::Failed {
-                        rc: Some(2),
-                        task: None,
-                        message: String::new(),
-                    },
-                    true,
-                ),
-                finished(3, "web-01", Action::Check, Outcome::Succeeded, true),
-                // A queue entry cancelled before it ran does not hide what the server last did.
-                finished(
-                    4,
-                    "web-01",
-                    Action::Check,
-                    Outcome::Cancelled { during_task: None },
-                    false,
-                ),
-                finished(5, "db-01", Action::Deploy, Outcome::Succeeded, true),
-                Record::Health {
-                    at: Utc::now(),
-                    deploy: 5,
-                    server: "db-01".into(),
-                    healthy: false,
-                },
-            ],
-            ..Replay::default()
-        };
+        let mut history = History::new();
+        history.ran(1, "web-01", Action::Deploy, Outcome::Succeeded);
+        history.ran(2, "web-01", Action::Deploy, failed());
+        history.ran(3, "web-01", Action::Check, Outcome::Succeeded);
+        // A queue entry cancelled before it ran does not hide what the server last did.
+        history.queue(4, "web-01", Action::Check, false);
+        history.end(
+            4,
+            "web-01",
+            Action::Check,
+            Outcome::Cancelled { during_task: None },
+            None,
+        );
+        history.ran(5, "db-01", Action::Deploy, Outcome::Succeeded);
+        history.0.apply(&Record::Health {
+            at: at(6),
+            deploy: 5,
+            server: "db-01".into(),
+            healthy: false,
+        });
+        let replay = history.0;
         let status = derive(&replay);
         assert_eq!(status["web-01"][&Action::Deploy].outcome.label(), "failed");
+        assert_eq!(
+            status["web-01"][&Action::Deploy].log,
+            Some("logs/2.log".into()),
+            "the log is known from the moment the run started"
+        );
         assert_eq!(status["web-01"][&Action::Check].id, 3);
         assert_eq!(status["db-01"][&Action::Deploy].healthy, Some(false));
+        assert!(status["db-01"][&Action::Deploy].is_failing());
         let durations = last_durations(&replay);
         assert_eq!(
             durations[&("web-01".to_string(), Action::Deploy)],
@@ -255,6 +302,26 @@ mod tests {
             Duration::from_secs(5)
         );
         assert_eq!(durations.len(), 3);
+    }
+
+    #[test]
+    fn interrupted_and_check_mode_runs_are_what_they_were() {
+        let mut history = History::new();
+        history.ran(1, "web-03", Action::Provision, Outcome::Succeeded);
+        history.ran(2, "web-03", Action::Provision, Outcome::Interrupted);
+        history.ran_as(3, "web-04", Action::Provision, Outcome::Succeeded, true);
+        let replay = history.0;
+        let status = derive(&replay);
+        let web03 = &status["web-03"][&Action::Provision];
+        assert_eq!(web03.outcome, Outcome::Interrupted, "not the earlier success");
+        assert!(web03.is_failing());
+        assert_eq!(web03.log, Some("logs/2.log".into()));
+        let web04 = &status["web-04"][&Action::Provision];
+        assert!(web04.check_mode);
+        assert!(
+            !last_durations(&replay).contains_key(&("web-04".to_string(), Action::Provision)),
+            "a dry run is no ETA for a real one"
+        );
     }
 
     #[test]

@@ -73,7 +73,12 @@ impl Session {
         let setup = env
             .engine_setup(&inventory, None, env.warm_runner().unwrap())
             .unwrap();
-        let (engine, events, task) = Engine::start(setup).unwrap();
+        let fleetdeck::engine::Started {
+        handle: engine,
+        events,
+        task,
+        ..
+    } = Engine::start(setup).unwrap();
         Session {
             engine,
             events,
@@ -649,7 +654,12 @@ async fn a_server_ready_before_the_engine_does_not_make_it_look_idle() {
 
     let inventory = env.load_inventory().unwrap();
     let setup = env.engine_setup(&inventory, None, Some(warm)).unwrap();
-    let (engine, mut events, task) = Engine::start(setup).unwrap();
+    let fleetdeck::engine::Started {
+        handle: engine,
+        mut events,
+        task,
+        ..
+    } = Engine::start(setup).unwrap();
     let mut seen = Vec::new();
     let mut read_until = async |wanted: &dyn Fn(&EngineEvent) -> bool| {
         while let Some(event) = events.recv().await {

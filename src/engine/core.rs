@@ -55,6 +55,17 @@ pub struct RunState {
     pub log_path: Option<std::path::PathBuf>,
 }
 
+/// What an earlier session left, as the journal says.
+#[derive(Debug, Default)]
+pub struct Restore {
+    pub pending: Vec<Item>,
+    pub interrupted: Vec<ItemId>,
+    pub succeeded: HashSet<ItemId>,
+    /// The latest failed or interrupted run per (server, action).
+    pub retryable: Vec<Item>,
+    pub next_id: ItemId,
+}
+
 pub struct Core {
     policy: Policy,
     servers: BTreeSet<String>,
@@ -90,25 +101,23 @@ impl Core {
     }
 
     /// Brings back what the journal knew: finished successes (chain links may wait on them),
-    /// the next id, and pending items, which return held: a stale queue is never re-run without
-    /// the operator saying so, and new work does not wait behind it. Links whose predecessor
-    /// will never succeed (it was interrupted, or failed) are skipped, so nothing waits forever.
-    pub fn restore(
-        &mut self,
-        pending: Vec<Item>,
-        interrupted: &[ItemId],
-        succeeded: HashSet<ItemId>,
-        next_id: ItemId,
-        now: DateTime<Utc>,
-    ) -> Vec<Effect> {
+    /// the next id, the latest failures (what "retry" requeues, also after a restart) and
+    /// pending items, which return held: a stale queue is never re-run without the operator
+    /// saying so, and new work does not wait behind it. Links whose predecessor will never
+    /// succeed (it was interrupted, or failed) are skipped, so nothing waits forever.
+    pub fn restore(&mut self, restore: Restore, now: DateTime<Utc>) -> Vec<Effect> {
         let mut fx = Vec::new();
-        self.succeeded = succeeded;
-        self.next_id = self.next_id.max(next_id);
-        for mut item in pending {
+        self.succeeded = restore.succeeded;
+        self.next_id = self.next_id.max(restore.next_id);
+        for item in restore.retryable {
+            self.retryable
+                .insert((item.server.clone(), item.action), item);
+        }
+        for mut item in restore.pending {
             item.held = true;
             self.queue.push(item);
         }
-        for id in interrupted {
+        for id in &restore.interrupted {
             self.skip_dependents(*id, "upstream interrupted", now, &mut fx);
         }
         let stranded: Vec<ItemId> = self
@@ -471,7 +480,14 @@ impl Core {
             }
             RunEvent::HostResult { status } => status.count_into(&mut run.counts),
             RunEvent::Output { line } => run.last_line = Some(line),
-            RunEvent::Started { log_path } => run.log_path = Some(log_path),
+            RunEvent::Started { log_path } => {
+                fx.push(Effect::Journal(Record::LogOpened {
+                    at: now,
+                    id,
+                    log: log_path.clone(),
+                }));
+                run.log_path = Some(log_path);
+            }
             RunEvent::Finished(_) => unreachable!("handled above"),
         }
     }

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -43,6 +43,13 @@ pub enum Record {
         #[serde(default)]
         log: Option<PathBuf>,
     },
+    /// The run's child started and writes this log (known before it finishes, so a run cut by
+    /// a crash still has its log found).
+    LogOpened {
+        at: DateTime<Utc>,
+        id: ItemId,
+        log: PathBuf,
+    },
     Reprioritized {
         at: DateTime<Utc>,
         id: ItemId,
@@ -74,75 +81,189 @@ pub enum Record {
     },
 }
 
-/// What the journal says, folded.
+/// What the journal says, folded one record at a time (`apply`), so the engine can fold in what
+/// it writes at start (runs it marks interrupted) and hand its faces the same truth.
 #[derive(Debug, Default)]
 pub struct Replay {
-    /// Queued and never started, in enqueue order.
-    pub pending: Vec<Item>,
+    /// Queued and never started, by id (= enqueue order).
+    queued: BTreeMap<ItemId, Item>,
     /// Started and never finished: fleetdeck died while they ran.
-    pub interrupted: Vec<Item>,
+    running: BTreeMap<ItemId, Item>,
+    /// Log files of started runs, known once their child started.
+    logs: HashMap<ItemId, PathBuf>,
     pub finished: Vec<Record>,
     pub succeeded: HashSet<ItemId>,
+    /// The latest run that really ran, per (server, action): what a server "is" now.
+    pub latest: BTreeMap<(String, Action), Latest>,
+    /// How long the last successful real run (not check mode) of each (server, action) took:
+    /// the dashboard's ETA.
+    pub durations: HashMap<(String, Action), u64>,
     pub next_id: ItemId,
     /// Lines that could not be read (a torn last line after a crash), by line number.
     pub skipped_lines: Vec<usize>,
 }
 
+/// One (server, action)'s latest run, as the journal recorded it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Latest {
+    /// The item as it was queued (tags, check mode, priority): what a retry repeats.
+    pub item: Item,
+    pub at: DateTime<Utc>,
+    pub outcome: Outcome,
+    pub duration_ms: Option<u64>,
+    pub log: Option<PathBuf>,
+    /// For a deploy: what its health check said, once one did.
+    pub healthy: Option<bool>,
+}
+
+impl Replay {
+    pub fn empty() -> Replay {
+        Replay {
+            next_id: 1,
+            ..Replay::default()
+        }
+    }
+
+    /// Queued and never started, in enqueue order.
+    pub fn pending(&self) -> Vec<Item> {
+        self.queued.values().cloned().collect()
+    }
+
+    /// Started and never finished, in id order.
+    pub fn interrupted(&self) -> Vec<Item> {
+        self.running.values().cloned().collect()
+    }
+
+    /// The log a started run was writing, if its child got that far.
+    pub fn log_of(&self, id: ItemId) -> Option<&PathBuf> {
+        self.logs.get(&id)
+    }
+
+    pub fn apply(&mut self, record: &Record) {
+        match record {
+            Record::Enqueued { item, .. } => {
+                self.next_id = self.next_id.max(item.id + 1);
+                self.queued.insert(item.id, item.clone());
+            }
+            Record::Started { id, .. } => {
+                if let Some(item) = self.queued.remove(id) {
+                    self.running.insert(*id, item);
+                }
+            }
+            Record::LogOpened { id, log, .. } => {
+                self.logs.insert(*id, log.clone());
+            }
+            Record::Finished {
+                at,
+                id,
+                outcome,
+                duration_ms,
+                log,
+                ..
+            } => {
+                let ran = self.running.remove(id);
+                let never_ran = self.queued.remove(id);
+                let log = log.clone().or_else(|| self.logs.remove(id));
+                self.logs.remove(id);
+                if outcome.is_success() {
+                    self.succeeded.insert(*id);
+                }
+                // A queue entry dropped before it ran (cancelled, skipped) does not replace
+                // what the server last did.
+                if let Some(item) = ran {
+                    let key = (item.server.clone(), item.action);
+                    if let (Outcome::Succeeded, Some(ms), false) =
+                        (outcome, duration_ms, item.check_mode)
+                    {
+                        self.durations.insert(key.clone(), *ms);
+                    }
+                    self.latest.insert(
+                        key,
+                        Latest {
+                            item,
+                            at: *at,
+                            outcome: outcome.clone(),
+                            duration_ms: *duration_ms,
+                            log,
+                            healthy: None,
+                        },
+                    );
+                } else if let Some(item) = never_ran
+                    && matches!(outcome, Outcome::Skipped { .. })
+                {
+                    let key = (item.server.clone(), item.action);
+                    let replaces = self
+                        .latest
+                        .get(&key)
+                        .is_none_or(|latest| !latest.outcome.is_failure());
+                    if replaces {
+                        self.latest.insert(
+                            key,
+                            Latest {
+                                item,
+                                at: *at,
+                                outcome: outcome.clone(),
+                                duration_ms: None,
+                                log: None,
+                                healthy: None,
+                            },
+                        );
+                    }
+                }
+                self.finished.push(record.clone());
+            }
+            Record::Reprioritized { id, priority, .. } => {
+                if let Some(item) = self.queued.get_mut(id) {
+                    item.priority = *priority;
+                }
+            }
+            Record::Repointed { old, new, .. } => {
+                for item in self
+                    .queued
+                    .values_mut()
+                    .filter(|item| item.after == Some(*old))
+                {
+                    item.after = Some(*new);
+                }
+            }
+            Record::Health {
+                deploy,
+                server,
+                healthy,
+                ..
+            } => {
+                if let Some(latest) = self.latest.get_mut(&(server.clone(), Action::Deploy))
+                    && latest.item.id == *deploy
+                {
+                    latest.healthy = Some(*healthy);
+                }
+                self.finished.push(record.clone());
+            }
+            Record::Session { .. }
+            | Record::Resized { .. }
+            | Record::Paused { .. }
+            | Record::Resumed { .. } => {}
+        }
+    }
+}
+
 pub fn replay(path: &Path) -> Result<Replay> {
-    let mut replay = Replay {
-        next_id: 1,
-        ..Replay::default()
-    };
+    let mut replay = Replay::empty();
     let file = match File::open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(replay),
         Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
     };
-    let mut queued: BTreeMap<ItemId, Item> = BTreeMap::new();
-    let mut running: BTreeMap<ItemId, Item> = BTreeMap::new();
     for (index, line) in BufReader::new(file).split(b'\n').enumerate() {
         let line = line.with_context(|| format!("reading {}", path.display()))?;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let Ok(record) = serde_json::from_slice::<Record>(&line) else {
-            replay.skipped_lines.push(index + 1);
-            continue;
-        };
-        match &record {
-            Record::Enqueued { item, .. } => {
-                replay.next_id = replay.next_id.max(item.id + 1);
-                queued.insert(item.id, item.clone());
-            }
-            Record::Started { id, .. } => {
-                if let Some(item) = queued.remove(id) {
-                    running.insert(*id, item);
-                }
-            }
-            Record::Finished { id, outcome, .. } => {
-                queued.remove(id);
-                running.remove(id);
-                if outcome.is_success() {
-                    replay.succeeded.insert(*id);
-                }
-                replay.finished.push(record.clone());
-            }
-            Record::Reprioritized { id, priority, .. } => {
-                if let Some(item) = queued.get_mut(id) {
-                    item.priority = *priority;
-                }
-            }
-            Record::Repointed { old, new, .. } => {
-                for item in queued.values_mut().filter(|item| item.after == Some(*old)) {
-                    item.after = Some(*new);
-                }
-            }
-            Record::Health { .. } => replay.finished.push(record.clone()),
-            _ => {}
+        match serde_json::from_slice::<Record>(&line) {
+            Ok(record) => replay.apply(&record),
+            Err(_) => replay.skipped_lines.push(index + 1),
         }
     }
-    replay.pending = queued.into_values().collect();
-    replay.interrupted = running.into_values().collect();
     Ok(replay)
 }
 
@@ -318,12 +439,12 @@ mod tests {
             .unwrap();
         let replay = replay(&path).unwrap();
         assert_eq!(
-            replay.pending.iter().map(|i| i.id).collect::<Vec<_>>(),
+            replay.pending().iter().map(|i| i.id).collect::<Vec<_>>(),
             [3, 4]
         );
-        assert_eq!(replay.pending[1].priority, 7, "reprioritised while queued");
+        assert_eq!(replay.pending()[1].priority, 7, "reprioritised while queued");
         assert_eq!(
-            replay.interrupted.iter().map(|i| i.id).collect::<Vec<_>>(),
+            replay.interrupted().iter().map(|i| i.id).collect::<Vec<_>>(),
             [2]
         );
         assert!(replay.succeeded.contains(&1));
@@ -350,7 +471,7 @@ mod tests {
         drop(file);
         let torn = replay(&path).unwrap();
         assert_eq!(torn.skipped_lines, [2]);
-        assert_eq!(torn.pending.len(), 1);
+        assert_eq!(torn.pending().len(), 1);
 
         let mut journal = Journal::open(&path).unwrap();
         journal
@@ -362,7 +483,7 @@ mod tests {
         let repaired = replay(&path).unwrap();
         assert_eq!(repaired.skipped_lines, [2], "only the torn line is lost");
         assert_eq!(
-            repaired.pending.iter().map(|i| i.id).collect::<Vec<_>>(),
+            repaired.pending().iter().map(|i| i.id).collect::<Vec<_>>(),
             [1, 3]
         );
     }
@@ -373,7 +494,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("demo").join("journal.jsonl");
         let empty = replay(&path).unwrap();
-        assert!(empty.pending.is_empty() && empty.finished.is_empty());
+        assert!(empty.pending().is_empty() && empty.finished.is_empty());
         assert_eq!(empty.next_id, 1);
         Journal::open(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();

@@ -19,7 +19,7 @@ use model::{Action, Item, ItemId, Outcome, Recap, Slot};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use shell::{Engine, EngineHandle};
+pub use shell::{Engine, EngineHandle, Started};
 pub use snapshot::Snapshot;
 
 /// The scheduling rules taken from `config.yml`.

@@ -130,6 +130,19 @@ impl RunLog {
     }
 }
 
+/// Closes the log of a run that was cut by a crash of fleetdeck: the footer says so, so a reader
+/// of the file alone knows why it stops mid-task. Best effort: a log that is gone stays gone.
+pub fn close_interrupted(path: &Path, now: DateTime<chrono::Utc>) {
+    let text = format!(
+        "\n#\n# outcome: {}\n# marked at the next start of fleetdeck: {}\n",
+        Outcome::Interrupted,
+        now.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S")
+    );
+    if let Ok(mut file) = OpenOptions::new().append(true).open(path) {
+        let _ = file.write_all(text.as_bytes());
+    }
+}
+
 /// Server names become file names: anything but letters, digits, `.`, `-` and `_` becomes `_`.
 fn file_safe(name: &str) -> String {
     name.chars()

@@ -1,9 +1,10 @@
 //! The thin shell around `Core`: it owns the channels, the journal and the running children,
 //! feeds every input to `Core::update` and carries out the effects it returns.
 
-use super::core::{Core, Effect};
+use super::core::{Core, Effect, Restore};
 use super::journal::{self, Journal, Record};
 use super::model::{Action, Item, ItemId, Outcome};
+use super::runlog;
 use super::runner::{self, RunHandle, RunSpec, RunnerMsg};
 use super::warm::{RunnerMode, WarmRunner};
 use super::{Command, EngineEvent, Input, Policy, RunEvent, ShutdownMode};
@@ -65,41 +66,54 @@ pub struct Engine {
 /// Where the engine's loop ends up; awaited by whoever started it.
 pub type EngineTask = tokio::task::JoinHandle<Result<()>>;
 
+/// A started engine: how to steer it, what it says, its task, and the journal's history as of
+/// the start (runs cut by a crash already marked interrupted), which faces draw first.
+pub struct Started {
+    pub handle: EngineHandle,
+    pub events: mpsc::UnboundedReceiver<EngineEvent>,
+    pub task: EngineTask,
+    pub history: journal::Replay,
+}
+
 impl Engine {
     /// Opens the journal, brings back what an earlier session left, and starts the loop.
     /// Must be called inside a tokio runtime.
-    pub fn start(
-        setup: EngineSetup,
-    ) -> Result<(
-        EngineHandle,
-        mpsc::UnboundedReceiver<EngineEvent>,
-        EngineTask,
-    )> {
+    pub fn start(setup: EngineSetup) -> Result<Started> {
         // Lock first, then read: nobody else may write while we replay.
         let mut journal = Journal::open(&setup.journal)?;
-        let replay = journal::replay(&setup.journal)?;
+        let mut history = journal::replay(&setup.journal)?;
         let now = Utc::now();
-        for line in &replay.skipped_lines {
+        for line in &history.skipped_lines {
             log::warn!(target: "engine", "{} line {line} is unreadable (torn by a crash?); skipped", setup.journal.display());
         }
-        for item in &replay.interrupted {
+        let interrupted = history.interrupted();
+        for item in &interrupted {
+            let log = history.log_of(item.id).cloned();
             log::warn!(target: "engine", "{} was running when fleetdeck stopped: marked interrupted, not re-run", item.describe());
-            journal.append(&super::core::finished_record(
-                item,
-                &Outcome::Interrupted,
-                None,
-                None,
-                None,
-                now,
-            ))?;
+            if let Some(log) = &log {
+                runlog::close_interrupted(log, now);
+            }
+            let record =
+                super::core::finished_record(item, &Outcome::Interrupted, None, None, log, now);
+            journal.append(&record)?;
+            history.apply(&record);
         }
         let mut core = Core::new(setup.policy.clone(), setup.servers.iter().cloned());
-        let interrupted: Vec<ItemId> = replay.interrupted.iter().map(|item| item.id).collect();
+        let interrupted: Vec<ItemId> = interrupted.iter().map(|item| item.id).collect();
+        let retryable = history
+            .latest
+            .values()
+            .filter(|latest| latest.outcome.is_failure() || latest.outcome == Outcome::Interrupted)
+            .map(|latest| latest.item.clone())
+            .collect();
         let restored = core.restore(
-            replay.pending,
-            &interrupted,
-            replay.succeeded,
-            replay.next_id,
+            Restore {
+                pending: history.pending(),
+                interrupted,
+                succeeded: history.succeeded.clone(),
+                retryable,
+                next_id: history.next_id,
+            },
             now,
         );
         journal.append(&Record::Session {
@@ -136,13 +150,14 @@ impl Engine {
         let opening = engine.core.start();
         engine.apply(opening);
         let task = tokio::spawn(engine.run(commands_rx, runner_rx));
-        Ok((
-            EngineHandle {
+        Ok(Started {
+            handle: EngineHandle {
                 commands: commands_tx,
             },
-            events_rx,
+            events: events_rx,
             task,
-        ))
+            history,
+        })
     }
 
     async fn run(

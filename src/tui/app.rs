@@ -176,23 +176,31 @@ impl App {
             }
             EngineEvent::Runner(mode) => self.runner = mode,
             EngineEvent::Finished(run) => {
-                if run.outcome.is_success() && run.slot.is_some() {
+                if run.outcome.is_success() && run.slot.is_some() && !run.item.check_mode {
                     self.last_duration
                         .insert((run.item.server.clone(), run.item.action), run.duration);
                 }
-                let never_ran =
-                    matches!(run.outcome, Outcome::Cancelled { .. }) && run.slot.is_none();
-                if !never_ran {
+                // The same rule as the journal's: what ran replaces the server's last outcome;
+                // a skipped link shows unless it would hide a failure; a cancelled queue entry
+                // never ran and changes nothing.
+                let runs = self.status.entry(run.item.server.clone()).or_default();
+                let replaces = match (&run.outcome, run.slot) {
+                    (_, Some(_)) => true,
+                    (Outcome::Skipped { .. }, None) => runs
+                        .get(&run.item.action)
+                        .is_none_or(|last| !last.outcome.is_failure()),
+                    _ => false,
+                };
+                if replaces {
                     let last = LastRun {
                         id: run.item.id,
                         at: self.snapshot.at,
                         outcome: run.outcome.clone(),
                         healthy: None,
+                        check_mode: run.item.check_mode,
+                        log: run.log_path.clone(),
                     };
-                    self.status
-                        .entry(run.item.server.clone())
-                        .or_default()
-                        .insert(run.item.action, last);
+                    runs.insert(run.item.action, last);
                 }
                 self.history.push(run);
                 if self.history.len() > HISTORY {

@@ -114,6 +114,8 @@ fn busy() -> App {
                 message: String::new(),
             },
             healthy: None,
+            check_mode: false,
+            log: Some("logs/db-02_deploy.log".into()),
         },
     );
     app

@@ -13,8 +13,7 @@ pub mod picker;
 pub mod ui;
 pub mod viewer;
 
-use crate::engine::journal;
-use crate::engine::{Command, Engine, ShutdownMode};
+use crate::engine::{Command, Engine, ShutdownMode, Started};
 use crate::project::Environment;
 use anyhow::{Context, Result};
 use app::{App, Effect, Mode, Viewer};
@@ -34,12 +33,15 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
     }
     // Errors before the screen is up print like any command's.
     let inventory = env.load_inventory()?;
-    let history = journal::replay(&env.journal_path())?;
-    let status = crate::status::derive(&history);
     // The warm runner's server starts with the operator's first action.
     let setup = env.engine_setup(&inventory, None, env.warm_runner()?)?;
-    let (engine, mut events, task) = Engine::start(setup)?;
-    let mut app = App::new(&env.name, &inventory, status);
+    let Started {
+        handle: engine,
+        mut events,
+        task,
+        history,
+    } = Engine::start(setup)?;
+    let mut app = App::new(&env.name, &inventory, crate::status::derive(&history));
     app.last_duration = crate::status::last_durations(&history);
     let logs = TuiWidgetState::new().set_default_display_level(log::LevelFilter::Info);
 

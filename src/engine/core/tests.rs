@@ -491,8 +491,21 @@ fn run_events_update_the_running_view() {
         },
     ];
     for (n, event) in events.into_iter().enumerate() {
+        let started = matches!(event, RunEvent::Started { .. });
         let fx = core.update(Input::Run { id: 1, event }, secs(n as i64));
-        assert!(fx.is_empty(), "a progress event changes no plan: {fx:?}");
+        if started {
+            // The log is journaled at once: a crash mid-run must not lose where it is.
+            assert_eq!(
+                fx,
+                [Effect::Journal(Record::LogOpened {
+                    at: secs(0),
+                    id: 1,
+                    log: "logs/prod/web-01/deploy.log".into(),
+                })]
+            );
+        } else {
+            assert!(fx.is_empty(), "a progress event changes no plan: {fx:?}");
+        }
     }
     let snapshot = core.snapshot(secs(6));
     let run = snapshot.workers[0].run.as_ref().expect("worker 1 runs #1");
@@ -1493,14 +1506,32 @@ fn restored_items() -> Vec<Item> {
 
 fn restored() -> Core {
     let mut core = core_with(policy());
-    core.restore(restored_items(), &[], HashSet::from([5]), 9, t0());
+    core.restore(
+        Restore {
+            pending: restored_items(),
+            interrupted: Vec::new(),
+            succeeded: HashSet::from([5]),
+            retryable: Vec::new(),
+            next_id: 9,
+        },
+        t0(),
+    );
     core
 }
 
 #[test]
 fn restored_items_come_back_held_and_new_work_does_not_wait_for_them() {
     let mut core = core_with(policy());
-    let fx = core.restore(restored_items(), &[], HashSet::from([5]), 9, t0());
+    let fx = core.restore(
+        Restore {
+            pending: restored_items(),
+            interrupted: Vec::new(),
+            succeeded: HashSet::from([5]),
+            retryable: Vec::new(),
+            next_id: 9,
+        },
+        t0(),
+    );
     assert!(
         logs(&fx).contains(
             &"2 item(s) from an earlier session are queued and held: resume (P, or run --resume) to run them"
@@ -1637,7 +1668,16 @@ fn restore_skips_links_of_interrupted_runs() {
         ..pending[0].clone()
     };
     pending.push(unrelated);
-    let fx = core.restore(pending, &[1], HashSet::new(), 5, t0());
+    let fx = core.restore(
+        Restore {
+            pending: pending,
+            interrupted: vec![1],
+            succeeded: HashSet::new(),
+            retryable: Vec::new(),
+            next_id: 5,
+        },
+        t0(),
+    );
     assert_eq!(
         finished_records(&fx),
         vec![
@@ -1661,7 +1701,16 @@ fn restore_skips_links_of_interrupted_runs() {
 
     let mut core = core_with(policy());
     let pending = earlier_chain(1, "web-01").split_off(1);
-    let fx = core.restore(pending, &[1], HashSet::new(), 4, t0());
+    let fx = core.restore(
+        Restore {
+            pending: pending,
+            interrupted: vec![1],
+            succeeded: HashSet::new(),
+            retryable: Vec::new(),
+            next_id: 4,
+        },
+        t0(),
+    );
     assert!(
         !logs(&fx).iter().any(|l| l.contains("held")),
         "nothing left to hold"
@@ -1674,7 +1723,16 @@ fn restore_skips_links_of_interrupted_runs() {
         after: Some(99),
         ..earlier_chain(1, "web-02")[1].clone()
     };
-    let fx = core.restore(vec![orphan], &[], HashSet::new(), 5, t0());
+    let fx = core.restore(
+        Restore {
+            pending: vec![orphan],
+            interrupted: Vec::new(),
+            succeeded: HashSet::new(),
+            retryable: Vec::new(),
+            next_id: 5,
+        },
+        t0(),
+    );
     assert_eq!(
         finished_records(&fx),
         vec![(2, skipped("upstream did not succeed"))]
@@ -1685,7 +1743,14 @@ fn restore_skips_links_of_interrupted_runs() {
 #[test]
 fn new_work_never_releases_a_held_chain() {
     let mut core = core_with(policy());
-    core.restore(earlier_chain(7, "web-04"), &[], HashSet::new(), 10, t0());
+    core.restore(
+        Restore {
+            pending: earlier_chain(7, "web-04"),
+            next_id: 10,
+            ..Restore::default()
+        },
+        t0(),
+    );
     let fx = command(
         &mut core,
         Command::Enqueue(request(&["web-04"], Target::Action(Action::Deploy))),

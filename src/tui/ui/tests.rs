@@ -35,6 +35,8 @@ fn last(id: ItemId, secs_ago: i64, outcome: Outcome) -> LastRun {
         at: ago(secs_ago),
         outcome,
         healthy: None,
+        check_mode: false,
+        log: Some(format!("logs/run-{id}.log").into()),
     }
 }
 
