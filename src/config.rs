@@ -92,6 +92,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "a whole number ≥ 1",
         "log_retention_lines: 1000",
     ),
+    (
+        "confirm_actions",
+        "true or false (servers hidden by the filter are always confirmed)",
+        "confirm_actions: false",
+    ),
 ];
 
 #[derive(Clone, Debug, PartialEq)]
@@ -120,6 +125,8 @@ pub struct Config {
     pub runner: RunnerChoice,
     pub refresh_interval: Duration,
     pub log_retention_lines: usize,
+    /// Ask before a provision / deploy / chain of several servers (the dashboard).
+    pub confirm_actions: bool,
 }
 
 impl Default for Config {
@@ -146,6 +153,7 @@ impl Default for Config {
             runner: RunnerChoice::Warm,
             refresh_interval: Duration::from_secs(1),
             log_retention_lines: 1000,
+            confirm_actions: true,
         }
     }
 }
@@ -170,6 +178,7 @@ struct RawConfig {
     runner: Option<RunnerChoice>,
     refresh_interval: Option<HumanDuration>,
     log_retention_lines: Option<usize>,
+    confirm_actions: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -306,6 +315,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded> {
         log_retention_lines: raw
             .log_retention_lines
             .unwrap_or(defaults.log_retention_lines),
+        confirm_actions: raw.confirm_actions.unwrap_or(defaults.confirm_actions),
     };
     Ok(Loaded { config, warnings })
 }

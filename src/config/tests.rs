@@ -33,6 +33,7 @@ ansible_playbook: /opt/bin/ansible-playbook
 runner: fresh
 refresh_interval: 500ms
 log_retention_lines: 200
+confirm_actions: false
 ";
     let config = load_text(text).unwrap().config;
     let expected = Config {
@@ -57,6 +58,7 @@ log_retention_lines: 200
         runner: RunnerChoice::Fresh,
         refresh_interval: Duration::from_millis(500),
         log_retention_lines: 200,
+        confirm_actions: false,
     };
     assert_eq!(config, expected);
 }

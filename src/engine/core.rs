@@ -197,12 +197,15 @@ impl Core {
             Command::Cancel(id) => self.cancel(id, StopMode::Graceful, now, fx),
             Command::Kill(id) => self.cancel(id, StopMode::Kill, now, fx),
             Command::SetPriority { id, priority } => {
-                if self.queue.set_priority(id, priority) {
-                    fx.push(Effect::Journal(Record::Reprioritized {
-                        at: now,
-                        id,
-                        priority,
-                    }));
+                // A link moved alone would wait for its predecessor anyway: the chain moves.
+                for link in self.queue.chain_of(id) {
+                    if self.queue.set_priority(link, priority) {
+                        fx.push(Effect::Journal(Record::Reprioritized {
+                            at: now,
+                            id: link,
+                            priority,
+                        }));
+                    }
                 }
             }
             Command::SetWorkers(to) => self.resize(to, now, fx),
@@ -220,6 +223,19 @@ impl Core {
             }
             Command::Clear => {
                 for item in self.queue.drain_all() {
+                    self.drop_item(item, Outcome::Cancelled { during_task: None }, now, fx);
+                }
+            }
+            Command::DiscardHeld => {
+                let held = self.queue.drain_held();
+                if !held.is_empty() {
+                    let msg = format!(
+                        "Discarded {} held item(s) from an earlier session",
+                        held.len()
+                    );
+                    log(fx, ENGINE_TARGET, Level::Info, msg);
+                }
+                for item in held {
                     self.drop_item(item, Outcome::Cancelled { during_task: None }, now, fx);
                 }
             }
@@ -242,6 +258,8 @@ impl Core {
                     item.check_mode = failed.check_mode;
                     item.priority = failed.priority;
                     item.attempt = failed.attempt + 1;
+                    let msg = format!("Retrying {} (attempt {})", item.describe(), item.attempt);
+                    log(fx, ENGINE_TARGET, Level::Info, msg);
                     self.push(item, now, fx);
                 }
             }

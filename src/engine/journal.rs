@@ -351,6 +351,23 @@ fn lock_environment(path: &Path) -> Result<Flock<File>> {
     }
 }
 
+/// The pid of the fleetdeck that holds the environment of `journal` now, or `None` when none
+/// does. The pid in the lock file outlives its process, so the lock itself is asked: taken for
+/// an instant and let go. Shared, not exclusive: two `status` calls at once must not see each
+/// other as the holder.
+pub fn holder(journal: &Path) -> Option<u32> {
+    let path = journal.with_extension("lock");
+    // No lock file: no fleetdeck ever opened this environment.
+    let file = File::open(&path).ok()?;
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(_free) => None,
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+            std::fs::read_to_string(&path).ok()?.trim().parse().ok()
+        }
+        Err(_) => None,
+    }
+}
+
 fn ends_with_newline(path: &Path) -> Result<bool> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = File::open(path).with_context(|| format!("reading {}", path.display()))?;

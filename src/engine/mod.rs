@@ -98,7 +98,10 @@ pub enum Command {
         release_held: bool,
     },
     Clear,
-    /// Requeue this session's failed runs, of these servers or of all.
+    /// Drop the items an earlier session left held: they will not run.
+    DiscardHeld,
+    /// Requeue the latest failed or interrupted run of each (server, action) the journal
+    /// knows (this session's and earlier ones'), of these servers or of all.
     RetryFailed {
         servers: Option<Vec<String>>,
     },

@@ -218,6 +218,38 @@ impl Queue {
         any
     }
 
+    /// `id` and every pending link of its chain, before and after it: a chain moves as one.
+    pub fn chain_of(&self, id: ItemId) -> Vec<ItemId> {
+        let Some(mut root) = self.get(id) else {
+            return Vec::new();
+        };
+        while let Some(previous) = root.after.and_then(|dep| self.get(dep)) {
+            root = previous;
+        }
+        let mut chain = vec![root.id];
+        let mut i = 0;
+        while i < chain.len() {
+            let parent = chain[i];
+            chain.extend(
+                self.items
+                    .iter()
+                    .filter(|item| item.after == Some(parent))
+                    .map(|item| item.id),
+            );
+            i += 1;
+        }
+        chain
+    }
+
+    /// Removes and returns the items held from an earlier session.
+    pub fn drain_held(&mut self) -> Vec<Item> {
+        let (held, kept) = std::mem::take(&mut self.items)
+            .into_iter()
+            .partition(|item| item.held);
+        self.items = kept;
+        held
+    }
+
     pub fn drain_all(&mut self) -> Vec<Item> {
         std::mem::take(&mut self.items)
     }

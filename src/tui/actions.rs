@@ -5,7 +5,7 @@ use super::app::{App, Effect, Mode, PAGE, Pane};
 use super::dialogs::{Dialog, EnqueueForm};
 use super::keymap::{self, Action};
 use crate::engine::model::{Action as Job, ItemId};
-use crate::engine::{Command, EnqueueRequest, ShutdownMode, StopMode, Target};
+use crate::engine::{Command, ShutdownMode, StopMode, Target};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::PathBuf;
 
@@ -43,6 +43,7 @@ impl App {
                 Vec::new()
             }
             Mode::Dialog(_) => self.dialog_key(key),
+            Mode::Command(_) => self.command_line_key(key),
             Mode::Viewer(_) => self.viewer_key(key),
             Mode::Normal => match keymap::lookup(keymap::NORMAL, self.focus.scope(), &key) {
                 Some(binding) => self.act(binding.action),
@@ -79,13 +80,7 @@ impl App {
                 self.mode = Mode::Filter;
             }
             Action::Back => {
-                if self.details {
-                    self.details = false;
-                } else if !self.filter.is_empty() {
-                    self.filter.clear();
-                } else {
-                    self.selected.clear();
-                }
+                self.back();
                 // In the log pane Esc also leaves the widget's page mode.
                 if self.focus == Pane::Log {
                     return vec![Effect::Log(tui_logger::TuiWidgetEvent::EscapeKey)];
@@ -98,18 +93,7 @@ impl App {
                     self.selected.insert(server);
                 }
             }
-            Action::SelectAll => {
-                let visible: Vec<String> = self
-                    .visible_servers()
-                    .iter()
-                    .map(|r| r.name.clone())
-                    .collect();
-                if visible.iter().all(|s| self.selected.contains(s)) {
-                    self.selected.clear();
-                } else {
-                    self.selected.extend(visible);
-                }
-            }
+            Action::SelectAll => self.select_all_visible(),
             Action::SelectGroup => {
                 let group = self
                     .visible_servers()
@@ -137,10 +121,12 @@ impl App {
             Action::Chain => return self.enqueue(Target::Chain, None, false, 0),
             Action::EnqueueWithOptions => {
                 if !self.targets().is_empty() {
-                    self.mode = Mode::Dialog(Dialog::Enqueue(EnqueueForm::new(self.targets())));
+                    let form = EnqueueForm::new(self.targets(), self.hidden_selected());
+                    self.mode = Mode::Dialog(Dialog::Enqueue(form));
                 }
             }
-            Action::WorkersUp => return self.resize(self.workers_target().saturating_add(1)),
+            // Sequential (0) already runs one at a time: one more worker makes two.
+            Action::WorkersUp => return self.resize(self.workers_target().max(1) + 1),
             Action::WorkersDown => return self.resize(self.workers_target().saturating_sub(1)),
             Action::SetWorkers => self.mode = Mode::Dialog(Dialog::Workers(String::new())),
             Action::Cancel => return self.cancel(),
@@ -149,20 +135,23 @@ impl App {
             Action::TogglePause => {
                 // Paused, or holding an earlier session's items: P lets everything run.
                 // Otherwise P pauses.
-                let held = self.snapshot.queue.iter().any(|q| q.item.held);
-                let command = if self.snapshot.paused.is_some() || held {
+                let held = self.held_count();
+                let command = if self.snapshot.paused.is_some() || held > 0 {
+                    self.notice = Some(if held > 0 {
+                        format!("resumed: {held} held item(s) from an earlier session run too")
+                    } else {
+                        "resumed".into()
+                    });
                     Command::Resume { release_held: true }
                 } else {
+                    self.notice = Some("paused: running runs finish, nothing new starts".into());
                     Command::Pause
                 };
                 return vec![Effect::Engine(command)];
             }
-            Action::Retry => {
-                let servers =
-                    (!self.selected.is_empty()).then(|| self.selected.iter().cloned().collect());
-                self.notice = Some("requeued failed runs".into());
-                return vec![Effect::Engine(Command::RetryFailed { servers })];
-            }
+            Action::Retry => return self.retry(),
+            Action::DiscardHeld => return self.discard_held(),
+            Action::CommandLine => self.open_command_line(),
             Action::Open => return self.open_log(),
             Action::Details => self.details = !self.details,
             Action::Help => {
@@ -179,7 +168,10 @@ impl App {
             }
             Action::LogMore => return vec![Effect::Log(tui_logger::TuiWidgetEvent::RightKey)],
             Action::LogLess => return vec![Effect::Log(tui_logger::TuiWidgetEvent::LeftKey)],
-            Action::LogTargets => return vec![Effect::Log(tui_logger::TuiWidgetEvent::HideKey)],
+            Action::LogTargets => {
+                self.log_targets_hidden = !self.log_targets_hidden;
+                return vec![Effect::Log(tui_logger::TuiWidgetEvent::HideKey)];
+            }
             Action::LogFocus => return vec![Effect::Log(tui_logger::TuiWidgetEvent::FocusKey)],
         }
         Vec::new()
@@ -193,32 +185,6 @@ impl App {
         let current = self.cursor(self.focus) as isize;
         let next = (current.saturating_add(by)).clamp(0, len.saturating_sub(1) as isize) as usize;
         self.cursor.insert(self.focus, next);
-    }
-
-    pub fn enqueue(
-        &mut self,
-        target: Target,
-        tags: Option<Vec<String>>,
-        check_mode: bool,
-        priority: i32,
-    ) -> Vec<Effect> {
-        let servers = self.targets();
-        if servers.is_empty() {
-            self.notice = Some("no server: select some with Space, a or g".into());
-            return Vec::new();
-        }
-        let what = match target {
-            Target::Action(job) => job.to_string(),
-            Target::Chain => "chain".into(),
-        };
-        self.notice = Some(format!("queued {what} on {} server(s)", servers.len()));
-        vec![Effect::Engine(Command::Enqueue(EnqueueRequest {
-            servers,
-            target,
-            tags,
-            check_mode,
-            priority,
-        }))]
     }
 
     /// The target the engine has, or will have once it reads the last request.
@@ -235,10 +201,7 @@ impl App {
 
     fn cancel(&mut self) -> Vec<Effect> {
         match self.focus {
-            Pane::Queue => match self.snapshot.queue.get(self.cursor(Pane::Queue)) {
-                Some(queued) => vec![Effect::Engine(Command::Cancel(queued.item.id))],
-                None => Vec::new(),
-            },
+            Pane::Queue => self.cancel_queued(),
             Pane::Workers => {
                 let worker = self.snapshot.workers.get(self.cursor(Pane::Workers));
                 if let Some(run) = worker.and_then(|w| w.run.as_ref()) {
@@ -259,9 +222,20 @@ impl App {
         let Some(queued) = self.snapshot.queue.get(self.cursor(Pane::Queue)) else {
             return Vec::new();
         };
+        let item = &queued.item;
+        let priority = item.priority + by;
+        let chain = if self.chain_links(item.id).len() > 1 {
+            " with its chain"
+        } else {
+            ""
+        };
+        self.notice = Some(format!(
+            "{} on {} (#{}){chain} → priority {priority:+}",
+            item.action, item.server, item.id
+        ));
         vec![Effect::Engine(Command::SetPriority {
-            id: queued.item.id,
-            priority: queued.item.priority + by,
+            id: item.id,
+            priority,
         })]
     }
 
@@ -278,18 +252,32 @@ impl App {
                 if let Some(run) = self.running_on(&server) {
                     return Some((run.item.describe(), run.log_path.clone()?));
                 }
-                self.history
+                // The newest log on disk of any action, from this session or an earlier one.
+                self.status
+                    .get(&server)?
                     .iter()
-                    .rev()
-                    .find(|run| run.item.server == server && run.log_path.is_some())
-                    .and_then(|run| Some((run.item.describe(), run.log_path.clone()?)))
+                    .filter_map(|(job, last)| Some((last.at, job, last.log.clone()?)))
+                    .max_by_key(|(at, _, _)| *at)
+                    .map(|(_, job, log)| (format!("{job} for server {server}"), log))
             }),
             _ => None,
         };
         match target {
             Some((title, path)) => vec![Effect::OpenLog { title, path }],
             None => {
-                self.notice = Some("no run log here yet".into());
+                self.notice = Some(match self.focus {
+                    Pane::Servers => "no run log for this server yet: nothing has run on it".into(),
+                    Pane::Workers => match self
+                        .snapshot
+                        .workers
+                        .get(self.cursor(Pane::Workers))
+                        .and_then(|w| w.run.as_ref())
+                    {
+                        Some(_) => "this run has not opened its log yet".into(),
+                        None => "this worker is idle: no run log".into(),
+                    },
+                    _ => "Enter opens a log from the servers or workers pane".into(),
+                });
                 Vec::new()
             }
         }
@@ -309,6 +297,7 @@ impl App {
             _ => {}
         }
         self.cursor.insert(Pane::Servers, 0);
+        self.say_if_no_match();
         Vec::new()
     }
 

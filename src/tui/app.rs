@@ -1,6 +1,7 @@
 //! The dashboard's state and its `update`: engine events are folded in, keys become engine
 //! commands and UI effects. No terminal, no clock, no I/O here: tested with plain values.
 
+use super::command_line::CommandLine;
 use super::dialogs::Dialog;
 use super::keymap::Scope;
 use crate::engine::model::{Action as Job, Outcome};
@@ -53,6 +54,8 @@ pub enum Mode {
     Help,
     Dialog(Dialog),
     Viewer(Viewer),
+    /// Typing a `:` command.
+    Command(CommandLine),
 }
 
 /// A run's full log, read by the loop (not here) when opened and, while its run is in flight,
@@ -94,6 +97,7 @@ pub struct ServerRow {
     pub groups: Vec<String>,
 }
 
+#[derive(Clone)]
 pub struct App {
     pub env: String,
     pub servers: Vec<ServerRow>,
@@ -112,15 +116,22 @@ pub struct App {
     pub quitting: Option<ShutdownMode>,
     /// One line of feedback for the last key ("queued 9 deploys").
     pub notice: Option<String>,
-    /// When the current burst of work began; frozen while idle so an idle screen is still.
+    /// When the current burst of work began; the clock stands still while idle so an idle
+    /// screen is still.
     pub busy_since: Option<DateTime<Utc>>,
-    pub last_busy: Duration,
+    /// Time spent working in this session before the current burst: the clock counts the
+    /// session, never restarting at a resume or a retry.
+    pub busy_total: Duration,
     /// Workers asked for and not yet in a snapshot: quick `+ + +` presses add up.
     pub requested_workers: Option<u32>,
     /// First line of the help overlay on a screen too short for all of it.
     pub help_scroll: u16,
     /// How runs start (warm runner or fresh processes), as the engine last said.
     pub runner: RunnerMode,
+    /// Ask before a provision / deploy / chain of several servers (`confirm_actions`).
+    pub confirm_actions: bool,
+    /// The log pane shows only the log, not the target list (`h`).
+    pub log_targets_hidden: bool,
 }
 
 impl App {
@@ -149,10 +160,12 @@ impl App {
             quitting: None,
             notice: None,
             busy_since: None,
-            last_busy: Duration::ZERO,
+            busy_total: Duration::ZERO,
             requested_workers: None,
             help_scroll: 0,
             runner: RunnerMode::WarmIdle,
+            confirm_actions: true,
+            log_targets_hidden: false,
         }
     }
 
@@ -164,7 +177,7 @@ impl App {
                 match (busy, self.busy_since) {
                     (true, None) => self.busy_since = Some(snapshot.at),
                     (false, Some(since)) => {
-                        self.last_busy = (snapshot.at - since).to_std().unwrap_or_default();
+                        self.busy_total += (snapshot.at - since).to_std().unwrap_or_default();
                         self.busy_since = None;
                     }
                     _ => {}
@@ -183,12 +196,15 @@ impl App {
                 // The same rule as the journal's: what ran replaces the server's last outcome;
                 // a skipped link shows unless it would hide a failure; a cancelled queue entry
                 // never ran and changes nothing.
-                let runs = self.status.entry(run.item.server.clone()).or_default();
+                let latest = self
+                    .status
+                    .get(&run.item.server)
+                    .and_then(|runs| runs.get(&run.item.action));
                 let replaces = match (&run.outcome, run.slot) {
                     (_, Some(_)) => true,
-                    (Outcome::Skipped { .. }, None) => runs
-                        .get(&run.item.action)
-                        .is_none_or(|last| !last.outcome.is_failure()),
+                    (Outcome::Skipped { .. }, None) => {
+                        latest.is_none_or(|last| !last.outcome.is_failure())
+                    }
                     _ => false,
                 };
                 if replaces {
@@ -200,6 +216,7 @@ impl App {
                         check_mode: run.item.check_mode,
                         log: run.log_path.clone(),
                     };
+                    let runs = self.status.entry(run.item.server.clone()).or_default();
                     runs.insert(run.item.action, last);
                 }
                 self.history.push(run);
@@ -253,10 +270,26 @@ impl App {
         if self.running_on(server).is_some() {
             words.push("running");
         }
-        if self.snapshot.queue.iter().any(|q| q.item.server == server) {
-            words.push("queued");
+        for queued in self.snapshot.queue.iter().filter(|q| q.item.server == server) {
+            words.push(if queued.item.held { "held" } else { "queued" });
+        }
+        if self
+            .status
+            .get(server)
+            .is_some_and(|runs| runs.values().any(|last| last.is_failing()))
+        {
+            words.push("failing");
         }
         words
+    }
+
+    /// Servers whose latest run of some action failed, was unreachable, timed out, could not
+    /// start or was interrupted.
+    pub fn failing_servers(&self) -> usize {
+        self.status
+            .values()
+            .filter(|runs| runs.values().any(|last| last.is_failing()))
+            .count()
     }
 
     pub fn running_on(&self, server: &str) -> Option<&RunView> {
@@ -289,14 +322,6 @@ impl App {
         self.visible_servers()
             .get(self.cursor(Pane::Servers))
             .map(|row| row.name.clone())
-    }
-
-    /// The servers an action applies to: the selection, else the cursor server.
-    pub(super) fn targets(&self) -> Vec<String> {
-        if !self.selected.is_empty() {
-            return self.selected.iter().cloned().collect();
-        }
-        self.cursor_server().into_iter().collect()
     }
 }
 

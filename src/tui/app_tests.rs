@@ -193,8 +193,10 @@ fn before(action: Action) -> App {
         | Action::Deploy
         | Action::Check
         | Action::Chain
-        | Action::EnqueueWithOptions
-        | Action::Retry => app.selected = selection(&["web-01", "web-02"]),
+        | Action::EnqueueWithOptions => app.selected = selection(&["web-01", "web-02"]),
+        // db-02's latest deploy failed.
+        Action::Retry => app.selected = selection(&["db-02", "web-01"]),
+        Action::DiscardHeld => app.snapshot.queue[0].item.held = true,
         Action::Quit => app = idle(),
         Action::Cancel | Action::RaisePriority | Action::LowerPriority | Action::Open => {
             app.cursor.insert(Pane::Queue, 1);
@@ -202,6 +204,17 @@ fn before(action: Action) -> App {
         _ => {}
     }
     app
+}
+
+/// What `y` in the confirmation the app shows would send.
+fn confirmed(app: &App) -> Vec<Effect> {
+    let mut app = app.clone();
+    assert!(
+        matches!(app.mode, Mode::Dialog(Dialog::Confirm(_))),
+        "a confirmation is open: {:?}",
+        app.mode
+    );
+    press(&mut app, &[ch('y')])
 }
 
 /// What pressing a key bound to `action` in `scope` must do. One arm per `Action` and no
@@ -239,26 +252,39 @@ fn expect(action: Action, scope: Scope, app: &App, effects: &[Effect]) {
                 Some("selected group web (6 servers)")
             );
         }
-        Action::Provision => assert_eq!(
-            effects,
-            enqueue(&["web-01", "web-02"], Target::Action(Job::Provision))
-        ),
-        Action::Deploy => assert_eq!(
-            effects,
-            enqueue(&["web-01", "web-02"], Target::Action(Job::Deploy))
-        ),
+        // Changing two servers asks first; a check changes nothing and goes at once.
+        Action::Provision => {
+            assert_eq!(effects, none);
+            assert_eq!(
+                confirmed(app),
+                enqueue(&["web-01", "web-02"], Target::Action(Job::Provision))
+            );
+        }
+        Action::Deploy => {
+            assert_eq!(effects, none);
+            assert_eq!(
+                confirmed(app),
+                enqueue(&["web-01", "web-02"], Target::Action(Job::Deploy))
+            );
+        }
         Action::Check => assert_eq!(
             effects,
             enqueue(&["web-01", "web-02"], Target::Action(Job::Check))
         ),
-        Action::Chain => assert_eq!(effects, enqueue(&["web-01", "web-02"], Target::Chain)),
+        Action::Chain => {
+            assert_eq!(effects, none);
+            assert_eq!(
+                confirmed(app),
+                enqueue(&["web-01", "web-02"], Target::Chain)
+            );
+        }
         Action::EnqueueWithOptions => {
             assert_eq!(
                 app.mode,
-                Mode::Dialog(Dialog::Enqueue(EnqueueForm::new(vec![
-                    "web-01".into(),
-                    "web-02".into()
-                ])))
+                Mode::Dialog(Dialog::Enqueue(EnqueueForm::new(
+                    vec!["web-01".into(), "web-02".into()],
+                    Vec::new(),
+                )))
             );
             assert_eq!(effects, none);
         }
@@ -297,16 +323,27 @@ fn expect(action: Action, scope: Scope, app: &App, effects: &[Effect]) {
             })
         ),
         Action::TogglePause => assert_eq!(effects, engine(Command::Pause)),
-        Action::Retry => assert_eq!(
-            effects,
-            engine(Command::RetryFailed {
-                servers: Some(vec!["web-01".into(), "web-02".into()])
-            })
-        ),
+        Action::Retry => {
+            assert_eq!(
+                effects,
+                engine(Command::RetryFailed {
+                    servers: Some(vec!["db-02".into(), "web-01".into()])
+                })
+            );
+            assert_eq!(app.notice.as_deref(), Some("retrying deploy on db-02"));
+        }
+        Action::DiscardHeld => {
+            assert_eq!(effects, none);
+            assert_eq!(confirmed(app), engine(Command::DiscardHeld));
+        }
+        Action::CommandLine => assert!(matches!(app.mode, Mode::Command(_))),
         // Servers pane, cursor on db-01: no run and no history there.
         Action::Open => {
             assert_eq!(effects, none);
-            assert_eq!(app.notice.as_deref(), Some("no run log here yet"));
+            assert_eq!(
+                app.notice.as_deref(),
+                Some("no run log for this server yet: nothing has run on it")
+            );
         }
         Action::Details => assert!(app.details),
         Action::Help => assert_eq!(app.mode, Mode::Help),
@@ -355,18 +392,24 @@ fn actions_apply_to_the_selection_else_the_cursor_server() {
         press(&mut app, &[ch('d')]),
         enqueue(&["web-02"], Target::Action(Job::Deploy))
     );
-    assert_eq!(app.notice.as_deref(), Some("queued deploy on 1 server(s)"));
+    assert_eq!(app.notice.as_deref(), Some("queued deploy on web-02"));
     press(&mut app, &[ch(' '), code(KeyCode::Down), ch(' ')]);
+    // Two servers: a provision asks first, and `y` sends it.
+    assert_eq!(press(&mut app, &[ch('p')]), Vec::new());
     assert_eq!(
-        press(&mut app, &[ch('p')]),
+        press(&mut app, &[ch('y')]),
         enqueue(&["web-02", "web-03"], Target::Action(Job::Provision))
+    );
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("queued provision on web-02, web-03")
     );
     assert_eq!(
         press(&mut app, &[ch('c')]),
         enqueue(&["web-02", "web-03"], Target::Action(Job::Check))
     );
     assert_eq!(
-        press(&mut app, &[ch('f')]),
+        press(&mut app, &[ch('f'), ch('y')]),
         enqueue(&["web-02", "web-03"], Target::Chain)
     );
     // Space again unselects.
@@ -576,17 +619,34 @@ fn pause_and_resume() {
 #[test]
 fn retry_takes_the_selection_or_everything() {
     let mut app = busy();
+    // db-02's latest deploy failed (in this session or an earlier one: the status is the
+    // journal's), and `r` names it.
     assert_eq!(
         press(&mut app, &[ch('r')]),
         engine(Command::RetryFailed { servers: None })
     );
-    assert_eq!(app.notice.as_deref(), Some("requeued failed runs"));
+    assert_eq!(app.notice.as_deref(), Some("retrying deploy on db-02"));
     app.selected = selection(&["db-02"]);
     assert_eq!(
         press(&mut app, &[ch('r')]),
         engine(Command::RetryFailed {
             servers: Some(vec!["db-02".into()])
         })
+    );
+    // Nothing failed among the selection: nothing is sent, and the footer says so.
+    app.selected = selection(&["web-01"]);
+    assert_eq!(press(&mut app, &[ch('r')]), Vec::new());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("nothing to retry: no failed run among the selection")
+    );
+    // An interrupted run is retried like a failure.
+    app.status.get_mut("db-02").unwrap().get_mut(&Job::Deploy).unwrap().outcome =
+        Outcome::Interrupted;
+    app.selected.clear();
+    assert_eq!(
+        press(&mut app, &[ch('r')]),
+        engine(Command::RetryFailed { servers: None })
     );
 }
 
@@ -602,10 +662,13 @@ fn enter_opens_the_run_log() {
         }]
     );
     // A run without a log yet, and an idle worker.
-    for slot in [2, 1] {
+    for (slot, says) in [
+        (2, "this run has not opened its log yet"),
+        (1, "this worker is idle: no run log"),
+    ] {
         app.cursor.insert(Pane::Workers, slot);
         assert_eq!(press(&mut app, &[code(KeyCode::Enter)]), Vec::new());
-        assert_eq!(app.notice.as_deref(), Some("no run log here yet"));
+        assert_eq!(app.notice.as_deref(), Some(says));
     }
     // Servers pane: the running run of the cursor server...
     app.focus = Pane::Servers;
@@ -992,9 +1055,10 @@ fn enqueue_dialog_fields() {
     type_text(&mut app, "-1a2");
     assert_eq!(form(&app).priority, "-12");
 
-    // Enter queues for the form's servers, and the selection is left as it was.
+    // Enter queues for the form's servers (two: after a confirmation), and the selection is
+    // left as it was.
     assert_eq!(
-        press(&mut app, &[code(KeyCode::Enter)]),
+        press(&mut app, &[code(KeyCode::Enter), ch('y')]),
         engine(Command::Enqueue(EnqueueRequest {
             servers: vec!["web-01".into(), "web-02".into()],
             target: Target::Action(Job::Deploy),
@@ -1285,9 +1349,16 @@ fn snapshots_time_the_busy_period() {
         Vec::new()
     );
     assert_eq!(app.busy_since, None);
-    assert_eq!(app.last_busy, Duration::from_secs(100));
+    assert_eq!(app.busy_total, Duration::from_secs(100));
     assert_eq!(app.snapshot, snapshot);
     assert_eq!(app.apply(EngineEvent::Idle), Vec::new());
+    // A retry later in the session adds to the clock instead of starting it again at 0:00.
+    snapshot.active = 1;
+    app.apply(EngineEvent::Snapshot(Box::new(snapshot.clone())));
+    snapshot.at = now() + chrono::TimeDelta::seconds(20);
+    snapshot.active = 0;
+    app.apply(EngineEvent::Snapshot(Box::new(snapshot.clone())));
+    assert_eq!(app.busy_total, Duration::from_secs(120));
 }
 
 #[test]
@@ -1295,3 +1366,6 @@ fn stopped_engine_closes_the_dashboard() {
     let mut app = busy();
     assert_eq!(app.apply(EngineEvent::Stopped), vec![Effect::Exit]);
 }
+
+#[path = "app_tests/trust.rs"]
+mod trust;

@@ -5,7 +5,7 @@ use super::app::{App, Effect, Mode};
 use super::keymap::{Key, label, normalise};
 use crate::config::split_tags;
 use crate::engine::model::{Action as Job, ItemId, Slot};
-use crate::engine::{Command, ShutdownMode, StopMode, Target};
+use crate::engine::{Command, EnqueueRequest, ShutdownMode, StopMode, Target};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -19,6 +19,19 @@ pub enum Dialog {
         label: String,
     },
     Quit,
+    /// A question before an action that reaches further than the screen shows.
+    Confirm(Confirm),
+}
+
+/// "deploy 7 servers, 5 hidden by the filter: …?": `y` sends `then`, Esc sends nothing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Confirm {
+    pub question: String,
+    /// Every server the action reaches, listed under the question.
+    pub servers: Vec<String>,
+    pub then: Vec<Command>,
+    /// The footer's answer once it is done.
+    pub notice: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +45,8 @@ pub enum Field {
 #[derive(Clone, Debug, PartialEq)]
 pub struct EnqueueForm {
     pub servers: Vec<String>,
+    /// Of those, the ones the filter hid when the form opened.
+    pub hidden: Vec<String>,
     pub target: Target,
     pub tags: String,
     pub check_mode: bool,
@@ -40,9 +55,10 @@ pub struct EnqueueForm {
 }
 
 impl EnqueueForm {
-    pub fn new(servers: Vec<String>) -> EnqueueForm {
+    pub fn new(servers: Vec<String>, hidden: Vec<String>) -> EnqueueForm {
         EnqueueForm {
             servers,
+            hidden,
             target: Target::Action(Job::Deploy),
             tags: String::new(),
             check_mode: false,
@@ -63,6 +79,7 @@ pub enum DialogAction {
     Kill,
     Wait,
     CancelRuns,
+    Yes,
 }
 
 const fn k(code: KeyCode) -> Key {
@@ -102,6 +119,11 @@ pub const STOP_KEYS: DialogKeys = &[
     (k(KeyCode::Char('k')), DialogAction::Kill, "kill"),
     (k(KeyCode::Esc), DialogAction::Close, "keep running"),
 ];
+pub const CONFIRM_KEYS: DialogKeys = &[
+    (k(KeyCode::Char('y')), DialogAction::Yes, "yes, do it"),
+    (k(KeyCode::Char('n')), DialogAction::Close, "no"),
+    (k(KeyCode::Esc), DialogAction::Close, "no"),
+];
 pub const QUIT_KEYS: DialogKeys = &[
     (
         k(KeyCode::Char('w')),
@@ -123,6 +145,7 @@ impl Dialog {
             Dialog::Workers(_) => WORKERS_KEYS,
             Dialog::StopRun { .. } => STOP_KEYS,
             Dialog::Quit => QUIT_KEYS,
+            Dialog::Confirm(_) => CONFIRM_KEYS,
         }
     }
 
@@ -167,7 +190,17 @@ impl App {
             return self.form_action(action, form);
         }
         match (dialog, action) {
+            (Dialog::Confirm(_), Some(DialogAction::Close)) => {
+                self.mode = Mode::Normal;
+                self.notice = Some("nothing done".into());
+            }
             (_, Some(DialogAction::Close)) => self.mode = Mode::Normal,
+            (Dialog::Confirm(confirm), Some(DialogAction::Yes)) => {
+                let confirm = confirm.clone();
+                self.mode = Mode::Normal;
+                self.notice = Some(confirm.notice);
+                return confirm.then.into_iter().map(Effect::Engine).collect();
+            }
             (Dialog::Enqueue(form), None) => edit_form(form, &key),
             (Dialog::Workers(text), Some(DialogAction::Confirm)) => {
                 let text = text.clone();
@@ -239,11 +272,14 @@ impl App {
                 };
                 self.mode = Mode::Normal;
                 let tags = (!form.tags.trim().is_empty()).then(|| split_tags(&form.tags));
-                let saved =
-                    std::mem::replace(&mut self.selected, form.servers.iter().cloned().collect());
-                let effects = self.enqueue(form.target, tags, form.check_mode, priority);
-                self.selected = saved;
-                return effects;
+                let request = EnqueueRequest {
+                    servers: form.servers.clone(),
+                    target: form.target,
+                    tags,
+                    check_mode: form.check_mode,
+                    priority,
+                };
+                return self.request(request, form.hidden.clone());
             }
             _ => {}
         }

@@ -56,8 +56,12 @@ pub enum Action {
     LowerPriority,
     /// Pause or resume dispatching.
     TogglePause,
-    /// Requeue failed runs (the selection's, or all of this session's).
+    /// Requeue failed runs (the selection's, or all the journal records).
     Retry,
+    /// Drop the items held from an earlier session.
+    DiscardHeld,
+    /// Open the `:` command line.
+    CommandLine,
     /// Open the run log.
     Open,
     /// Show the cursor server's details.
@@ -334,15 +338,29 @@ pub const NORMAL: &[Binding] = &[
         &[ch('P')],
         S::Global,
         A::TogglePause,
-        "pause / resume dispatching (and run held items)",
+        "pause / resume (resume also runs held items)",
         Some("pause"),
     ),
     bind(
         &[ch('r')],
         S::Global,
         A::Retry,
-        "retry failed runs (selection's, or all)",
+        "retry the latest failed / interrupted runs (selection's, or all)",
         Some("retry"),
+    ),
+    bind(
+        &[ch('X')],
+        S::Global,
+        A::DiscardHeld,
+        "discard items held from an earlier session (asks)",
+        None,
+    ),
+    bind(
+        &[ch(':')],
+        S::Global,
+        A::CommandLine,
+        "command line: deploy web, workers 5, retry failed, … (Tab completes)",
+        Some("command"),
     ),
     bind(
         &[key(KeyCode::Enter)],

@@ -5,7 +5,9 @@
 
 pub mod actions;
 pub mod app;
+pub mod command_line;
 pub mod dialogs;
+pub mod intents;
 #[cfg(test)]
 mod fixtures;
 pub mod keymap;
@@ -43,6 +45,7 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
     } = Engine::start(setup)?;
     let mut app = App::new(&env.name, &inventory, crate::status::derive(&history));
     app.last_duration = crate::status::last_durations(&history);
+    app.confirm_actions = env.config.confirm_actions;
     let logs = TuiWidgetState::new().set_default_display_level(log::LevelFilter::Info);
 
     let (input_tx, mut input) = mpsc::unbounded_channel();

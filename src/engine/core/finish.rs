@@ -96,12 +96,17 @@ impl Core {
                 self.failed += 1;
             }
         }
+        // What "retry" requeues follows the server's latest run, as the screen shows it.
         let key = (item.server.clone(), item.action);
         if outcome.is_success() {
             self.succeeded.insert(id);
-            self.retryable.remove(&key);
-        } else if outcome.is_failure() && !retried {
-            self.retryable.insert(key, item.clone());
+        }
+        if !retried {
+            if outcome.is_failure() || outcome == Outcome::Interrupted {
+                self.retryable.insert(key, item.clone());
+            } else {
+                self.retryable.remove(&key);
+            }
         }
 
         self.follow_up(&item, &outcome, now, fx);

@@ -15,6 +15,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             Span::raw(format!("{}▏", app.filter)),
             Span::styled("  Enter keep · Esc clear", Style::new().fg(Color::DarkGray)),
         ]),
+        (Mode::Command(line), _) => {
+            let mut spans = vec![
+                Span::styled(" :", Style::new().fg(Color::Cyan)),
+                Span::raw(format!("{}▏", line.text)),
+            ];
+            let help = if line.candidates.is_empty() {
+                "  Tab complete · Enter run · Esc close".to_string()
+            } else {
+                format!("  {}", line.candidates.join(" "))
+            };
+            spans.push(Span::styled(help, Style::new().fg(Color::DarkGray)));
+            Line::from(spans)
+        }
         (_, Some(notice)) => Line::from(Span::styled(
             format!(" {notice}"),
             Style::new().fg(Color::Yellow),

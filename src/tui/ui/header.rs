@@ -1,6 +1,7 @@
 //! The top line: environment, mode, workers, counts, paused, elapsed.
 
 use super::clock;
+use crate::engine::ShutdownMode;
 use crate::engine::warm::RunnerMode;
 use crate::tui::app::App;
 use chrono::{DateTime, Utc};
@@ -66,40 +67,62 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
             Style::new().fg(Color::Yellow),
         ));
     }
+    let held = app.held_count();
     spans.extend([
         sep(),
-        Span::raw(format!("queued {}", s.queue.len())),
+        Span::raw(format!("queued {}", s.queue.len() - held)),
         Span::raw(" · "),
         Span::styled(
             format!("running {}", s.active),
             Style::new().fg(Color::Cyan),
         ),
-        Span::raw(" · "),
-        Span::styled(
-            format!("done {}", s.finished),
-            Style::new().fg(Color::Green),
-        ),
-        Span::raw(" · "),
-        if s.failed > 0 {
-            Span::styled(
-                format!("failed {}", s.failed),
-                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-            )
-        } else {
-            Span::raw("failed 0")
-        },
     ]);
-    if let Some(mode) = app.quitting {
+    if held > 0 {
         spans.push(sep());
+        let text = if narrow {
+            format!("held {held}")
+        } else {
+            format!("held {held}: P runs · X discards")
+        };
         spans.push(Span::styled(
-            format!("quitting ({mode:?})…"),
-            Style::new().fg(Color::Yellow),
+            text,
+            Style::new().fg(Color::Black).bg(Color::Yellow),
         ));
     }
-    let elapsed = match app.busy_since {
-        Some(since) => (now - since).to_std().unwrap_or_default(),
-        None => app.last_busy,
-    };
+    // Servers failing now (their latest run), apart from what this session has seen fail.
+    let failing = app.failing_servers();
+    spans.push(sep());
+    spans.push(if failing > 0 {
+        Span::styled(
+            format!("✗ {failing} failing"),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        )
+    } else {
+        Span::styled("✓ none failing", Style::new().fg(Color::Green))
+    });
+    spans.push(sep());
+    spans.push(Span::styled(
+        if narrow {
+            format!("ran {}, {} failed", s.finished, s.failed)
+        } else {
+            format!("session: {} ran, {} failed", s.finished, s.failed)
+        },
+        Style::new().fg(Color::Gray),
+    ));
+    if let Some(mode) = app.quitting {
+        spans.push(sep());
+        let words = match mode {
+            ShutdownMode::Wait => "quitting: waiting for runs to finish…",
+            ShutdownMode::Cancel => "quitting: cancelling runs…",
+            ShutdownMode::Kill => "quitting: killing runs…",
+        };
+        spans.push(Span::styled(words, Style::new().fg(Color::Yellow)));
+    }
+    let elapsed = app.busy_total
+        + app
+            .busy_since
+            .map(|since| (now - since).to_std().unwrap_or_default())
+            .unwrap_or_default();
     spans.push(sep());
     spans.push(Span::raw(format!("⏱ {}", clock(elapsed))));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);

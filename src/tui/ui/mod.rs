@@ -65,13 +65,13 @@ pub fn draw(frame: &mut Frame, app: &App, logs: &TuiWidgetState, now: DateTime<U
     let [workers_area, log_area] =
         Layout::vertical([Constraint::Length(workers_height), Constraint::Min(0)]).areas(right);
     workers::draw(frame, workers_area, app, now);
-    logs::draw(frame, log_area, app.focus == Pane::Log, logs);
+    logs::draw(frame, log_area, app, app.focus == Pane::Log, logs);
 
     match &app.mode {
         Mode::Help => help::draw(frame, area, app.help_scroll),
         Mode::Dialog(dialog) => modal::draw(frame, area, dialog),
         Mode::Viewer(viewer) => viewer::draw(frame, area, viewer),
-        Mode::Normal | Mode::Filter => {}
+        Mode::Normal | Mode::Filter | Mode::Command(_) => {}
     }
 }
 

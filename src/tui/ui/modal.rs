@@ -27,11 +27,30 @@ pub fn draw(frame: &mut Frame, area: Rect, dialog: &Dialog) {
         Dialog::Quit => (
             " Quit ",
             vec![Line::from(
-                "Runs are still in flight. Queued items stay in the journal and come back paused.",
+                "Runs are still in flight. Queued items stay in the journal and come back held.",
             )],
         ),
+        Dialog::Confirm(confirm) => {
+            let mut lines = vec![Line::from(Span::styled(
+                confirm.question.clone(),
+                Style::new().add_modifier(Modifier::BOLD),
+            ))];
+            if !confirm.servers.is_empty() {
+                lines.push(Line::from(servers_line(
+                    &confirm.servers,
+                    POPUP_WIDTH as usize - 2,
+                )));
+            }
+            (" Confirm ", lines)
+        }
     };
-    let height = body.len() as u16 + 5;
+    // Wrapped lines take more rows than there are lines.
+    let text_width = usize::from(POPUP_WIDTH - 2);
+    let rows: usize = body
+        .iter()
+        .map(|line| line.width().max(1).div_ceil(text_width))
+        .sum();
+    let height = rows as u16 + 5;
     let popup = centered(area, POPUP_WIDTH, height);
     frame.render_widget(Clear, popup);
     let block = Block::bordered()

@@ -10,7 +10,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, TableState, Wrap};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     let area = if app.details {
@@ -44,7 +44,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
         let mut cells = vec![
             Cell::from(mark).style(Style::new().fg(Color::Cyan)),
             Cell::from(row.name.clone()),
-            Cell::from(row.groups.join(",")).style(Style::new().fg(Color::DarkGray)),
+            Cell::from(row.groups.join(",")).style(Style::new().fg(style::DIM)),
         ];
         for job in Job::ALL {
             cells.push(action_cell(app, &activity, &row.name, job, now));
@@ -61,9 +61,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
         Constraint::Length(1),
         Constraint::Min(8),
         groups_width,
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(7),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
     ];
     let headings = Row::new(["", "SERVER", "GROUPS", "PROV", "DEPLOY", "CHECK"]);
     let table = style::pane_table(rows, widths, headings, title, focused);
@@ -74,7 +74,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
 /// What runs and waits, per server, gathered once per frame.
 struct Activity<'a> {
     running: HashMap<&'a str, Job>,
-    queued: HashSet<(&'a str, Job)>,
+    /// Per (server, action): whether every pending item of it is held from an earlier session.
+    queued: HashMap<(&'a str, Job), bool>,
 }
 
 impl<'a> Activity<'a> {
@@ -86,17 +87,20 @@ impl<'a> Activity<'a> {
             .filter_map(|w| w.run.as_ref())
             .map(|run| (run.item.server.as_str(), run.item.action))
             .collect();
-        let queued = app
-            .snapshot
-            .queue
-            .iter()
-            .map(|q| (q.item.server.as_str(), q.item.action))
-            .collect();
+        let mut queued: HashMap<(&str, Job), bool> = HashMap::new();
+        for q in &app.snapshot.queue {
+            let held = queued
+                .entry((q.item.server.as_str(), q.item.action))
+                .or_insert(true);
+            *held &= q.item.held;
+        }
         Activity { running, queued }
     }
 }
 
-/// What is happening, or last happened, for one server and action.
+/// What is happening for one server and action: a run in flight, else the latest outcome
+/// (with its age, and `c` for a dry run), followed by a mark when more is queued (`·`) or
+/// held from an earlier session (`‖`): a queued item never hides what last happened.
 fn action_cell(
     app: &App,
     activity: &Activity,
@@ -110,25 +114,35 @@ fn action_cell(
             Style::new().fg(style::RUNNING.1),
         ));
     }
-    if activity.queued.contains(&(server, job)) {
-        return Cell::from(Span::styled(
-            style::QUEUED.0,
-            Style::new().fg(style::QUEUED.1),
-        ));
-    }
-    match app.status.get(server).and_then(|runs| runs.get(&job)) {
+    let mut spans = match app.status.get(server).and_then(|runs| runs.get(&job)) {
         Some(last) => {
             let (symbol, color) = style::outcome(&last.outcome, last.healthy);
-            Cell::from(Line::from(vec![
-                Span::styled(symbol, color),
-                Span::styled(
-                    format!(" {}", age(last.at, now)),
-                    Style::new().fg(Color::DarkGray),
-                ),
-            ]))
+            let mut spans = vec![Span::styled(symbol, color)];
+            if last.check_mode {
+                spans.push(Span::styled(style::CHECK_MODE.0, style::CHECK_MODE.1));
+            }
+            spans.push(Span::styled(
+                format!(" {}", age(last.at, now)),
+                Style::new().fg(style::DIM),
+            ));
+            spans
         }
-        None => Cell::from(Span::styled("-", Style::new().fg(Color::DarkGray))),
+        None => Vec::new(),
+    };
+    match activity.queued.get(&(server, job)) {
+        Some(held) => {
+            let (mark, color) = if *held { style::HELD } else { style::QUEUED };
+            if !spans.is_empty() {
+                spans.push(Span::raw(" "));
+            }
+            spans.push(Span::styled(mark, Style::new().fg(color)));
+        }
+        None if spans.is_empty() => {
+            spans.push(Span::styled("-", Style::new().fg(style::DIM)));
+        }
+        None => {}
     }
+    Cell::from(Line::from(spans))
 }
 
 fn draw_details(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
@@ -151,10 +165,35 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     ))];
     for job in Job::ALL {
         let text = match app.status.get(&server).and_then(|runs| runs.get(&job)) {
-            Some(last) => format!("{job:<9} {} ({} ago)", last.outcome, age(last.at, now)),
+            Some(last) => {
+                let dry = if last.check_mode { " (check mode)" } else { "" };
+                let health = match last.healthy {
+                    Some(true) => ", healthy",
+                    Some(false) => ", unhealthy",
+                    None => "",
+                };
+                format!(
+                    "{job:<9} {}{dry}{health} ({} ago)",
+                    last.outcome,
+                    age(last.at, now)
+                )
+            }
             None => format!("{job:<9} never run"),
         };
         lines.push(Line::from(text));
+    }
+    let waiting: Vec<String> = app
+        .snapshot
+        .queue
+        .iter()
+        .filter(|q| q.item.server == server)
+        .map(|q| {
+            let held = if q.item.held { " (held)" } else { "" };
+            format!("{} #{}{held}", q.item.action, q.item.id)
+        })
+        .collect();
+    if !waiting.is_empty() {
+        lines.push(Line::from(format!("queued: {}", waiting.join(", "))));
     }
     if let Some(run) = app.running_on(&server) {
         lines.push(Line::from(Span::styled(

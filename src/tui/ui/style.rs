@@ -22,10 +22,15 @@ pub fn title(focused: bool) -> Style {
     }
 }
 
+/// Dim text: groups, ages, ids, headings.
+pub const DIM: Color = Color::DarkGray;
+
+/// The cursor row's background: darker than `DIM`, so dim text on the cursor row stays
+/// readable (colour 8 on colour 8 was invisible).
+pub const CURSOR_BG: Color = Color::Indexed(236);
+
 pub fn cursor_row() -> Style {
-    Style::new()
-        .bg(Color::DarkGray)
-        .add_modifier(Modifier::BOLD)
+    Style::new().bg(CURSOR_BG).add_modifier(Modifier::BOLD)
 }
 
 /// One narrow symbol and colour per outcome; `healthy: Some(false)` marks an unhealthy deploy.
@@ -37,15 +42,17 @@ pub fn outcome(outcome: &Outcome, healthy: Option<bool>) -> (&'static str, Style
         Outcome::Unreachable { .. } => ("!", Color::Yellow),
         Outcome::TimedOut { .. } => ("T", Color::Red),
         Outcome::Error { .. } => ("E", Color::Red),
-        Outcome::Cancelled { .. } | Outcome::Skipped { .. } | Outcome::Interrupted => {
-            ("⊘", Color::DarkGray)
-        }
+        Outcome::Interrupted => ("↯", Color::Magenta),
+        Outcome::Cancelled { .. } | Outcome::Skipped { .. } => ("⊘", Color::DarkGray),
     };
     (symbol, Style::new().fg(color))
 }
 
 pub const RUNNING: (&str, Color) = ("▶", Color::Cyan);
 pub const QUEUED: (&str, Color) = ("·", Color::Blue);
+pub const HELD: (&str, Color) = ("‖", Color::Yellow);
+/// After an outcome: the run was a dry run (`--check`), nothing was changed.
+pub const CHECK_MODE: (&str, Color) = ("c", Color::Magenta);
 
 /// A pane's table: dim column headings, the cursor row highlighted while the pane has focus,
 /// and the pane's titled border.

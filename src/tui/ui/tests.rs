@@ -133,7 +133,7 @@ fn idle_app() -> App {
         finished: 0,
         ..Snapshot::default()
     };
-    app.last_busy = Duration::from_secs(3 * 60 + 12);
+    app.busy_total = Duration::from_secs(3 * 60 + 12);
     app
 }
 
@@ -271,7 +271,7 @@ fn failure() {
         .insert(Job::Deploy, last(30, 25, failed("Verify release checksum")));
     app.snapshot.finished = 9;
     app.snapshot.failed = 1;
-    app.last_busy = Duration::from_secs(61);
+    app.busy_total = Duration::from_secs(61);
     app.focus = Pane::Servers;
     app.cursor.insert(Pane::Servers, 1);
     app.details = true;
@@ -364,7 +364,7 @@ fn filter_active() {
 fn dialog_enqueue_form() {
     let mut app = idle_app();
     app.selected = ["web-01", "web-02"].map(String::from).into();
-    let mut form = EnqueueForm::new(vec!["web-01".into(), "web-02".into()]);
+    let mut form = EnqueueForm::new(vec!["web-01".into(), "web-02".into()], Vec::new());
     form.target = Target::Chain;
     form.tags = "nginx,config".into();
     form.check_mode = true;
@@ -382,7 +382,7 @@ fn dialog_enqueue_form() {
 fn dialog_enqueue_form_with_a_big_selection() {
     let mut app = idle_app();
     let servers: Vec<String> = (1..=30).map(|i| format!("web-{i:02}")).collect();
-    app.mode = Mode::Dialog(Dialog::Enqueue(EnqueueForm::new(servers)));
+    app.mode = Mode::Dialog(Dialog::Enqueue(EnqueueForm::new(servers, Vec::new())));
     let terminal = render(&app, WIDTH, HEIGHT);
     let text = screen(&terminal);
     // The list is cut to one line, so every field stays in the dialog.

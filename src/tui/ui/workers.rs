@@ -181,6 +181,13 @@ fn compact_line(app: &App, worker: &WorkerView, cursor: bool, now: DateTime<Utc>
         ),
     ];
     spans.extend(marks(run, draining, now));
+    // Failures first: a narrow pane cuts the end of the line, and this must not be cut.
+    if run.counts.failed > 0 {
+        spans.push(Span::styled(
+            format!("✗ {} failed ", run.counts.failed),
+            base.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
     spans.extend([
         Span::styled(format!("{:>6} ", clock(elapsed)), base),
         Span::styled(bar(ratio, 8), base.fg(Color::Cyan)),

@@ -1,0 +1,287 @@
+//! Issue 7's promises, key by key: the selection acted on is the one seen, every action answers
+//! with what it did, outcomes are the journal's, chains move as one, the command line.
+
+use super::*;
+
+fn confirm_question(app: &App) -> String {
+    match &app.mode {
+        Mode::Dialog(Dialog::Confirm(confirm)) => confirm.question.clone(),
+        other => panic!("no confirmation open: {other:?}"),
+    }
+}
+
+#[test]
+fn an_action_on_servers_the_filter_hides_asks_and_names_them() {
+    let mut app = idle();
+    app.confirm_actions = false;
+    app.selected = selection(&["web-01"]);
+    type_text(&mut app, "/db");
+    press(&mut app, &[code(KeyCode::Enter)]);
+    assert_eq!(visible(&app), ["db-01", "db-02"]);
+    // Even a check, even with confirmations off: web-01 cannot be seen.
+    assert_eq!(press(&mut app, &[ch('c')]), Vec::new());
+    assert_eq!(
+        confirm_question(&app),
+        "check 1 server, 1 hidden by the filter: web-01?"
+    );
+    assert_eq!(press(&mut app, &[code(KeyCode::Esc)]), Vec::new());
+    assert_eq!(app.notice.as_deref(), Some("nothing done"));
+    assert_eq!(app.mode, Mode::Normal);
+
+    app.selected = selection(&["db-01", "web-01", "web-02", "web-03"]);
+    press(&mut app, &[ch('d')]);
+    assert_eq!(
+        confirm_question(&app),
+        "deploy 4 servers, 3 hidden by the filter: web-01, web-02, web-03?"
+    );
+    assert_eq!(
+        press(&mut app, &[ch('y')]),
+        enqueue(
+            &["db-01", "web-01", "web-02", "web-03"],
+            Target::Action(Job::Deploy)
+        )
+    );
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("queued deploy on db-01, web-01, web-02, web-03")
+    );
+}
+
+#[test]
+fn confirm_actions_false_skips_the_question_for_servers_in_view() {
+    let mut app = idle();
+    app.confirm_actions = false;
+    app.selected = selection(&["web-01", "web-02"]);
+    assert_eq!(
+        press(&mut app, &[ch('d')]),
+        enqueue(&["web-01", "web-02"], Target::Action(Job::Deploy))
+    );
+    // With it on, the question names the count.
+    app.confirm_actions = true;
+    press(&mut app, &[ch('f')]);
+    assert_eq!(confirm_question(&app), "chain 2 servers?");
+}
+
+#[test]
+fn select_all_inside_a_filter_leaves_hidden_selections_and_esc_says_what_it_clears() {
+    let mut app = idle();
+    app.selected = selection(&["web-01", "web-02"]);
+    type_text(&mut app, "/db");
+    press(&mut app, &[code(KeyCode::Enter)]);
+    press(&mut app, &[ch('a')]);
+    assert_eq!(app.selected, selection(&["db-01", "db-02", "web-01", "web-02"]));
+    // "none" clears only what is shown.
+    press(&mut app, &[ch('a')]);
+    assert_eq!(app.selected, selection(&["web-01", "web-02"]));
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("unselected 2 shown servers; 2 hidden by the filter stay selected")
+    );
+    press(&mut app, &[code(KeyCode::Esc)]);
+    assert_eq!(app.filter, "");
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("filter cleared; 2 servers still selected (Esc again clears)")
+    );
+    press(&mut app, &[code(KeyCode::Esc)]);
+    assert!(app.selected.is_empty());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("selection of 2 servers cleared")
+    );
+}
+
+#[test]
+fn a_filter_that_matches_nothing_says_so() {
+    let mut app = idle();
+    type_text(&mut app, "/zzz");
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("no server matches \"zzz\" (name, group or state); Esc clears the filter")
+    );
+}
+
+#[test]
+fn a_check_mode_run_keeps_its_mark_and_is_no_eta() {
+    let mut app = idle();
+    let mut dry = item(5, "web-01", Job::Provision);
+    dry.check_mode = true;
+    app.apply(EngineEvent::Finished(finished(dry, Some(1), Outcome::Succeeded)));
+    let last = &app.status["web-01"][&Job::Provision];
+    assert!(last.check_mode);
+    assert!(app.last_duration.is_empty(), "{:?}", app.last_duration);
+}
+
+#[test]
+fn a_skipped_link_never_hides_a_failure_and_a_cancelled_queue_entry_changes_nothing() {
+    let mut app = busy();
+    let skipped = Outcome::Skipped {
+        reason: "upstream failed".into(),
+    };
+    app.apply(EngineEvent::Finished(finished(
+        item(20, "db-02", Job::Deploy),
+        None,
+        skipped.clone(),
+    )));
+    assert_eq!(app.status["db-02"][&Job::Deploy].outcome.label(), "failed");
+    app.apply(EngineEvent::Finished(finished(
+        item(21, "db-02", Job::Check),
+        None,
+        skipped,
+    )));
+    assert_eq!(app.status["db-02"][&Job::Check].outcome.label(), "skipped");
+    app.apply(EngineEvent::Finished(finished(
+        item(22, "web-05", Job::Check),
+        None,
+        Outcome::Cancelled { during_task: None },
+    )));
+    assert!(!app.status.contains_key("web-05"));
+    assert_eq!(app.failing_servers(), 1);
+}
+
+#[test]
+fn cancelling_a_chain_link_asks_and_names_the_links_it_skips() {
+    let mut app = busy();
+    // #12 deploy web-02, then #15 check after it and #16 after that.
+    let mut check = item(15, "web-02", Job::Check);
+    check.after = Some(12);
+    let mut again = item(16, "web-02", Job::Provision);
+    again.after = Some(15);
+    for item in [check, again] {
+        app.snapshot.queue.push(QueuedView { item, wait: None });
+    }
+    app.focus = Pane::Queue;
+    app.cursor.insert(Pane::Queue, 1);
+    assert_eq!(press(&mut app, &[ch('x')]), Vec::new());
+    assert_eq!(
+        confirm_question(&app),
+        "cancel deploy on web-02 (#12)? Its later links will be skipped: check #15, provision #16"
+    );
+    assert_eq!(press(&mut app, &[ch('y')]), engine(Command::Cancel(12)));
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("cancelled deploy on web-02 (#12); skipped check #15, provision #16")
+    );
+    // A lone item goes at once and says so.
+    app.cursor.insert(Pane::Queue, 0);
+    assert_eq!(press(&mut app, &[ch('x')]), engine(Command::Cancel(13)));
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("cancelled deploy on web-03 (#13)")
+    );
+}
+
+#[test]
+fn raising_a_chain_link_says_the_chain_moves() {
+    let mut app = busy();
+    let mut check = item(15, "web-02", Job::Check);
+    check.after = Some(12);
+    app.snapshot.queue.push(QueuedView {
+        item: check,
+        wait: None,
+    });
+    app.focus = Pane::Queue;
+    app.cursor.insert(Pane::Queue, 3);
+    assert_eq!(
+        press(&mut app, &[ch('K')]),
+        engine(Command::SetPriority { id: 15, priority: 1 })
+    );
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("check on web-02 (#15) with its chain → priority +1")
+    );
+}
+
+#[test]
+fn held_items_are_counted_and_discarded_after_asking() {
+    let mut app = busy();
+    app.snapshot.queue[1].item.held = true;
+    app.snapshot.queue[2].item.held = true;
+    assert_eq!(app.held_count(), 2);
+    press(&mut app, &[ch('X')]);
+    assert_eq!(
+        confirm_question(&app),
+        "discard the 2 held items from an earlier session? They will not run."
+    );
+    assert_eq!(press(&mut app, &[ch('y')]), engine(Command::DiscardHeld));
+    assert_eq!(app.notice.as_deref(), Some("discarded 2 held items"));
+    // Nothing held: nothing asked, and the footer says why.
+    let mut app = idle();
+    assert_eq!(press(&mut app, &[ch('X')]), Vec::new());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("nothing held: no item waits from an earlier session")
+    );
+}
+
+#[test]
+fn one_more_worker_than_sequential_is_two() {
+    let mut app = idle();
+    app.snapshot.target_workers = 0;
+    assert_eq!(press(&mut app, &[ch('+')]), engine(Command::SetWorkers(2)));
+}
+
+fn command(app: &mut App, line: &str) -> Vec<Effect> {
+    press(app, &[ch(':')]);
+    type_text(app, line);
+    press(app, &[code(KeyCode::Enter)])
+}
+
+#[test]
+fn the_command_line_goes_through_the_same_actions_as_the_keys() {
+    let mut app = idle();
+    assert_eq!(command(&mut app, "check db-01"), enqueue(&["db-01"], Target::Action(Job::Check)));
+    // A group: several servers, so the same confirmation as `d`.
+    assert_eq!(command(&mut app, "deploy db"), Vec::new());
+    assert_eq!(confirm_question(&app), "deploy 2 servers?");
+    assert_eq!(
+        press(&mut app, &[ch('y')]),
+        enqueue(&["db-01", "db-02"], Target::Action(Job::Deploy))
+    );
+    assert_eq!(command(&mut app, "workers 5"), engine(Command::SetWorkers(5)));
+    assert_eq!(command(&mut app, "pause"), engine(Command::Pause));
+    assert_eq!(
+        command(&mut app, "resume"),
+        engine(Command::Resume { release_held: true })
+    );
+    assert_eq!(command(&mut app, "retry failed"), Vec::new());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("nothing to retry: no server's latest run failed")
+    );
+    assert_eq!(command(&mut app, "filter db"), Vec::new());
+    assert_eq!(visible(&app), ["db-01", "db-02"]);
+    assert_eq!(
+        command(&mut app, "quit"),
+        engine(Command::Shutdown(ShutdownMode::Wait))
+    );
+}
+
+#[test]
+fn command_line_mistakes_answer_and_change_nothing() {
+    let mut app = idle();
+    for (line, says) in [
+        ("deploy nope", "no server or group named `nope`"),
+        ("workers many", "`many` is not a number of workers"),
+        ("frobnicate", "unknown command `frobnicate`: Tab lists the commands"),
+        ("discard", "usage: discard held"),
+    ] {
+        assert_eq!(command(&mut app, line), Vec::new(), "{line}");
+        assert_eq!(app.notice.as_deref(), Some(says), "{line}");
+        assert_eq!(app.mode, Mode::Normal);
+    }
+}
+
+#[test]
+fn tab_completes_commands_and_names() {
+    let app = idle();
+    assert_eq!(app.complete("dep"), ("deploy ".to_string(), Vec::new()));
+    let (text, candidates) = app.complete("deploy we");
+    assert_eq!(text, "deploy web");
+    assert_eq!(candidates[0], "web");
+    assert_eq!(candidates.len(), 7, "the group and its six servers");
+    assert_eq!(app.complete("deploy lb-"), ("deploy lb-01 ".to_string(), Vec::new()));
+    assert_eq!(app.complete("retry "), ("retry failed ".to_string(), Vec::new()));
+    let (_, all) = app.complete("");
+    assert!(all.contains(&"discard".to_string()));
+}
