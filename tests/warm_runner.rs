@@ -74,11 +74,11 @@ impl Session {
             .engine_setup(&inventory, None, env.warm_runner().unwrap())
             .unwrap();
         let fleetdeck::engine::Started {
-        handle: engine,
-        events,
-        task,
-        ..
-    } = Engine::start(setup).unwrap();
+            handle: engine,
+            events,
+            task,
+            ..
+        } = Engine::start(setup).unwrap();
         Session {
             engine,
             events,

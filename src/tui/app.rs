@@ -270,7 +270,12 @@ impl App {
         if self.running_on(server).is_some() {
             words.push("running");
         }
-        for queued in self.snapshot.queue.iter().filter(|q| q.item.server == server) {
+        for queued in self
+            .snapshot
+            .queue
+            .iter()
+            .filter(|q| q.item.server == server)
+        {
             words.push(if queued.item.held { "held" } else { "queued" });
         }
         if self

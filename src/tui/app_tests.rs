@@ -641,8 +641,12 @@ fn retry_takes_the_selection_or_everything() {
         Some("nothing to retry: no failed run among the selection")
     );
     // An interrupted run is retried like a failure.
-    app.status.get_mut("db-02").unwrap().get_mut(&Job::Deploy).unwrap().outcome =
-        Outcome::Interrupted;
+    app.status
+        .get_mut("db-02")
+        .unwrap()
+        .get_mut(&Job::Deploy)
+        .unwrap()
+        .outcome = Outcome::Interrupted;
     app.selected.clear();
     assert_eq!(
         press(&mut app, &[ch('r')]),

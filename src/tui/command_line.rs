@@ -130,7 +130,9 @@ impl App {
             _ => None,
         };
         match (command, args) {
-            (_, []) if target.is_some() => self.enqueue(target.unwrap_or(Target::Chain), None, false, 0),
+            (_, []) if target.is_some() => {
+                self.enqueue(target.unwrap_or(Target::Chain), None, false, 0)
+            }
             (_, names) if target.is_some() => match self.resolve(names) {
                 Ok(servers) => {
                     let request = EnqueueRequest {

@@ -112,7 +112,11 @@ impl App {
             }
             let kept = self.selected.len();
             self.notice = Some(if kept == 0 {
-                format!("unselected {} server{}", visible.len(), plural(visible.len()))
+                format!(
+                    "unselected {} server{}",
+                    visible.len(),
+                    plural(visible.len())
+                )
             } else {
                 format!(
                     "unselected {} shown server{}; {kept} hidden by the filter stay selected",
@@ -233,7 +237,10 @@ impl App {
     pub(super) fn chain_links(&self, id: ItemId) -> Vec<ItemId> {
         let find = |id: ItemId| self.snapshot.queue.iter().find(|q| q.item.id == id);
         let mut root = id;
-        while let Some(previous) = find(root).and_then(|q| q.item.after).filter(|p| find(*p).is_some()) {
+        while let Some(previous) = find(root)
+            .and_then(|q| q.item.after)
+            .filter(|p| find(*p).is_some())
+        {
             root = previous;
         }
         let mut chain = vec![root];

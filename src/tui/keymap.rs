@@ -276,7 +276,7 @@ pub const NORMAL: &[Binding] = &[
         S::Global,
         A::SelectGroup,
         "select the cursor server's group",
-        Some("group"),
+        None,
     ),
     bind(
         &[ch('p')],

@@ -7,9 +7,9 @@ pub mod actions;
 pub mod app;
 pub mod command_line;
 pub mod dialogs;
-pub mod intents;
 #[cfg(test)]
 mod fixtures;
+pub mod intents;
 pub mod keymap;
 pub mod picker;
 pub mod ui;

@@ -1670,7 +1670,7 @@ fn restore_skips_links_of_interrupted_runs() {
     pending.push(unrelated);
     let fx = core.restore(
         Restore {
-            pending: pending,
+            pending,
             interrupted: vec![1],
             succeeded: HashSet::new(),
             retryable: Vec::new(),
@@ -1703,7 +1703,7 @@ fn restore_skips_links_of_interrupted_runs() {
     let pending = earlier_chain(1, "web-01").split_off(1);
     let fx = core.restore(
         Restore {
-            pending: pending,
+            pending,
             interrupted: vec![1],
             succeeded: HashSet::new(),
             retryable: Vec::new(),
@@ -1897,3 +1897,6 @@ fn shutdown_can_escalate() {
         "never back down from a kill"
     );
 }
+
+#[path = "tests/trust.rs"]
+mod trust;

@@ -517,7 +517,7 @@ fn blocker_reasons() {
             },
             world: World::new(&[("web-01", Provision, 1)], &[]),
             expect: Some(Wait::Held),
-            text: Some("from an earlier session: resume to run"),
+            text: Some("held from an earlier session (P runs, X discards)"),
         },
         BlockerCase {
             name: "a chain link waits for its predecessor before its backoff or its host",
@@ -580,7 +580,7 @@ fn wait_display_text() {
         (Wait::Paused, "paused".to_string()),
         (
             Wait::Held,
-            "from an earlier session: resume to run".to_string(),
+            "held from an earlier session (P runs, X discards)".to_string(),
         ),
         (
             Wait::HostBusy {

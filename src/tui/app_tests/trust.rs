@@ -69,7 +69,10 @@ fn select_all_inside_a_filter_leaves_hidden_selections_and_esc_says_what_it_clea
     type_text(&mut app, "/db");
     press(&mut app, &[code(KeyCode::Enter)]);
     press(&mut app, &[ch('a')]);
-    assert_eq!(app.selected, selection(&["db-01", "db-02", "web-01", "web-02"]));
+    assert_eq!(
+        app.selected,
+        selection(&["db-01", "db-02", "web-01", "web-02"])
+    );
     // "none" clears only what is shown.
     press(&mut app, &[ch('a')]);
     assert_eq!(app.selected, selection(&["web-01", "web-02"]));
@@ -106,7 +109,11 @@ fn a_check_mode_run_keeps_its_mark_and_is_no_eta() {
     let mut app = idle();
     let mut dry = item(5, "web-01", Job::Provision);
     dry.check_mode = true;
-    app.apply(EngineEvent::Finished(finished(dry, Some(1), Outcome::Succeeded)));
+    app.apply(EngineEvent::Finished(finished(
+        dry,
+        Some(1),
+        Outcome::Succeeded,
+    )));
     let last = &app.status["web-01"][&Job::Provision];
     assert!(last.check_mode);
     assert!(app.last_duration.is_empty(), "{:?}", app.last_duration);
@@ -184,7 +191,10 @@ fn raising_a_chain_link_says_the_chain_moves() {
     app.cursor.insert(Pane::Queue, 3);
     assert_eq!(
         press(&mut app, &[ch('K')]),
-        engine(Command::SetPriority { id: 15, priority: 1 })
+        engine(Command::SetPriority {
+            id: 15,
+            priority: 1
+        })
     );
     assert_eq!(
         app.notice.as_deref(),
@@ -230,7 +240,10 @@ fn command(app: &mut App, line: &str) -> Vec<Effect> {
 #[test]
 fn the_command_line_goes_through_the_same_actions_as_the_keys() {
     let mut app = idle();
-    assert_eq!(command(&mut app, "check db-01"), enqueue(&["db-01"], Target::Action(Job::Check)));
+    assert_eq!(
+        command(&mut app, "check db-01"),
+        enqueue(&["db-01"], Target::Action(Job::Check))
+    );
     // A group: several servers, so the same confirmation as `d`.
     assert_eq!(command(&mut app, "deploy db"), Vec::new());
     assert_eq!(confirm_question(&app), "deploy 2 servers?");
@@ -238,7 +251,10 @@ fn the_command_line_goes_through_the_same_actions_as_the_keys() {
         press(&mut app, &[ch('y')]),
         enqueue(&["db-01", "db-02"], Target::Action(Job::Deploy))
     );
-    assert_eq!(command(&mut app, "workers 5"), engine(Command::SetWorkers(5)));
+    assert_eq!(
+        command(&mut app, "workers 5"),
+        engine(Command::SetWorkers(5))
+    );
     assert_eq!(command(&mut app, "pause"), engine(Command::Pause));
     assert_eq!(
         command(&mut app, "resume"),
@@ -263,7 +279,10 @@ fn command_line_mistakes_answer_and_change_nothing() {
     for (line, says) in [
         ("deploy nope", "no server or group named `nope`"),
         ("workers many", "`many` is not a number of workers"),
-        ("frobnicate", "unknown command `frobnicate`: Tab lists the commands"),
+        (
+            "frobnicate",
+            "unknown command `frobnicate`: Tab lists the commands",
+        ),
         ("discard", "usage: discard held"),
     ] {
         assert_eq!(command(&mut app, line), Vec::new(), "{line}");
@@ -280,8 +299,14 @@ fn tab_completes_commands_and_names() {
     assert_eq!(text, "deploy web");
     assert_eq!(candidates[0], "web");
     assert_eq!(candidates.len(), 7, "the group and its six servers");
-    assert_eq!(app.complete("deploy lb-"), ("deploy lb-01 ".to_string(), Vec::new()));
-    assert_eq!(app.complete("retry "), ("retry failed ".to_string(), Vec::new()));
+    assert_eq!(
+        app.complete("deploy lb-"),
+        ("deploy lb-01 ".to_string(), Vec::new())
+    );
+    assert_eq!(
+        app.complete("retry "),
+        ("retry failed ".to_string(), Vec::new())
+    );
     let (_, all) = app.complete("");
     assert!(all.contains(&"discard".to_string()));
 }

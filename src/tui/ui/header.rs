@@ -1,4 +1,5 @@
-//! The top line: environment, mode, workers, counts, paused, elapsed.
+//! The top line: environment, quitting, mode, workers, paused, held, counts, failing servers,
+//! session totals, runner; the session's working time in its own corner.
 
 use super::clock;
 use crate::engine::ShutdownMode;
@@ -6,14 +7,15 @@ use crate::engine::warm::RunnerMode;
 use crate::tui::app::App;
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     let s = &app.snapshot;
-    // Below this width the words shorten so counts, pause and clock still fit on one line.
+    // Below this width the words shorten; what does not fit is cut from the right, in order
+    // of importance, and the clock keeps its own corner.
     let narrow = area.width < 110;
     let sep = move || {
         Span::styled(
@@ -38,13 +40,32 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
         ),
         Span::raw(" "),
         Span::styled(app.env.clone(), Style::new().add_modifier(Modifier::BOLD)),
+    ];
+    if let Some(mode) = app.quitting {
+        spans.push(sep());
+        let words = match mode {
+            ShutdownMode::Wait => "quitting: waiting for runs to finish…",
+            ShutdownMode::Cancel => "quitting: cancelling runs…",
+            ShutdownMode::Kill => "quitting: killing runs…",
+        };
+        spans.push(Span::styled(words, Style::new().fg(Color::Yellow)));
+    }
+    spans.extend([
         sep(),
         Span::raw(mode),
         sep(),
         Span::raw(format!("workers {}/{}", s.active, s.target_workers.max(1))),
-        sep(),
-        runner(&app.runner, narrow),
-    ];
+    ]);
+    if s.draining > 0 {
+        let from = s.workers.len();
+        spans.push(Span::styled(
+            format!(
+                " (resizing {from} → {}, {} draining)",
+                s.target_workers, s.draining
+            ),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
     if let Some(reason) = &s.paused {
         spans.push(sep());
         let text = if narrow {
@@ -57,26 +78,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
             Style::new().fg(Color::Black).bg(Color::Yellow),
         ));
     }
-    if s.draining > 0 {
-        let from = s.workers.len();
-        spans.push(Span::styled(
-            format!(
-                " (resizing {from} → {}, {} draining)",
-                s.target_workers, s.draining
-            ),
-            Style::new().fg(Color::Yellow),
-        ));
-    }
     let held = app.held_count();
-    spans.extend([
-        sep(),
-        Span::raw(format!("queued {}", s.queue.len() - held)),
-        Span::raw(" · "),
-        Span::styled(
-            format!("running {}", s.active),
-            Style::new().fg(Color::Cyan),
-        ),
-    ]);
     if held > 0 {
         spans.push(sep());
         let text = if narrow {
@@ -89,6 +91,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
             Style::new().fg(Color::Black).bg(Color::Yellow),
         ));
     }
+    spans.extend([
+        sep(),
+        Span::raw(format!("queued {}", s.queue.len() - held)),
+        Span::raw(" · "),
+        Span::styled(
+            format!("running {}", s.active),
+            Style::new().fg(Color::Cyan),
+        ),
+    ]);
     // Servers failing now (their latest run), apart from what this session has seen fail.
     let failing = app.failing_servers();
     spans.push(sep());
@@ -103,29 +114,28 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     spans.push(sep());
     spans.push(Span::styled(
         if narrow {
-            format!("ran {}, {} failed", s.finished, s.failed)
+            format!("ran {} ({} ✗)", s.finished, s.failed)
         } else {
             format!("session: {} ran, {} failed", s.finished, s.failed)
         },
         Style::new().fg(Color::Gray),
     ));
-    if let Some(mode) = app.quitting {
-        spans.push(sep());
-        let words = match mode {
-            ShutdownMode::Wait => "quitting: waiting for runs to finish…",
-            ShutdownMode::Cancel => "quitting: cancelling runs…",
-            ShutdownMode::Kill => "quitting: killing runs…",
-        };
-        spans.push(Span::styled(words, Style::new().fg(Color::Yellow)));
-    }
+    spans.push(sep());
+    spans.push(runner(&app.runner, narrow));
+
     let elapsed = app.busy_total
         + app
             .busy_since
             .map(|since| (now - since).to_std().unwrap_or_default())
             .unwrap_or_default();
-    spans.push(sep());
-    spans.push(Span::raw(format!("⏱ {}", clock(elapsed))));
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let clock = format!(" ⏱ {} ", clock(elapsed));
+    let [left, right] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(clock.chars().count() as u16),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(Line::from(spans)), left);
+    frame.render_widget(Paragraph::new(clock), right);
 }
 
 /// Which runner starts the runs; a fallback to fresh is shown in yellow (the log says why).

@@ -30,11 +30,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool, state: &Tui
     // As wide as the longest target ("worker-12") plus the level columns and borders.
     let slots = app.snapshot.workers.len().max(1);
     let longest = "worker-".len() + slots.to_string().len();
-    let [targets_area, log_area] = Layout::horizontal([
-        Constraint::Length(longest as u16 + 8),
-        Constraint::Min(10),
-    ])
-    .areas(area);
+    let [targets_area, log_area] =
+        Layout::horizontal([Constraint::Length(longest as u16 + 8), Constraint::Min(10)])
+            .areas(area);
     let targets = TuiLoggerTargetWidget::default()
         .block(Block::bordered().title(" Targets ").border_style(border))
         .state(state);

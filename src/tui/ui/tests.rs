@@ -277,7 +277,9 @@ fn failure() {
     app.details = true;
     let terminal = render(&app, WIDTH, HEIGHT);
     let text = screen(&terminal);
-    assert!(text.contains("failed 1"), "{text}");
+    assert!(text.contains("session: 9 ran, 1 failed"), "{text}");
+    // db-02 failed now, db-01 unreachable, web-03 unhealthy.
+    assert!(text.contains("✗ 3 failing"), "{text}");
     assert!(text.contains("✗ 25s"), "{text}");
     insta::assert_snapshot!("failure", terminal.backend());
 }
@@ -511,8 +513,13 @@ fn pane_header_running() {
     });
     let text = screen(&terminal);
     assert!(text.contains("PARALLEL 3"), "{text}");
-    assert!(text.contains("failed 2"), "{text}");
-    assert!(text.contains("⏱ 2:30"), "{text}");
+    assert!(text.contains("2 failed"), "{text}");
+    assert!(
+        text.contains("quitting: waiting for runs to finish…"),
+        "{text}"
+    );
+    // The session's working time: 3:12 before this burst, 2:30 into it.
+    assert!(text.contains("⏱ 5:42"), "{text}");
     insta::assert_snapshot!("pane_header", terminal.backend());
 }
 
@@ -619,3 +626,6 @@ fn pane_workers_compact() {
     assert!(text.contains("⚠ stalled 2:00"), "{text}");
     insta::assert_snapshot!("pane_workers_compact", terminal.backend());
 }
+
+#[path = "tests/trust.rs"]
+mod trust;

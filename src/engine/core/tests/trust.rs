@@ -1,0 +1,136 @@
+//! Retry follows the journal's latest outcomes (also an earlier session's), held items can be
+//! discarded, and a chain's priority moves as one.
+
+use super::*;
+
+fn interrupted_deploy(id: ItemId, server: &str) -> Item {
+    let mut item = restored_items()[0].clone();
+    item.id = id;
+    item.server = server.into();
+    item.tags = vec!["hotfix".into()];
+    item
+}
+
+#[test]
+fn retry_requeues_an_earlier_sessions_failures_with_their_options() {
+    let mut core = core_with(policy());
+    core.restore(
+        Restore {
+            retryable: vec![
+                interrupted_deploy(4, "web-03"),
+                interrupted_deploy(5, "web-04"),
+            ],
+            next_id: 9,
+            ..Restore::default()
+        },
+        t0(),
+    );
+    let fx = command(
+        &mut core,
+        Command::RetryFailed {
+            servers: Some(vec!["web-03".into()]),
+        },
+    );
+    let queued = enqueued(&fx);
+    assert_eq!(queued.len(), 1, "{fx:?}");
+    assert_eq!(queued[0].server, "web-03");
+    assert_eq!(
+        queued[0].tags,
+        ["hotfix"],
+        "the same tags as the failed run"
+    );
+    assert_eq!(queued[0].attempt, 2);
+    assert!(
+        logs(&fx).contains(&"Retrying deploy for server web-03 (attempt 2)"),
+        "{fx:?}"
+    );
+    // Retried once: asking again requeues only what is still failing.
+    let fx = command(&mut core, Command::RetryFailed { servers: None });
+    assert_eq!(
+        enqueued(&fx)
+            .iter()
+            .map(|i| i.server.as_str())
+            .collect::<Vec<_>>(),
+        ["web-04"]
+    );
+}
+
+#[test]
+fn an_interrupted_run_is_retryable_and_a_later_cancel_clears_it() {
+    let mut core = core_with(policy());
+    deploy(&mut core, &["web-01", "web-02"]);
+    finish(&mut core, 1, Outcome::Interrupted);
+    finish(&mut core, 2, failed());
+    // web-02 runs again and is cancelled while running: its latest run is no failure now.
+    command(
+        &mut core,
+        Command::RetryFailed {
+            servers: Some(vec!["web-02".into()]),
+        },
+    );
+    finish(&mut core, 3, cancelled());
+    let fx = command(&mut core, Command::RetryFailed { servers: None });
+    assert_eq!(
+        enqueued(&fx)
+            .iter()
+            .map(|i| i.server.as_str())
+            .collect::<Vec<_>>(),
+        ["web-01"]
+    );
+}
+
+#[test]
+fn discarding_held_items_drops_them_as_cancelled_and_journals_it() {
+    let mut core = core_with(policy());
+    core.restore(
+        Restore {
+            pending: restored_items(),
+            succeeded: HashSet::from([5]),
+            next_id: 9,
+            ..Restore::default()
+        },
+        t0(),
+    );
+    deploy(&mut core, &["web-05"]);
+    let fx = command(&mut core, Command::DiscardHeld);
+    assert_eq!(
+        finished_records(&fx),
+        [
+            (7, Outcome::Cancelled { during_task: None }),
+            (8, Outcome::Cancelled { during_task: None })
+        ]
+    );
+    assert!(
+        logs(&fx).contains(&"Discarded 2 held item(s) from an earlier session"),
+        "{fx:?}"
+    );
+    let snapshot = core.snapshot(t0());
+    assert!(snapshot.queue.is_empty(), "{:?}", snapshot.queue);
+    assert_eq!(snapshot.active, 1, "this session's work is untouched");
+}
+
+#[test]
+fn raising_any_link_moves_the_whole_chain() {
+    let mut core = core_with(Policy {
+        workers: 1,
+        ..policy()
+    });
+    deploy(&mut core, &["web-01"]);
+    enqueue(&mut core, &["web-02"], Target::Chain);
+    // #2 provision → #3 deploy → #4 check on web-02; raise the check.
+    let fx = command(&mut core, Command::SetPriority { id: 4, priority: 5 });
+    let moved: Vec<ItemId> = journal(&fx)
+        .iter()
+        .filter_map(|record| match record {
+            Record::Reprioritized {
+                id, priority: 5, ..
+            } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moved, [2, 3, 4]);
+    // When the worker frees, the chain's first link goes first, not an older plain item.
+    deploy(&mut core, &["web-03"]);
+    let fx = finish(&mut core, 1, ok());
+    assert_eq!(spawns(&fx), [(1, 2)]);
+}
