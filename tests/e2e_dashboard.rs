@@ -30,6 +30,8 @@ static TERMINALS: AtomicU32 = AtomicU32::new(0);
 struct Terminal {
     socket: String,
     socket_path: Option<PathBuf>,
+    /// The script that starts the dashboard, to start it again after a crash.
+    launcher: PathBuf,
 }
 
 impl Terminal {
@@ -49,13 +51,14 @@ impl Terminal {
         // a pane whose program ended stays, so its exit status can be read.
         let conf = sandbox.root.with_file_name(format!("{socket}.conf"));
         std::fs::write(&conf, "set -g status off\nset -g remain-on-exit on\n").unwrap();
-        let mut terminal = Terminal {
-            socket: socket.clone(),
-            socket_path: None,
-        };
         // The dashboard starts from a script, so neither "ansible" nor the sandbox root is in the
         // tmux server's argv: `Sandbox::ansible_processes` would count the server otherwise.
         let launcher = sandbox.root.with_file_name(format!("{socket}.sh"));
+        let mut terminal = Terminal {
+            socket: socket.clone(),
+            socket_path: None,
+            launcher: launcher.clone(),
+        };
         let quote = |value: &std::path::Path| {
             let text = value.display().to_string();
             assert!(!text.contains('\''), "{text}");
@@ -158,6 +161,18 @@ impl Terminal {
             }
         }
         ended
+    }
+
+    /// Starts the dashboard again in the pane its predecessor died in.
+    fn restart(&self) {
+        self.tmux_ok(&[
+            "respawn-pane",
+            "-k",
+            "-t",
+            SESSION,
+            "sh",
+            self.launcher.to_str().unwrap(),
+        ]);
     }
 
     fn resize(&self, width: u16, height: u16) {
@@ -266,6 +281,22 @@ fn footer(screen: &str) -> &str {
         .unwrap_or_default()
 }
 
+/// What the header says of this session: "session: 26 ran, 1 failed" (or narrow: "ran 26 (1 ✗)").
+fn session(screen: &str) -> Option<(u32, u32)> {
+    let header = header(screen);
+    let numbers = |text: &str| -> Vec<u32> {
+        text.split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect()
+    };
+    let at = header.find("session: ").or_else(|| header.find("ran "))?;
+    let rest: String = header[at..].chars().take_while(|c| *c != '│').collect();
+    match numbers(&rest)[..] {
+        [ran, failed, ..] => Some((ran, failed)),
+        _ => None,
+    }
+}
+
 /// The number after `word` in the header ("running 3" → 3).
 fn count(screen: &str, word: &str) -> Option<u32> {
     let header = header(screen);
@@ -279,7 +310,7 @@ fn count(screen: &str, word: &str) -> Option<u32> {
 
 /// The PROV, DEPLOY, CHECK symbols of a server's row in the servers pane.
 fn outcome_symbols(screen: &str, server: &str) -> Vec<String> {
-    const SYMBOLS: [&str; 10] = ["✓", "✓!", "✗", "!", "T", "E", "⊘", "▶", "·", "-"];
+    const SYMBOLS: [&str; 11] = ["✓", "✓!", "✗", "!", "T", "E", "⊘", "↯", "▶", "·", "-"];
     let row = screen
         .lines()
         .find(|line| {
@@ -323,9 +354,14 @@ fn operator_provisions_deploys_resizes_the_pool_and_reads_the_failure(runner: &s
     // Everything, provisioned.
     term.keys(&["a"]);
     term.wait_for_screen("all nine selected", SCREEN, |s| s.contains("9 selected"));
+    // Nine servers: the dashboard asks first.
     term.keys(&["p"]);
+    term.wait_for_screen("the confirmation", SCREEN, |s| {
+        s.contains("provision 9 servers?")
+    });
+    term.keys(&["y"]);
     let provisioned = term.wait_for_screen("nine provisions done", ANSIBLE, |s| {
-        count(s, "done") == Some(9) && header(s).contains("queued 0 · running 0")
+        session(s) == Some((9, 0)) && header(s).contains("queued 0 · running 0")
     });
     // The header says how the runs were started.
     let expected = match runner {
@@ -345,6 +381,10 @@ fn operator_provisions_deploys_resizes_the_pool_and_reads_the_failure(runner: &s
 
     // Deploy all nine; while they run, grow the pool to five in two quick presses.
     term.keys(&["d"]);
+    term.wait_for_screen("the confirmation", SCREEN, |s| {
+        s.contains("deploy 9 servers?")
+    });
+    term.keys(&["y"]);
     term.wait_for_screen("three deploys running", ANSIBLE, |s| {
         count(s, "running") == Some(3) && header(s).contains("PARALLEL 3")
     });
@@ -384,9 +424,10 @@ fn operator_provisions_deploys_resizes_the_pool_and_reads_the_failure(runner: &s
     let top = header(&end);
     assert!(top.contains("PARALLEL 1"), "{top}");
     // 9 provisions + 9 deploys + 8 health checks (health_check_enabled in the demo config; the
-    // failed deploy of db-02 gets none); "done" counts every finished run, failures included.
-    assert_eq!(count(&end, "done"), Some(26), "{top}");
-    assert_eq!(count(&end, "failed"), Some(1), "{top}");
+    // failed deploy of db-02 gets none): the session's runs, failures included; one server is
+    // failing now.
+    assert_eq!(session(&end), Some((26, 1)), "{top}");
+    assert!(top.contains("✗ 1 failing"), "{top}");
     assert!(end.contains("Workers 0/1"), "{end}");
     assert_eq!(outcome_symbols(&end, "web-01"), ["✓", "✓", "✓"], "{end}");
     assert_eq!(outcome_symbols(&end, "db-02"), ["✓", "✗", "-"], "{end}");
@@ -487,6 +528,10 @@ fn quitting_with_runs_in_flight_asks_then_cancels_them(runner: &str) {
     term.keys(&["a"]);
     term.wait_for_screen("all nine selected", SCREEN, |s| s.contains("9 selected"));
     term.keys(&["p"]);
+    term.wait_for_screen("the confirmation", SCREEN, |s| {
+        s.contains("provision 9 servers?")
+    });
+    term.keys(&["y"]);
     term.wait_for_screen("three provisions running", ANSIBLE, |s| {
         count(s, "running") == Some(3) && s.contains("· provision ")
     });
@@ -556,19 +601,149 @@ fn quitting_with_runs_in_flight_asks_then_cancels_them(runner: &str) {
 }
 
 #[test]
+fn nothing_runs_on_a_hidden_server_unasked_and_a_crash_is_told_truly() {
+    let sandbox = Sandbox::demo();
+    let term = Terminal::open(&sandbox, "trust", 160, 45);
+    wait_for_dashboard(&term);
+    let enqueued = || {
+        journal_records(&sandbox)
+            .iter()
+            .filter(|r| r["kind"] == "enqueued")
+            .count()
+    };
+
+    // web-01 selected, then a filter that hides it.
+    term.keys(&["j", "j", "j", "Space"]);
+    term.wait_for_screen("web-01 selected", SCREEN, |s| {
+        s.contains("1 selected") && s.contains("│● web-01")
+    });
+    term.keys(&["/"]);
+    term.wait_for_screen("the filter prompt", SCREEN, |s| {
+        footer(s).contains("filter:")
+    });
+    term.type_text("db");
+    term.keys(&["Enter"]);
+    term.wait_for_screen("only the db servers", SCREEN, |s| {
+        s.contains("Servers 2/9") && !footer(s).contains("filter:")
+    });
+    term.keys(&["d"]);
+    let asked = term.wait_for_screen("the confirmation", SCREEN, |s| {
+        s.contains("deploy 1 server, 1 hidden by the filter: web-01?")
+    });
+    println!("--- a deploy on a hidden server asks ---\n{asked}");
+    assert_eq!(
+        enqueued(),
+        0,
+        "nothing is queued while the question is open"
+    );
+    term.keys(&["Escape"]);
+    term.wait_for_screen("the answer", SCREEN, |s| footer(s).contains("nothing done"));
+    assert_eq!(enqueued(), 0, "Esc queues nothing");
+    // Asked again and confirmed: it runs (and fails: web-01 was never provisioned).
+    term.keys(&["d"]);
+    term.wait_for_screen("the confirmation", SCREEN, |s| {
+        s.contains("hidden by the filter: web-01?")
+    });
+    term.keys(&["y"]);
+    term.wait_for_screen("the deploy done", ANSIBLE, |s| {
+        session(s) == Some((1, 1)) && header(s).contains("running 0")
+    });
+    term.keys(&["Escape"]);
+    term.wait_for_screen("the filter cleared, the selection kept", SCREEN, |s| {
+        s.contains("Servers 9/9") && footer(s).contains("1 server still selected")
+    });
+    term.keys(&["Escape"]);
+    let cleared = term.wait_for_screen("the selection cleared", SCREEN, |s| {
+        footer(s).contains("selection of 1 server cleared")
+    });
+    assert_eq!(
+        outcome_symbols(&cleared, "web-01"),
+        ["-", "✗", "-"],
+        "{cleared}"
+    );
+
+    // A provision of lb-01 from the command line, and fleetdeck killed while it runs.
+    term.keys(&[":"]);
+    term.wait_for_screen("the command line", SCREEN, |s| {
+        footer(s).contains("Tab complete")
+    });
+    term.type_text("provision lb-01");
+    term.keys(&["Enter"]);
+    term.wait_for_screen("lb-01's provision running", ANSIBLE, |s| {
+        count(s, "running") == Some(1) && outcome_symbols(s, "lb-01") == ["▶", "-", "-"]
+    });
+    let pid: i32 = term.display("#{pane_pid}").parse().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert_eq!(term.wait_for_exit(SCREEN), 128 + 9);
+
+    // Restarted: the screen says what happened, not what happened before.
+    term.restart();
+    let after = term.wait_for_screen("the dashboard after the crash", SCREEN, |s| {
+        s.contains("Servers 9/9") && s.contains("marked interrupted")
+    });
+    println!("--- after kill -9 and a restart ---\n{after}");
+    assert_eq!(outcome_symbols(&after, "lb-01"), ["↯", "-", "-"], "{after}");
+    assert_eq!(
+        outcome_symbols(&after, "web-01"),
+        ["-", "✗", "-"],
+        "{after}"
+    );
+    assert!(header(&after).contains("✗ 2 failing"), "{after}");
+    term.keys(&["j", "j", "i"]);
+    term.wait_for_screen("lb-01's details", SCREEN, |s| {
+        s.contains("provision interrupted (fleetdeck")
+    });
+    term.keys(&["Enter"]);
+    let log = term.wait_for_screen("lb-01's cut log", SCREEN, |s| {
+        s.contains("provision for server lb-01 ·") && s.contains("Esc close")
+    });
+    assert!(
+        log.contains("marked at the next start of fleetdeck"),
+        "the log says why it stops: {log}"
+    );
+    term.keys(&["Escape"]);
+    term.wait_for_screen("the viewer closed", SCREEN, |s| !s.contains("Esc close"));
+
+    // r requeues what the journal says failed, earlier session included, and names it. (`i`
+    // closes the details: Esc right before a key would read as Alt-that-key.)
+    term.keys(&["i", "r"]);
+    let retried = term.wait_for_screen("the retry answered", SCREEN, |s| {
+        footer(s).contains("retrying provision on lb-01, deploy on web-01")
+    });
+    println!("--- r after the restart ---\n{retried}");
+    let end = term.wait_for_screen("both retries done", ANSIBLE, |s| {
+        session(s) == Some((2, 1)) && header(s).contains("queued 0 · running 0")
+    });
+    assert_eq!(outcome_symbols(&end, "lb-01"), ["✓", "-", "-"], "{end}");
+    assert_eq!(outcome_symbols(&end, "web-01"), ["-", "✗", "-"], "{end}");
+    term.keys(&["q"]);
+    assert_eq!(term.wait_for_exit(SCREEN), 0, "{}", term.screen());
+    let left = sandbox.ansible_left_after(Duration::from_secs(20));
+    assert!(left.is_empty(), "ansible left behind: {left:#?}");
+}
+
+#[test]
 fn small_terminal_resize_help_and_quit_restore_the_terminal() {
     let sandbox = Sandbox::demo();
     let term = Terminal::open(&sandbox, "screen", 80, 24);
     let screen = wait_for_dashboard(&term);
-    // The narrow header: "demo PAR 3 workers 0/3 queued 0 · running 0 · done 0 · failed 0 ⏱ 0:00".
+    // The narrow header: "demo PAR 3 workers 0/3 queued 0 · running 0 ✓ none failing ran 0 (0 ✗) … ⏱ 0:00".
     let top = header(&screen);
     assert!(
         top.contains("PAR 3") && top.contains("workers 0/3"),
         "{screen}"
     );
     assert!(
-        top.contains("queued 0 · running 0 · done 0 · failed 0"),
+        top.contains("queued 0 · running 0 ✓ none failing"),
         "{screen}"
+    );
+    assert!(
+        top.trim_end().ends_with("⏱ 0:00"),
+        "the clock stays: {screen}"
     );
     assert!(
         screen.contains("Queue 0") && screen.contains("Log"),

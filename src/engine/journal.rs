@@ -459,9 +459,17 @@ mod tests {
             replay.pending().iter().map(|i| i.id).collect::<Vec<_>>(),
             [3, 4]
         );
-        assert_eq!(replay.pending()[1].priority, 7, "reprioritised while queued");
         assert_eq!(
-            replay.interrupted().iter().map(|i| i.id).collect::<Vec<_>>(),
+            replay.pending()[1].priority,
+            7,
+            "reprioritised while queued"
+        );
+        assert_eq!(
+            replay
+                .interrupted()
+                .iter()
+                .map(|i| i.id)
+                .collect::<Vec<_>>(),
             [2]
         );
         assert!(replay.succeeded.contains(&1));

@@ -73,6 +73,8 @@ pub struct Started {
     pub events: mpsc::UnboundedReceiver<EngineEvent>,
     pub task: EngineTask,
     pub history: journal::Replay,
+    /// The state before anything happened, so a face's first frame is already true.
+    pub snapshot: Box<super::Snapshot>,
 }
 
 impl Engine {
@@ -149,6 +151,7 @@ impl Engine {
         engine.apply(restored);
         let opening = engine.core.start();
         engine.apply(opening);
+        let snapshot = Box::new(engine.core.snapshot(Utc::now()));
         let task = tokio::spawn(engine.run(commands_rx, runner_rx));
         Ok(Started {
             handle: EngineHandle {
@@ -157,6 +160,7 @@ impl Engine {
             events: events_rx,
             task,
             history,
+            snapshot,
         })
     }
 

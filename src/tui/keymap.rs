@@ -345,7 +345,7 @@ pub const NORMAL: &[Binding] = &[
         &[ch('r')],
         S::Global,
         A::Retry,
-        "retry the latest failed / interrupted runs (selection's, or all)",
+        "retry failed / interrupted runs (selection, or all)",
         Some("retry"),
     ),
     bind(
@@ -359,7 +359,7 @@ pub const NORMAL: &[Binding] = &[
         &[ch(':')],
         S::Global,
         A::CommandLine,
-        "command line: deploy web, workers 5, retry failed, … (Tab completes)",
+        "command line: deploy web, workers 5, … (see below)",
         Some("command"),
     ),
     bind(

@@ -15,7 +15,7 @@ pub mod picker;
 pub mod ui;
 pub mod viewer;
 
-use crate::engine::{Command, Engine, ShutdownMode, Started};
+use crate::engine::{Command, Engine, EngineEvent, ShutdownMode, Started};
 use crate::project::Environment;
 use anyhow::{Context, Result};
 use app::{App, Effect, Mode, Viewer};
@@ -42,8 +42,10 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
         mut events,
         task,
         history,
+        snapshot,
     } = Engine::start(setup)?;
     let mut app = App::new(&env.name, &inventory, crate::status::derive(&history));
+    app.apply(EngineEvent::Snapshot(snapshot));
     app.last_duration = crate::status::last_durations(&history);
     app.confirm_actions = env.config.confirm_actions;
     let logs = TuiWidgetState::new().set_default_display_level(log::LevelFilter::Info);

@@ -1,7 +1,8 @@
 //! The `?` overlay: every binding of the key table, by where it applies.
 
 use super::centered;
-use crate::tui::dialogs::{ENQUEUE_KEYS, QUIT_KEYS, STOP_KEYS};
+use crate::tui::command_line::COMMANDS;
+use crate::tui::dialogs::{CONFIRM_KEYS, ENQUEUE_KEYS, QUIT_KEYS, STOP_KEYS};
 use crate::tui::keymap::{self, Scope};
 use crate::tui::viewer::VIEWER_KEYS;
 use ratatui::Frame;
@@ -46,9 +47,15 @@ pub fn draw(frame: &mut Frame, area: Rect, scroll: u16) {
             lines.push(entry(keymap::labels(binding), binding.help));
         }
     }
+    sections.push(lines.len());
+    lines.push(heading("Command line (:, Tab completes)"));
+    for (command, args) in COMMANDS {
+        lines.push(entry(command.to_string(), args));
+    }
     for (name, table) in [
         ("Queue with options (t)", ENQUEUE_KEYS),
         ("Stop a run (x on a worker)", STOP_KEYS),
+        ("Confirm (multi-server or hidden)", CONFIRM_KEYS),
         ("Quit (q)", QUIT_KEYS),
     ] {
         sections.push(lines.len());
