@@ -70,6 +70,8 @@ pub struct Viewer {
     pub follow: bool,
     pub search: String,
     pub searching: bool,
+    /// The last search found nothing: the viewer says so.
+    pub no_match: bool,
     /// Bytes of the file read into complete lines: the next read starts here.
     pub read_to: u64,
     /// The last line had no newline yet: the next read replaces it.

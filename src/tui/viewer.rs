@@ -159,6 +159,7 @@ impl Viewer {
 
     /// Moves to the next (or previous) line containing the search text.
     fn jump(&mut self, forward: bool) {
+        self.no_match = false;
         if self.search.is_empty() {
             return;
         }
@@ -173,9 +174,12 @@ impl Viewer {
                 }
             })
             .find(|i| self.lines[*i].to_lowercase().contains(&needle));
-        if let Some(line) = hit {
-            self.follow = false;
-            self.scroll = line;
+        match hit {
+            Some(line) => {
+                self.follow = false;
+                self.scroll = line;
+            }
+            None => self.no_match = true,
         }
     }
 }

@@ -310,3 +310,34 @@ fn tab_completes_commands_and_names() {
     let (_, all) = app.complete("");
     assert!(all.contains(&"discard".to_string()));
 }
+
+#[test]
+fn a_log_search_that_finds_nothing_says_so() {
+    let mut app = idle();
+    app.mode = Mode::Viewer(Viewer::new(
+        "deploy for server web-01".into(),
+        PathBuf::from("web-01.log"),
+        "TASK [Unpack]\nok: [web-01]\n",
+    ));
+    press(&mut app, &[ch('/')]);
+    type_text(&mut app, "checksum");
+    press(&mut app, &[code(KeyCode::Enter)]);
+    let Mode::Viewer(viewer) = &app.mode else {
+        panic!("the viewer stays open");
+    };
+    assert!(viewer.no_match);
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 10)).unwrap();
+    terminal
+        .draw(|frame| crate::tui::ui::viewer::draw(frame, frame.area(), viewer))
+        .unwrap();
+    let text = terminal.backend().to_string();
+    assert!(text.contains("no line matches \"checksum\""), "{text}");
+    // Searching again for something there clears it.
+    press(&mut app, &[ch('/')]);
+    type_text(&mut app, "unpack");
+    press(&mut app, &[code(KeyCode::Enter)]);
+    let Mode::Viewer(viewer) = &app.mode else {
+        panic!("the viewer stays open");
+    };
+    assert!(!viewer.no_match);
+}

@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame, area: Rect, viewer: &Viewer) {
         .map(|(i, line)| {
             let hit = !needle.is_empty() && line.to_lowercase().contains(&needle);
             let style = match (hit, i == viewer.scroll && !viewer.follow) {
-                (_, true) => Style::new().bg(Color::DarkGray),
+                (_, true) => Style::new().bg(super::style::CURSOR_BG),
                 (true, false) => Style::new().fg(Color::Yellow),
                 _ => Style::new(),
             };
@@ -47,6 +47,11 @@ pub fn draw(frame: &mut Frame, area: Rect, viewer: &Viewer) {
     frame.render_widget(Paragraph::new(lines), text);
     let status = if viewer.searching {
         format!(" search: {}▏  Enter find · Esc cancel", viewer.search)
+    } else if viewer.no_match {
+        format!(
+            " no line matches \"{}\" · / search again · Esc close",
+            viewer.search
+        )
     } else {
         format!(
             " line {}/{} · ↑↓ PgUp PgDn scroll · F follow · / search · n N next · Esc close",

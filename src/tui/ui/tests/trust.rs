@@ -103,8 +103,14 @@ fn the_cursor_row_is_readable_in_every_pane() {
     // Four workers on 100×30: compact rows, which have a cursor row.
     app.snapshot.workers.push(WorkerView { slot: 4, run: None });
     app.snapshot.target_workers = 4;
-    for pane in [Pane::Servers, Pane::Queue, Pane::Workers] {
+    for (pane, mode) in [
+        (Pane::Servers, Mode::Normal),
+        (Pane::Queue, Mode::Normal),
+        (Pane::Workers, Mode::Normal),
+        (Pane::Servers, Mode::Viewer(viewer())),
+    ] {
         app.focus = pane;
+        app.mode = mode;
         let terminal = render(&app, 100, 30);
         let buffer = terminal.backend().buffer();
         let mut cursor_cells = 0;
