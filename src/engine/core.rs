@@ -143,7 +143,7 @@ impl Core {
         let held = self.queue.held_count();
         if held > 0 {
             let msg = format!(
-                "{held} item(s) from an earlier session are queued and held: resume (P, or run --resume) to run them"
+                "{held} item(s) from an earlier session are queued and held: P runs them (or run --resume), X discards them"
             );
             log(&mut fx, ENGINE_TARGET, Level::Warn, msg);
         }

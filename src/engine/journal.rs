@@ -168,47 +168,35 @@ impl Replay {
                 if outcome.is_success() {
                     self.succeeded.insert(*id);
                 }
-                // A queue entry dropped before it ran (cancelled, skipped) does not replace
-                // what the server last did.
-                if let Some(item) = ran {
-                    let key = (item.server.clone(), item.action);
-                    if let (Outcome::Succeeded, Some(ms), false) =
-                        (outcome, duration_ms, item.check_mode)
-                    {
-                        self.durations.insert(key.clone(), *ms);
-                    }
-                    self.latest.insert(
-                        key,
-                        Latest {
-                            item,
-                            at: *at,
-                            outcome: outcome.clone(),
-                            duration_ms: *duration_ms,
-                            log,
-                            healthy: None,
-                        },
-                    );
-                } else if let Some(item) = never_ran
-                    && matches!(outcome, Outcome::Skipped { .. })
+                if let (Some(item), Outcome::Succeeded, Some(ms)) = (&ran, outcome, duration_ms)
+                    && !item.check_mode
                 {
+                    self.durations
+                        .insert((item.server.clone(), item.action), *ms);
+                }
+                // What ran is the server's latest; a link skipped before it ran shows too,
+                // unless it would hide a failure; a cancelled queue entry changes nothing.
+                let shown = match (ran, never_ran) {
+                    (Some(item), _) => Some(item),
+                    (None, Some(item)) if matches!(outcome, Outcome::Skipped { .. }) => Some(item)
+                        .filter(|item| {
+                            self.latest
+                                .get(&(item.server.clone(), item.action))
+                                .is_none_or(|latest| !latest.outcome.is_failure())
+                        }),
+                    _ => None,
+                };
+                if let Some(item) = shown {
                     let key = (item.server.clone(), item.action);
-                    let replaces = self
-                        .latest
-                        .get(&key)
-                        .is_none_or(|latest| !latest.outcome.is_failure());
-                    if replaces {
-                        self.latest.insert(
-                            key,
-                            Latest {
-                                item,
-                                at: *at,
-                                outcome: outcome.clone(),
-                                duration_ms: None,
-                                log: None,
-                                healthy: None,
-                            },
-                        );
-                    }
+                    let latest = Latest {
+                        item,
+                        at: *at,
+                        outcome: outcome.clone(),
+                        duration_ms: *duration_ms,
+                        log,
+                        healthy: None,
+                    };
+                    self.latest.insert(key, latest);
                 }
                 self.finished.push(record.clone());
             }

@@ -1534,7 +1534,7 @@ fn restored_items_come_back_held_and_new_work_does_not_wait_for_them() {
     );
     assert!(
         logs(&fx).contains(
-            &"2 item(s) from an earlier session are queued and held: resume (P, or run --resume) to run them"
+            &"2 item(s) from an earlier session are queued and held: P runs them (or run --resume), X discards them"
         ),
         "{fx:?}"
     );

@@ -253,10 +253,14 @@ fn marks(run: &RunView, draining: bool, now: DateTime<Utc>) -> Vec<Span<'static>
 
 /// Progress against the last successful run of the same server and action, if there was one.
 fn progress(app: &App, run: &RunView, elapsed: Duration) -> (f64, String) {
-    match app
-        .last_duration
-        .get(&(run.item.server.clone(), run.item.action))
-    {
+    // A dry run does different work than a real one: no real run's duration predicts it.
+    let earlier = (!run.item.check_mode)
+        .then(|| {
+            app.last_duration
+                .get(&(run.item.server.clone(), run.item.action))
+        })
+        .flatten();
+    match earlier {
         Some(previous) if !previous.is_zero() => {
             let ratio = (elapsed.as_secs_f64() / previous.as_secs_f64()).min(0.99);
             let left = previous.saturating_sub(elapsed);
