@@ -27,9 +27,14 @@ pub enum Commands {
     /// Queue actions, run them to completion without a screen, print a summary.
     ///
     /// Exit status: 0 when every run succeeded, 2 when any failed, was unreachable or was not
-    /// run, 130 after Ctrl-C (the first interrupts running runs, the second kills them).
+    /// run, 1 when nothing could start (a usage error, a bad config), 130 after Ctrl-C (the
+    /// first interrupts running runs, the second kills them).
     Run(RunArgs),
-    /// Show each server's last outcome per action, from the journal.
+    /// Show each server's last outcome per action, from the journal: what was interrupted, what
+    /// runs now, and the logs of what is failing.
+    ///
+    /// Exit status: 0 (with --exit-code: 2 when any server's latest outcome is failing); 1 when
+    /// the status could not be read.
     Status(StatusArgs),
 }
 
@@ -86,4 +91,8 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Exit 2 when any server's latest outcome is failed, unreachable, timed out, could not
+    /// start, interrupted or unhealthy (for scripts); without it, status exits 0.
+    #[arg(long)]
+    pub exit_code: bool,
 }

@@ -3,17 +3,19 @@
 
 use crate::cli::{ActionArg, RunArgs};
 use crate::config::split_tags;
-use crate::engine::{Engine, Started};
 use crate::engine::model::{Action, ItemId};
 use crate::engine::{
     Command, EngineEvent, EnqueueRequest, FinishedRun, ShutdownMode, Snapshot, Target,
 };
+use crate::engine::{Engine, Started};
 use crate::project::Environment;
 use crate::{console_log, summary};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
+/// Nothing ran: a usage error, a bad config, an unknown environment or server.
+pub const EXIT_COULD_NOT_START: u8 = 1;
 pub const EXIT_FAILED: u8 = 2;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
@@ -107,20 +109,14 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     drop(engine);
     task.await??;
 
-    // Items of an earlier session that stayed held are not this run's business.
     let queue = last.map(|s| s.queue.clone()).unwrap_or_default();
-    let left = queue.iter().filter(|q| !q.item.held).count();
-    let report = summary::Summary::new(finished, health, left);
+    let report = summary::Summary::new(finished, health, &queue);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {
         print!("{}", report.table());
-        if !queue.is_empty() {
-            let n = queue.len();
-            println!(
-                "{n} item(s) stay queued for later: `fleetdeck run -e {} --resume` runs them",
-                env.name
-            );
+        if let Some(note) = report.left_note(&env.name) {
+            println!("{note}");
         }
     }
     let code = if interrupts > 0 {

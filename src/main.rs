@@ -4,18 +4,35 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use fleetdeck::cli::{Cli, Commands};
+use fleetdeck::headless::{EXIT_COULD_NOT_START, EXIT_FAILED};
 use fleetdeck::project::Project;
 use fleetdeck::{headless, status, tui};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage(&err),
+    };
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("fleetdeck: {err:#}");
-            ExitCode::from(1)
+            ExitCode::from(EXIT_COULD_NOT_START)
         }
+    }
+}
+
+/// clap's own answer, printed as clap prints it; only the exit code is ours. `--help` and
+/// `--version` are answers (clap's exit code 0); anything else is a usage error, which clap
+/// would exit 2 for, but 2 tells scripts "a run failed": nothing started, so 1.
+fn usage(err: &clap::Error) -> ExitCode {
+    // Nothing useful is left to do when even the usage text cannot be written.
+    let _ = err.print();
+    if err.exit_code() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_COULD_NOT_START)
     }
 }
 
@@ -34,8 +51,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Commands::Status(args)) => {
             let env = project.env(&project.pick_env(cli.env.as_deref())?)?;
-            status::print(&env, args.json)?;
-            Ok(ExitCode::SUCCESS)
+            let failing = status::print(&env, args.json)?;
+            Ok(if args.exit_code && failing {
+                ExitCode::from(EXIT_FAILED)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         None => {
             let name = match (cli.env, project.envs()?) {

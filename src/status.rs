@@ -1,13 +1,15 @@
-//! `fleetdeck status`: each server's last outcome per action, derived from the journal.
+//! `fleetdeck status`: each server's last outcome per action, derived from the journal. The
+//! derivation lives here (the dashboard shows the same); what the command prints, in `report`.
 
-use crate::engine::journal::{self, Latest, Replay};
+pub mod report;
+
+pub use report::print;
+
+use crate::engine::journal::{Latest, Replay};
 use crate::engine::model::{Action, ItemId, Outcome};
-use crate::project::Environment;
-use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -79,91 +81,6 @@ pub fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
         3600..86400 => format!("{}h", secs / 3600),
         _ => format!("{}d", secs / 86400),
     }
-}
-
-pub fn cell(last: &LastRun, now: DateTime<Utc>) -> String {
-    let mut word = last.outcome.label().to_string();
-    match last.healthy {
-        Some(true) => word.push_str(", healthy"),
-        Some(false) => word.push_str(", unhealthy"),
-        None => {}
-    }
-    format!("{word} {} ago", age(last.at, now))
-}
-
-pub fn render_table(servers: &[String], status: &FleetStatus, now: DateTime<Utc>) -> String {
-    let mut rows = vec![vec![
-        "SERVER".to_string(),
-        "PROVISION".into(),
-        "DEPLOY".into(),
-        "CHECK".into(),
-    ]];
-    for server in servers {
-        let mut row = vec![server.clone()];
-        for action in Action::ALL {
-            let text = status
-                .get(server)
-                .and_then(|s| s.get(&action))
-                .map(|last| cell(last, now));
-            row.push(text.unwrap_or_else(|| "-".into()));
-        }
-        rows.push(row);
-    }
-    let widths: Vec<usize> = (0..4)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (c, text) in row.iter().enumerate() {
-            let _ = write!(line, "{text:<width$}  ", width = widths[c]);
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-pub fn print(env: &Environment, json: bool) -> Result<()> {
-    let replay = journal::replay(&env.journal_path())?;
-    let status = derive(&replay);
-    // Servers of the inventory, so never-run ones show too; the journal's alone if it fails.
-    let mut servers: Vec<String> = match env.load_inventory() {
-        Ok(inventory) => inventory.hosts.keys().cloned().collect(),
-        Err(err) => {
-            eprintln!("fleetdeck: {err:#}");
-            Vec::new()
-        }
-    };
-    for server in status.keys() {
-        if !servers.contains(server) {
-            servers.push(server.clone());
-        }
-    }
-    if json {
-        let value = serde_json::json!({
-            "environment": env.name,
-            "servers": status,
-            "queued": replay.pending().len(),
-            "interrupted": replay.interrupted().iter().map(|i| i.id).collect::<Vec<_>>(),
-        });
-        println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(());
-    }
-    print!("{}", render_table(&servers, &status, Utc::now()));
-    if !replay.pending().is_empty() {
-        println!(
-            "\n{} item(s) queued from an earlier session (paused).",
-            replay.pending().len()
-        );
-    }
-    if !replay.interrupted().is_empty() {
-        println!(
-            "{} run(s) were interrupted when fleetdeck stopped; they will not re-run by themselves.",
-            replay.interrupted().len()
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -313,7 +230,11 @@ mod tests {
         let replay = history.0;
         let status = derive(&replay);
         let web03 = &status["web-03"][&Action::Provision];
-        assert_eq!(web03.outcome, Outcome::Interrupted, "not the earlier success");
+        assert_eq!(
+            web03.outcome,
+            Outcome::Interrupted,
+            "not the earlier success"
+        );
         assert!(web03.is_failing());
         assert_eq!(web03.log, Some("logs/2.log".into()));
         let web04 = &status["web-04"][&Action::Provision];

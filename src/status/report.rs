@@ -1,0 +1,374 @@
+//! What `fleetdeck status` prints: each server's latest outcome per action, the runs cut by a
+//! crash or running now (by name, with their logs), the logs of what is failing, and the same
+//! facts as JSON. One `Report` feeds the table, the lists, the JSON and `--exit-code`, so they
+//! cannot disagree.
+
+use super::{FleetStatus, LastRun, age, derive};
+use crate::engine::journal::{self, Record, Replay};
+use crate::engine::model::{Action, Item, ItemId, Outcome};
+use crate::project::Environment;
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::io::{BufRead, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+
+/// A run named in a list: one cut by a crash, or one running now.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NamedRun {
+    pub server: String,
+    pub action: Action,
+    pub id: ItemId,
+    pub check_mode: bool,
+    /// When it started, as journaled.
+    pub started: Option<DateTime<Utc>>,
+    pub log: Option<PathBuf>,
+}
+
+/// A failing latest run, for the JSON list scripts read.
+#[derive(Serialize)]
+struct Failing<'a> {
+    server: &'a str,
+    action: Action,
+    #[serde(flatten)]
+    last: &'a LastRun,
+}
+
+pub struct Report {
+    pub environment: String,
+    /// The table's rows: the inventory's servers, then any only the journal knows.
+    pub servers: Vec<String>,
+    /// Each (server, action)'s latest run, runs cut by a crash included.
+    pub status: FleetStatus,
+    /// Started and not finished while another fleetdeck holds the environment.
+    pub running: Vec<NamedRun>,
+    /// The pid of the fleetdeck holding the environment now.
+    pub holder: Option<u32>,
+    /// Queued and never started.
+    pub queued: usize,
+    /// When each run started, by id: the journal's `started` records.
+    started: HashMap<ItemId, DateTime<Utc>>,
+}
+
+impl Report {
+    /// `started`: when each run started (the journal's `started` records); `holder`:
+    /// the fleetdeck holding the environment now, if any.
+    pub fn new(
+        environment: &str,
+        inventory: Vec<String>,
+        mut replay: Replay,
+        started: HashMap<ItemId, DateTime<Utc>>,
+        holder: Option<u32>,
+    ) -> Report {
+        let unfinished = replay.interrupted();
+        let mut running = Vec::new();
+        if holder.is_some() {
+            // Another fleetdeck owns the journal: what it started and has not finished, it is
+            // running now.
+            running = unfinished
+                .iter()
+                .map(|item| named(item, started.get(&item.id), replay.log_of(item.id)))
+                .collect();
+        } else {
+            // Nobody runs them: a crash cut them. Fold in the record the next start will write,
+            // so status says now what the journal will say then (dated when they started: when
+            // they stopped is not known).
+            for item in &unfinished {
+                let record = Record::Finished {
+                    at: started.get(&item.id).copied().unwrap_or(item.enqueued_at),
+                    id: item.id,
+                    server: item.server.clone(),
+                    action: item.action,
+                    outcome: Outcome::Interrupted,
+                    recap: None,
+                    duration_ms: None,
+                    log: replay.log_of(item.id).cloned(),
+                };
+                replay.apply(&record);
+            }
+        }
+        let status = derive(&replay);
+        let mut servers = inventory;
+        let known = status.keys().chain(running.iter().map(|run| &run.server));
+        for server in known {
+            if !servers.contains(server) {
+                servers.push(server.clone());
+            }
+        }
+        Report {
+            environment: environment.to_string(),
+            servers,
+            status,
+            running,
+            holder,
+            queued: replay.pending().len(),
+            started,
+        }
+    }
+
+    fn latest(&self) -> impl Iterator<Item = (&str, Action, &LastRun)> {
+        self.status.iter().flat_map(|(server, actions)| {
+            actions
+                .iter()
+                .map(move |(action, last)| (server.as_str(), *action, last))
+        })
+    }
+
+    /// Every (server, action) whose latest run was interrupted, journaled as such or not yet.
+    pub fn interrupted(&self) -> Vec<NamedRun> {
+        self.latest()
+            .filter(|(_, _, last)| last.outcome == Outcome::Interrupted)
+            .map(|(server, action, last)| NamedRun {
+                server: server.to_string(),
+                action,
+                id: last.id,
+                check_mode: last.check_mode,
+                started: self.started.get(&last.id).copied(),
+                log: last.log.clone(),
+            })
+            .collect()
+    }
+
+    /// When a latest run happened, for people: an interrupted run is journaled as such only at
+    /// the next start, so it is dated by when it started, before and after that start alike.
+    fn when(&self, last: &LastRun) -> DateTime<Utc> {
+        match (&last.outcome, self.started.get(&last.id)) {
+            (Outcome::Interrupted, Some(started)) => *started,
+            _ => last.at,
+        }
+    }
+
+    /// What `--exit-code` answers: some server's latest outcome is not fine.
+    pub fn any_failing(&self) -> bool {
+        self.latest().any(|(_, _, last)| last.is_failing())
+    }
+
+    fn running_cell(&self, server: &str, action: Action) -> Option<String> {
+        let pid = self.holder?;
+        self.running
+            .iter()
+            .any(|run| run.server == server && run.action == action)
+            .then(|| format!("running now (fleetdeck pid {pid})"))
+    }
+
+    pub fn table(&self, now: DateTime<Utc>) -> String {
+        let mut rows = vec![["SERVER", "PROVISION", "DEPLOY", "CHECK"].map(String::from)];
+        for server in &self.servers {
+            let cells = Action::ALL.map(|action| {
+                self.running_cell(server, action)
+                    .or_else(|| {
+                        let last = self.status.get(server)?.get(&action)?;
+                        Some(cell(last, self.when(last), now))
+                    })
+                    .unwrap_or_else(|| "-".into())
+            });
+            let [provision, deploy, check] = cells;
+            rows.push([server.clone(), provision, deploy, check]);
+        }
+        let widths: Vec<usize> = (0..4)
+            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for row in rows {
+            let mut line = String::new();
+            for (c, text) in row.iter().enumerate() {
+                let _ = write!(line, "{text:<width$}  ", width = widths[c]);
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The table, then what needs the operator: runs cut by a crash, failures with their logs,
+    /// runs in flight, items waiting. Entries are indented so no line but a row starts with a
+    /// server's name.
+    pub fn text(&self, now: DateTime<Utc>) -> String {
+        let mut out = self.table(now);
+        let interrupted = self.interrupted();
+        if !interrupted.is_empty() {
+            out.push_str(
+                "\nInterrupted when fleetdeck stopped (they do not re-run by themselves):\n",
+            );
+            for run in &interrupted {
+                out.push_str(&run_entry(run, now));
+            }
+        }
+        // Interrupted runs are failing too, but are listed above already.
+        let failing: Vec<_> = self
+            .latest()
+            .filter(|(_, _, last)| last.is_failing() && last.outcome != Outcome::Interrupted)
+            .collect();
+        if !failing.is_empty() {
+            out.push_str("\nFailing:\n");
+            for (server, action, last) in failing {
+                let mut what = last.outcome.to_string();
+                if last.healthy == Some(false) {
+                    what.push_str(", unhealthy");
+                }
+                let _ = writeln!(
+                    out,
+                    "  {server} {action} #{}{}: {what}, {} ago",
+                    last.id,
+                    check_mark(last.check_mode),
+                    age(last.at, now)
+                );
+                out.push_str(&log_line(last.log.as_deref()));
+            }
+        }
+        if let (Some(pid), false) = (self.holder, self.running.is_empty()) {
+            let _ = writeln!(out, "\nRunning now in fleetdeck pid {pid}:");
+            for run in &self.running {
+                out.push_str(&run_entry(run, now));
+            }
+        }
+        if self.queued > 0 {
+            let _ = match self.holder {
+                Some(pid) => writeln!(
+                    out,
+                    "\n{} item(s) queued in fleetdeck pid {pid}.",
+                    self.queued
+                ),
+                None => writeln!(
+                    out,
+                    "\n{} item(s) queued from an earlier session, held: \
+                     `fleetdeck run -e {} --resume` runs them.",
+                    self.queued, self.environment
+                ),
+            };
+        }
+        out
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        let failing: Vec<Failing> = self
+            .latest()
+            .filter(|(_, _, last)| last.is_failing())
+            .map(|(server, action, last)| Failing {
+                server,
+                action,
+                last,
+            })
+            .collect();
+        serde_json::json!({
+            "environment": self.environment,
+            "servers": self.status,
+            "queued": self.queued,
+            "interrupted": self.interrupted(),
+            "failing": failing,
+            "running": self.running,
+            "in_use_by_pid": self.holder,
+        })
+    }
+}
+
+fn named(item: &Item, started: Option<&DateTime<Utc>>, log: Option<&PathBuf>) -> NamedRun {
+    NamedRun {
+        server: item.server.clone(),
+        action: item.action,
+        id: item.id,
+        check_mode: item.check_mode,
+        started: started.copied(),
+        log: log.cloned(),
+    }
+}
+
+fn check_mark(check_mode: bool) -> &'static str {
+    if check_mode { " (check mode)" } else { "" }
+}
+
+/// One table cell: "ok (check mode), healthy 3m ago", `at` being when it happened.
+pub fn cell(last: &LastRun, at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let mut word = last.outcome.label().to_string();
+    word.push_str(check_mark(last.check_mode));
+    match last.healthy {
+        Some(true) => word.push_str(", healthy"),
+        Some(false) => word.push_str(", unhealthy"),
+        None => {}
+    }
+    format!("{word} {} ago", age(at, now))
+}
+
+/// "  web-03 provision #12, started 2m ago (2026-01-02 03:04:05 UTC)" and its log line.
+fn run_entry(run: &NamedRun, now: DateTime<Utc>) -> String {
+    let mut line = format!(
+        "  {} {} #{}{}",
+        run.server,
+        run.action,
+        run.id,
+        check_mark(run.check_mode)
+    );
+    if let Some(started) = run.started {
+        let _ = write!(
+            line,
+            ", started {} ago ({})",
+            age(started, now),
+            started.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+    line.push('\n');
+    line.push_str(&log_line(run.log.as_deref()));
+    line
+}
+
+fn log_line(log: Option<&Path>) -> String {
+    match log {
+        Some(log) => format!("    log: {}\n", log.display()),
+        None => "    no log: the run ended before its child started\n".into(),
+    }
+}
+
+/// When each run's child started. The replay knows who started, not when, so the `started`
+/// records are read once more; unreadable lines are the replay's to report.
+fn started_times(path: &Path) -> Result<HashMap<ItemId, DateTime<Utc>>> {
+    let mut times = HashMap::new();
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(times),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    for line in BufReader::new(file).split(b'\n') {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if let Ok(Record::Started { at, id, .. }) = serde_json::from_slice::<Record>(&line) {
+            times.insert(id, at);
+        }
+    }
+    Ok(times)
+}
+
+/// Prints the status of `env`; returns whether any server's latest outcome is failing.
+pub fn print(env: &Environment, json: bool) -> Result<bool> {
+    let path = env.journal_path();
+    // The holder first, then the journal: a run it shows started is then the holder's, or was
+    // cut by a crash.
+    let holder = journal::holder(&path);
+    let replay = journal::replay(&path)?;
+    let started = started_times(&path)?;
+    // Servers of the inventory, so never-run ones show too; the journal's alone if it fails.
+    let servers: Vec<String> = match env.load_inventory() {
+        Ok(inventory) => inventory.hosts.keys().cloned().collect(),
+        Err(err) => {
+            eprintln!("fleetdeck: {err:#}");
+            Vec::new()
+        }
+    };
+    let report = Report::new(&env.name, servers, replay, started, holder);
+    let text = if json {
+        serde_json::to_string_pretty(&report.json())? + "\n"
+    } else {
+        report.text(Utc::now())
+    };
+    // `status | head` is a fine way to read it: a reader that stops early is no error.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(err).context("writing the status")?
+        }
+        _ => {}
+    }
+    Ok(report.any_failing())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,261 @@
+//! The status report from journals written record by record: what an operator and a script
+//! are told about runs cut by a crash, runs in flight elsewhere, failures and check runs.
+
+use super::*;
+use crate::engine::model::Purpose;
+use chrono::TimeZone;
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 2, 3, minute, 0).unwrap()
+}
+
+/// A journal in the making, and when each run started.
+struct Journal {
+    replay: Replay,
+    started: HashMap<ItemId, DateTime<Utc>>,
+}
+
+impl Journal {
+    fn new() -> Journal {
+        Journal {
+            replay: Replay::empty(),
+            started: HashMap::new(),
+        }
+    }
+
+    fn queue(&mut self, id: ItemId, server: &str, action: Action, check_mode: bool) {
+        let item = Item {
+            id,
+            server: server.into(),
+            action,
+            priority: 0,
+            tags: Vec::new(),
+            check_mode,
+            attempt: 1,
+            enqueued_at: at(0),
+            after: None,
+            purpose: Purpose::Requested,
+            not_before: None,
+            held: false,
+        };
+        self.replay.apply(&Record::Enqueued { at: at(0), item });
+    }
+
+    /// Queued, started at minute `id`, its log opened; not finished.
+    fn start(&mut self, id: ItemId, server: &str, action: Action, check_mode: bool) {
+        self.queue(id, server, action, check_mode);
+        self.replay.apply(&Record::Started {
+            at: at(id as u32),
+            id,
+            slot: 1,
+        });
+        self.started.insert(id, at(id as u32));
+        self.replay.apply(&Record::LogOpened {
+            at: at(id as u32),
+            id,
+            log: format!("logs/demo/{server}_{action}_{id}.log").into(),
+        });
+    }
+
+    fn finish(&mut self, id: ItemId, server: &str, action: Action, outcome: Outcome) {
+        self.replay.apply(&Record::Finished {
+            at: at(id as u32 + 1),
+            id,
+            server: server.into(),
+            action,
+            outcome,
+            recap: None,
+            duration_ms: Some(60_000),
+            log: None,
+        });
+    }
+
+    fn ran(&mut self, id: ItemId, server: &str, action: Action, outcome: Outcome) {
+        self.start(id, server, action, false);
+        self.finish(id, server, action, outcome);
+    }
+
+    fn report(self, holder: Option<u32>) -> Report {
+        let servers = ["db-01", "db-02", "web-01"].map(String::from).to_vec();
+        Report::new("demo", servers, self.replay, self.started, holder)
+    }
+}
+
+fn failed() -> Outcome {
+    Outcome::Failed {
+        rc: Some(2),
+        task: Some("Verify release checksum".into()),
+        message: String::new(),
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    at(30)
+}
+
+#[test]
+fn a_run_cut_by_a_crash_is_named_with_its_log_and_fails_the_exit_code() {
+    let mut journal = Journal::new();
+    journal.ran(1, "web-01", Action::Provision, Outcome::Succeeded);
+    journal.start(5, "web-01", Action::Provision, false);
+    let report = journal.report(None);
+
+    let text = report.text(now());
+    assert!(
+        text.contains("web-01  interrupted 25m ago"),
+        "the table shows it, not the success before it:\n{text}"
+    );
+    assert!(
+        text.contains(
+            "Interrupted when fleetdeck stopped (they do not re-run by themselves):\n  \
+             web-01 provision #5, started 25m ago (2026-01-02 03:05:00 UTC)\n    \
+             log: logs/demo/web-01_provision_5.log\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("running now"), "{text}");
+    assert!(report.any_failing());
+
+    let json = report.json();
+    assert_eq!(json["interrupted"][0]["server"], "web-01");
+    assert_eq!(json["interrupted"][0]["action"], "provision");
+    assert_eq!(json["interrupted"][0]["id"], 5);
+    assert_eq!(
+        json["interrupted"][0]["log"],
+        "logs/demo/web-01_provision_5.log"
+    );
+    assert_eq!(
+        json["servers"]["web-01"]["provision"]["outcome"],
+        "interrupted"
+    );
+    assert_eq!(json["failing"][0]["id"], 5, "{json}");
+    assert!(json["running"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn an_interrupted_run_reads_the_same_before_and_after_the_restart_journals_it() {
+    let mut cut = Journal::new();
+    cut.start(5, "web-01", Action::Provision, false);
+    let mut marked = Journal::new();
+    marked.start(5, "web-01", Action::Provision, false);
+    // The next start journals it a minute later; it is still dated by when it started.
+    marked.finish(5, "web-01", Action::Provision, Outcome::Interrupted);
+    let (cut, marked) = (cut.report(None), marked.report(None));
+    assert_eq!(cut.text(now()), marked.text(now()));
+    assert_eq!(cut.interrupted(), marked.interrupted());
+    assert!(marked.text(now()).contains("web-01  interrupted 25m ago"));
+}
+
+#[test]
+fn while_another_fleetdeck_holds_the_environment_its_runs_are_running_now() {
+    let mut journal = Journal::new();
+    journal.ran(1, "web-01", Action::Provision, Outcome::Succeeded);
+    journal.start(5, "web-01", Action::Provision, true);
+    let report = journal.report(Some(4242));
+
+    let text = report.text(now());
+    assert!(
+        text.contains("web-01  running now (fleetdeck pid 4242)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Running now in fleetdeck pid 4242:\n  \
+             web-01 provision #5 (check mode), started 25m ago (2026-01-02 03:05:00 UTC)\n    \
+             log: logs/demo/web-01_provision_5.log\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("nterrupted"), "{text}");
+    assert!(!report.any_failing(), "a run in flight is not a failure");
+
+    let json = report.json();
+    assert!(json["interrupted"].as_array().unwrap().is_empty());
+    assert_eq!(json["running"][0]["id"], 5);
+    assert_eq!(json["running"][0]["check_mode"], true);
+    assert_eq!(json["in_use_by_pid"], 4242);
+    assert_eq!(
+        json["servers"]["web-01"]["provision"]["outcome"], "succeeded",
+        "the latest finished run stays what it was"
+    );
+}
+
+#[test]
+fn failures_come_with_their_logs_and_a_check_run_says_so() {
+    let mut journal = Journal::new();
+    journal.ran(1, "db-02", Action::Deploy, failed());
+    journal.ran(2, "db-01", Action::Deploy, Outcome::Succeeded);
+    journal.replay.apply(&Record::Health {
+        at: at(4),
+        deploy: 2,
+        server: "db-01".into(),
+        healthy: false,
+    });
+    journal.start(3, "web-01", Action::Check, true);
+    journal.finish(3, "web-01", Action::Check, Outcome::Succeeded);
+    let report = journal.report(None);
+
+    let text = report.text(now());
+    assert!(text.contains("ok (check mode) 26m ago"), "{text}");
+    assert!(
+        text.contains(
+            "Failing:\n  \
+             db-01 deploy #2: succeeded, unhealthy, 27m ago\n    \
+             log: logs/demo/db-01_deploy_2.log\n  \
+             db-02 deploy #1: failed (rc 2, task \"Verify release checksum\"), 28m ago\n    \
+             log: logs/demo/db-02_deploy_1.log\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("Interrupted"), "{text}");
+    assert!(report.any_failing());
+    let json = report.json();
+    let failing: Vec<&str> = json["failing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["server"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing, ["db-01", "db-02"]);
+    assert_eq!(json["servers"]["web-01"]["check"]["check_mode"], true);
+}
+
+#[test]
+fn all_fine_is_not_failing_and_never_run_servers_show_a_dash() {
+    let mut journal = Journal::new();
+    journal.ran(1, "web-01", Action::Deploy, Outcome::Succeeded);
+    let report = journal.report(None);
+    assert!(!report.any_failing());
+    assert_eq!(
+        report.text(now()),
+        "SERVER  PROVISION  DEPLOY      CHECK\n\
+         db-01   -          -           -\n\
+         db-02   -          -           -\n\
+         web-01  -          ok 28m ago  -\n",
+        "nothing to report beyond the table"
+    );
+}
+
+#[test]
+fn queued_items_are_held_for_resume_or_belong_to_the_running_fleetdeck() {
+    let history = |journal: &mut Journal| {
+        journal.ran(1, "web-01", Action::Deploy, Outcome::Succeeded);
+        journal.queue(2, "db-01", Action::Check, false);
+    };
+    let mut earlier = Journal::new();
+    history(&mut earlier);
+    let text = earlier.report(None).text(now());
+    assert!(
+        text.contains(
+            "\n1 item(s) queued from an earlier session, held: `fleetdeck run -e demo --resume` runs them.\n"
+        ),
+        "{text}"
+    );
+    let mut live = Journal::new();
+    history(&mut live);
+    let text = live.report(Some(77)).text(now());
+    assert!(
+        text.contains("\n1 item(s) queued in fleetdeck pid 77.\n"),
+        "{text}"
+    );
+}
