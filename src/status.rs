@@ -41,9 +41,7 @@ impl LastRun {
 
     /// What `--exit-code` and the header's "failing" count: the server is not fine now.
     pub fn is_failing(&self) -> bool {
-        self.outcome.is_failure()
-            || self.outcome == Outcome::Interrupted
-            || self.healthy == Some(false)
+        self.outcome.went_wrong() || self.healthy == Some(false)
     }
 }
 
@@ -237,6 +235,23 @@ mod tests {
         );
         assert!(web03.is_failing());
         assert_eq!(web03.log, Some("logs/2.log".into()));
+        // A chain link skipped afterwards does not hide that the run was cut short.
+        let mut history = History(Replay::empty());
+        history.ran(1, "web-03", Action::Provision, Outcome::Interrupted);
+        history.queue(2, "web-03", Action::Provision, false);
+        history.end(
+            2,
+            "web-03",
+            Action::Provision,
+            Outcome::Skipped {
+                reason: "upstream interrupted".into(),
+            },
+            None,
+        );
+        assert_eq!(
+            derive(&history.0)["web-03"][&Action::Provision].outcome,
+            Outcome::Interrupted
+        );
         let web04 = &status["web-04"][&Action::Provision];
         assert!(web04.check_mode);
         assert!(

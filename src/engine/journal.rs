@@ -182,7 +182,7 @@ impl Replay {
                         .filter(|item| {
                             self.latest
                                 .get(&(item.server.clone(), item.action))
-                                .is_none_or(|latest| !latest.outcome.is_failure())
+                                .is_none_or(|latest| !latest.outcome.went_wrong())
                         }),
                     _ => None,
                 };

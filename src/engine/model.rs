@@ -164,6 +164,12 @@ impl Outcome {
         )
     }
 
+    /// A failure, or a run cut short by a crash: what "retry" requeues and what a skipped
+    /// chain link must not hide.
+    pub fn went_wrong(&self) -> bool {
+        self.is_failure() || matches!(self, Outcome::Interrupted)
+    }
+
     /// A short word for tables and status lines.
     pub fn label(&self) -> &'static str {
         match self {

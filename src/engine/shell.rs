@@ -105,7 +105,7 @@ impl Engine {
         let retryable = history
             .latest
             .values()
-            .filter(|latest| latest.outcome.is_failure() || latest.outcome == Outcome::Interrupted)
+            .filter(|latest| latest.outcome.went_wrong())
             .map(|latest| latest.item.clone())
             .collect();
         let restored = core.restore(

@@ -205,7 +205,7 @@ impl App {
                 let replaces = match (&run.outcome, run.slot) {
                     (_, Some(_)) => true,
                     (Outcome::Skipped { .. }, None) => {
-                        latest.is_none_or(|last| !last.outcome.is_failure())
+                        latest.is_none_or(|last| !last.outcome.went_wrong())
                     }
                     _ => false,
                 };

@@ -168,7 +168,7 @@ impl App {
             .filter(|(server, _)| scope.as_ref().is_none_or(|s| s.contains(server)))
             .flat_map(|(server, runs)| {
                 runs.iter()
-                    .filter(|(_, last)| last.is_failing() && !last.outcome.is_success())
+                    .filter(|(_, last)| last.outcome.went_wrong())
                     .map(move |(job, _)| format!("{job} on {server}"))
             })
             .collect();

@@ -102,7 +102,7 @@ impl Core {
             self.succeeded.insert(id);
         }
         if !retried {
-            if outcome.is_failure() || outcome == Outcome::Interrupted {
+            if outcome.went_wrong() {
                 self.retryable.insert(key, item.clone());
             } else {
                 self.retryable.remove(&key);
