@@ -25,6 +25,8 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
         log::warn!(target: "engine", "{warning}");
     }
     // With work to do, the warm runner's server starts while the inventory is read.
+    // A refused run must not start a warm runner or read the inventory first.
+    crate::engine::journal::ensure_free(&env.name, &env.journal_path())?;
     let warm = env.warm_runner()?;
     if let Some(warm) = warm
         .as_ref()

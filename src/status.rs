@@ -235,23 +235,48 @@ mod tests {
         );
         assert!(web03.is_failing());
         assert_eq!(web03.log, Some("logs/2.log".into()));
-        // A chain link skipped afterwards does not hide that the run was cut short.
+        // A chain link skipped afterwards hides neither a run cut short nor an earlier success.
         let mut history = History(Replay::empty());
         history.ran(1, "web-03", Action::Provision, Outcome::Interrupted);
-        history.queue(2, "web-03", Action::Provision, false);
+        history.ran(2, "web-03", Action::Deploy, Outcome::Succeeded);
+        for (id, action) in [(3, Action::Provision), (4, Action::Deploy)] {
+            history.queue(id, "web-03", action, false);
+            let reason = "upstream interrupted".to_string();
+            history.end(id, "web-03", action, Outcome::Skipped { reason }, None);
+        }
+        // Where nothing ran before, the skip is what there is to say.
+        history.queue(5, "web-03", Action::Check, false);
+        let reason = "upstream failed".to_string();
         history.end(
-            2,
+            5,
             "web-03",
-            Action::Provision,
-            Outcome::Skipped {
-                reason: "upstream interrupted".into(),
-            },
+            Action::Check,
+            Outcome::Skipped { reason },
             None,
         );
-        assert_eq!(
-            derive(&history.0)["web-03"][&Action::Provision].outcome,
-            Outcome::Interrupted
-        );
+        let runs = &derive(&history.0)["web-03"];
+        assert_eq!(runs[&Action::Provision].outcome, Outcome::Interrupted);
+        assert_eq!(runs[&Action::Deploy].outcome, Outcome::Succeeded);
+        assert_eq!(runs[&Action::Check].outcome.label(), "skipped");
+        // An interrupted run is dated by its start, not by the restart that marked it.
+        let mut history = History(Replay::empty());
+        history.queue(9, "web-05", Action::Deploy, false);
+        history.0.apply(&Record::Started {
+            at: at(9),
+            id: 9,
+            slot: 1,
+        });
+        history.0.apply(&Record::Finished {
+            at: at(50),
+            id: 9,
+            server: "web-05".into(),
+            action: Action::Deploy,
+            outcome: Outcome::Interrupted,
+            recap: None,
+            duration_ms: None,
+            log: None,
+        });
+        assert_eq!(derive(&history.0)["web-05"][&Action::Deploy].at, at(9));
         let web04 = &status["web-04"][&Action::Provision];
         assert!(web04.check_mode);
         assert!(

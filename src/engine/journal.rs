@@ -91,6 +91,9 @@ pub struct Replay {
     running: BTreeMap<ItemId, Item>,
     /// Log files of started runs, known once their child started.
     logs: HashMap<ItemId, PathBuf>,
+    /// When each run in flight started: an interrupted run is dated by it, not by the next
+    /// start of fleetdeck that noticed.
+    started: HashMap<ItemId, DateTime<Utc>>,
     pub finished: Vec<Record>,
     pub succeeded: HashSet<ItemId>,
     /// The latest run that really ran, per (server, action): what a server "is" now.
@@ -145,9 +148,10 @@ impl Replay {
                 self.next_id = self.next_id.max(item.id + 1);
                 self.queued.insert(item.id, item.clone());
             }
-            Record::Started { id, .. } => {
+            Record::Started { id, at, .. } => {
                 if let Some(item) = self.queued.remove(id) {
                     self.running.insert(*id, item);
+                    self.started.insert(*id, *at);
                 }
             }
             Record::LogOpened { id, log, .. } => {
@@ -165,6 +169,7 @@ impl Replay {
                 let never_ran = self.queued.remove(id);
                 let log = log.clone().or_else(|| self.logs.remove(id));
                 self.logs.remove(id);
+                let started = self.started.remove(id);
                 if outcome.is_success() {
                     self.succeeded.insert(*id);
                 }
@@ -174,23 +179,28 @@ impl Replay {
                     self.durations
                         .insert((item.server.clone(), item.action), *ms);
                 }
-                // What ran is the server's latest; a link skipped before it ran shows too,
-                // unless it would hide a failure; a cancelled queue entry changes nothing.
+                // What ran is the server's latest. A link skipped before it ran shows only where
+                // nothing ran before (it would hide what the server is); a cancelled queue
+                // entry changes nothing.
                 let shown = match (ran, never_ran) {
                     (Some(item), _) => Some(item),
                     (None, Some(item)) if matches!(outcome, Outcome::Skipped { .. }) => Some(item)
                         .filter(|item| {
-                            self.latest
-                                .get(&(item.server.clone(), item.action))
-                                .is_none_or(|latest| !latest.outcome.went_wrong())
+                            !self
+                                .latest
+                                .contains_key(&(item.server.clone(), item.action))
                         }),
                     _ => None,
                 };
                 if let Some(item) = shown {
                     let key = (item.server.clone(), item.action);
+                    let at = match outcome {
+                        Outcome::Interrupted => started.unwrap_or(*at),
+                        _ => *at,
+                    };
                     let latest = Latest {
                         item,
-                        at: *at,
+                        at,
                         outcome: outcome.clone(),
                         duration_ms: *duration_ms,
                         log,
@@ -331,10 +341,7 @@ fn lock_environment(path: &Path) -> Result<Flock<File>> {
                 .and_then(|p| p.file_name())
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            anyhow::bail!(
-                "environment {env} is in use by another fleetdeck (pid {}); one fleetdeck per environment at a time",
-                holder.trim()
-            )
+            Err(in_use(&env, holder.trim()))
         }
     }
 }
@@ -343,6 +350,22 @@ fn lock_environment(path: &Path) -> Result<Flock<File>> {
 /// does. The pid in the lock file outlives its process, so the lock itself is asked: taken for
 /// an instant and let go. Shared, not exclusive: two `status` calls at once must not see each
 /// other as the holder.
+/// The refusal a second fleetdeck on one environment gets.
+pub fn in_use(env: &str, pid: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "environment {env} is in use by another fleetdeck (pid {pid}); one fleetdeck per environment at a time"
+    )
+}
+
+/// Refuses early, before anything is started, when another fleetdeck holds the environment.
+/// (`Journal::open` still takes the lock for real: this only spares the work before it.)
+pub fn ensure_free(env: &str, journal: &Path) -> Result<()> {
+    match holder(journal) {
+        Some(pid) => Err(in_use(env, &pid.to_string())),
+        None => Ok(()),
+    }
+}
+
 pub fn holder(journal: &Path) -> Option<u32> {
     let path = journal.with_extension("lock");
     // No lock file: no fleetdeck ever opened this environment.

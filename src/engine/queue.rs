@@ -45,7 +45,7 @@ impl fmt::Display for Wait {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Wait::Paused => f.write_str("paused"),
-            Wait::Held => f.write_str("held from an earlier session (P runs, X discards)"),
+            Wait::Held => f.write_str("held (P runs · X discards)"),
             Wait::HostBusy { action, slot } => write!(f, "host busy: {action} on worker {slot}"),
             Wait::After { id, action } => write!(f, "after {action} #{id}"),
             Wait::Backoff { until } => {

@@ -118,6 +118,13 @@ impl Engine {
             },
             now,
         );
+        // The faces draw from `history`: it must hold what restore just decided (links skipped
+        // because their predecessor was cut), or the screen and the next start disagree.
+        for effect in &restored {
+            if let Effect::Journal(record) = effect {
+                history.apply(record);
+            }
+        }
         journal.append(&Record::Session {
             at: now,
             pid: std::process::id(),

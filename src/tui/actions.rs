@@ -133,15 +133,13 @@ impl App {
             Action::RaisePriority => return self.reprioritise(1),
             Action::LowerPriority => return self.reprioritise(-1),
             Action::TogglePause => {
-                // Paused, or holding an earlier session's items: P lets everything run.
-                // Otherwise P pauses.
-                let held = self.held_count();
-                let command = if self.snapshot.paused.is_some() || held > 0 {
-                    self.notice = Some(if held > 0 {
-                        format!("resumed: {held} held item(s) from an earlier session run too")
-                    } else {
-                        "resumed".into()
-                    });
+                // Holding an earlier session's items: P runs them, after asking. Paused: P
+                // resumes. Otherwise P pauses.
+                if self.held_count() > 0 {
+                    return self.resume_held();
+                }
+                let command = if self.snapshot.paused.is_some() {
+                    self.notice = Some("resumed".into());
                     Command::Resume { release_held: true }
                 } else {
                     self.notice = Some("paused: running runs finish, nothing new starts".into());
@@ -293,7 +291,13 @@ impl App {
             KeyCode::Backspace => {
                 self.filter.pop();
             }
-            KeyCode::Char(c) => self.filter.push(c),
+            // Ctrl-U empties the line, as in a shell.
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.filter.clear()
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.filter.push(c)
+            }
             _ => {}
         }
         self.cursor.insert(Pane::Servers, 0);
@@ -304,10 +308,35 @@ impl App {
     /// Stop mode chosen in the stop dialog.
     pub fn stop(&mut self, id: ItemId, mode: StopMode) -> Vec<Effect> {
         self.mode = Mode::Normal;
-        let command = match mode {
-            StopMode::Graceful => Command::Cancel(id),
-            StopMode::Kill => Command::Kill(id),
+        let (command, verb) = match mode {
+            StopMode::Graceful => (Command::Cancel(id), "interrupting"),
+            StopMode::Kill => (Command::Kill(id), "killing"),
         };
+        let run = self
+            .snapshot
+            .workers
+            .iter()
+            .filter_map(|w| Some((w.slot, w.run.as_ref()?)))
+            .find(|(_, run)| run.item.id == id);
+        if let Some((slot, run)) = run {
+            let mut notice = format!(
+                "{verb} {} on {} (worker {slot})",
+                run.item.action, run.item.server
+            );
+            let later: Vec<String> = self
+                .later_links(id)
+                .iter()
+                .filter_map(|link| self.snapshot.queue.iter().find(|q| q.item.id == *link))
+                .map(|q| format!("{} #{}", q.item.action, q.item.id))
+                .collect();
+            if !later.is_empty() {
+                notice.push_str(&format!(
+                    "; its later links will be skipped: {}",
+                    later.join(", ")
+                ));
+            }
+            self.notice = Some(notice);
+        }
         vec![Effect::Engine(command)]
     }
 }

@@ -196,7 +196,7 @@ impl App {
                         .insert((run.item.server.clone(), run.item.action), run.duration);
                 }
                 // The same rule as the journal's: what ran replaces the server's last outcome;
-                // a skipped link shows unless it would hide a failure; a cancelled queue entry
+                // a skipped link shows only where nothing ran before; a cancelled queue entry
                 // never ran and changes nothing.
                 let latest = self
                     .status
@@ -204,9 +204,7 @@ impl App {
                     .and_then(|runs| runs.get(&run.item.action));
                 let replaces = match (&run.outcome, run.slot) {
                     (_, Some(_)) => true,
-                    (Outcome::Skipped { .. }, None) => {
-                        latest.is_none_or(|last| !last.outcome.went_wrong())
-                    }
+                    (Outcome::Skipped { .. }, None) => latest.is_none(),
                     _ => false,
                 };
                 if replaces {

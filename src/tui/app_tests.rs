@@ -324,10 +324,11 @@ fn expect(action: Action, scope: Scope, app: &App, effects: &[Effect]) {
         ),
         Action::TogglePause => assert_eq!(effects, engine(Command::Pause)),
         Action::Retry => {
+            // Only db-02 of the selection has a failed run to retry.
             assert_eq!(
                 effects,
                 engine(Command::RetryFailed {
-                    servers: Some(vec!["db-02".into(), "web-01".into()])
+                    servers: Some(vec!["db-02".into()])
                 })
             );
             assert_eq!(app.notice.as_deref(), Some("retrying deploy on db-02"));
@@ -508,7 +509,10 @@ fn workers_dialog_takes_a_number() {
     // Empty: a notice, nothing sent.
     press(&mut app, &[ch('w')]);
     assert_eq!(press(&mut app, &[code(KeyCode::Enter)]), Vec::new());
-    assert_eq!(app.notice.as_deref(), Some("`` is not a number of workers"));
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("workers unchanged: no number typed")
+    );
     // Esc closes.
     press(&mut app, &[ch('w'), ch('4'), code(KeyCode::Esc)]);
     assert_eq!(app.mode, Mode::Normal);
@@ -606,12 +610,22 @@ fn pause_and_resume() {
         press(&mut app, &[ch('P')]),
         engine(Command::Resume { release_held: true })
     );
-    // Not paused, but holding an earlier session's items: P lets them run.
+    // Not paused, but holding an earlier session's items: P lets them run, once the operator
+    // has seen what they are.
     app.snapshot.paused = None;
     let queued = app.snapshot.queue.first_mut().expect("busy() has a queue");
     queued.item.held = true;
+    assert_eq!(press(&mut app, &[ch('P')]), Vec::new());
+    let Mode::Dialog(Dialog::Confirm(confirm)) = &app.mode else {
+        panic!("P asks first: {:?}", app.mode);
+    };
     assert_eq!(
-        press(&mut app, &[ch('P')]),
+        confirm.question,
+        "run the 1 held item from an earlier session?"
+    );
+    assert_eq!(confirm.servers, ["deploy on web-03"]);
+    assert_eq!(
+        press(&mut app, &[ch('y')]),
         engine(Command::Resume { release_held: true })
     );
 }
@@ -619,20 +633,17 @@ fn pause_and_resume() {
 #[test]
 fn retry_takes_the_selection_or_everything() {
     let mut app = busy();
+    let db02 = || {
+        engine(Command::RetryFailed {
+            servers: Some(vec!["db-02".into()]),
+        })
+    };
     // db-02's latest deploy failed (in this session or an earlier one: the status is the
     // journal's), and `r` names it.
-    assert_eq!(
-        press(&mut app, &[ch('r')]),
-        engine(Command::RetryFailed { servers: None })
-    );
+    assert_eq!(press(&mut app, &[ch('r')]), db02());
     assert_eq!(app.notice.as_deref(), Some("retrying deploy on db-02"));
     app.selected = selection(&["db-02"]);
-    assert_eq!(
-        press(&mut app, &[ch('r')]),
-        engine(Command::RetryFailed {
-            servers: Some(vec!["db-02".into()])
-        })
-    );
+    assert_eq!(press(&mut app, &[ch('r')]), db02());
     // Nothing failed among the selection: nothing is sent, and the footer says so.
     app.selected = selection(&["web-01"]);
     assert_eq!(press(&mut app, &[ch('r')]), Vec::new());
@@ -640,17 +651,51 @@ fn retry_takes_the_selection_or_everything() {
         app.notice.as_deref(),
         Some("nothing to retry: no failed run among the selection")
     );
+    // No selection: the servers shown. A filter hiding db-02 leaves nothing to retry.
+    app.selected.clear();
+    app.filter = "web".into();
+    assert_eq!(press(&mut app, &[ch('r')]), Vec::new());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("nothing to retry: no failed run among the servers shown")
+    );
+    // A selection the filter hides: asked first, naming it.
+    app.selected = selection(&["db-02"]);
+    assert_eq!(press(&mut app, &[ch('r')]), Vec::new());
+    let Mode::Dialog(Dialog::Confirm(confirm)) = &app.mode else {
+        panic!("r asks first: {:?}", app.mode);
+    };
+    assert_eq!(
+        confirm.question,
+        "retry 1 run, on 1 server hidden by the filter: db-02?"
+    );
+    assert_eq!(press(&mut app, &[ch('y')]), db02());
     // An interrupted run is retried like a failure.
+    app.filter.clear();
+    app.selected.clear();
     app.status
         .get_mut("db-02")
         .unwrap()
         .get_mut(&Job::Deploy)
         .unwrap()
         .outcome = Outcome::Interrupted;
-    app.selected.clear();
+    assert_eq!(press(&mut app, &[ch('r')]), db02());
+    // Several servers to re-run changes on: asked, as a deploy would be.
+    let failed = app.status["db-02"][&Job::Deploy].clone();
+    app.status
+        .entry("web-04".into())
+        .or_default()
+        .insert(Job::Provision, failed);
+    assert_eq!(press(&mut app, &[ch('r')]), Vec::new());
     assert_eq!(
-        press(&mut app, &[ch('r')]),
-        engine(Command::RetryFailed { servers: None })
+        press(&mut app, &[ch('y')]),
+        engine(Command::RetryFailed {
+            servers: Some(vec!["db-02".into(), "web-04".into()])
+        })
+    );
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("retrying deploy on db-02, provision on web-04")
     );
 }
 

@@ -135,6 +135,18 @@ impl App {
             }
             (_, names) if target.is_some() => match self.resolve(names) {
                 Ok(servers) => {
+                    // A group may hold servers the filter hides: those are named and asked
+                    // for, as with the keys.
+                    let shown: Vec<String> = self
+                        .visible_servers()
+                        .iter()
+                        .map(|row| row.name.clone())
+                        .collect();
+                    let hidden = servers
+                        .iter()
+                        .filter(|server| !shown.contains(server))
+                        .cloned()
+                        .collect();
                     let request = EnqueueRequest {
                         servers,
                         target: target.unwrap_or(Target::Chain),
@@ -142,8 +154,7 @@ impl App {
                         check_mode: false,
                         priority: 0,
                     };
-                    // Named on the command line: seen, whatever the filter shows.
-                    self.request(request, Vec::new())
+                    self.request(request, hidden)
                 }
                 Err(message) => self.say(message),
             },

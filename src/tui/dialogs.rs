@@ -194,6 +194,18 @@ impl App {
                 self.mode = Mode::Normal;
                 self.notice = Some("nothing done".into());
             }
+            (Dialog::Quit, Some(DialogAction::Close)) => {
+                self.mode = Mode::Normal;
+                self.notice = Some("staying: runs continue".into());
+            }
+            (Dialog::Workers(_), Some(DialogAction::Close)) => {
+                self.mode = Mode::Normal;
+                self.notice = Some("workers unchanged".into());
+            }
+            (Dialog::StopRun { .. }, Some(DialogAction::Close)) => {
+                self.mode = Mode::Normal;
+                self.notice = Some("kept running".into());
+            }
             (_, Some(DialogAction::Close)) => self.mode = Mode::Normal,
             (Dialog::Confirm(confirm), Some(DialogAction::Yes)) => {
                 let confirm = confirm.clone();
@@ -207,6 +219,10 @@ impl App {
                 self.mode = Mode::Normal;
                 return match text.trim().parse::<u32>() {
                     Ok(n) => self.resize(n),
+                    Err(_) if text.trim().is_empty() => {
+                        self.notice = Some("workers unchanged: no number typed".into());
+                        Vec::new()
+                    }
                     Err(_) => {
                         self.notice = Some(format!("`{text}` is not a number of workers"));
                         Vec::new()

@@ -140,13 +140,15 @@ impl App {
             self.details = false;
         } else if !self.filter.is_empty() {
             self.filter.clear();
-            if !self.selected.is_empty() {
-                self.notice = Some(format!(
+            self.notice = Some(if self.selected.is_empty() {
+                "filter cleared".to_string()
+            } else {
+                format!(
                     "filter cleared; {} server{} still selected (Esc again clears)",
                     self.selected.len(),
                     plural(self.selected.len())
-                ));
-            }
+                )
+            });
         } else if !self.selected.is_empty() {
             let count = self.selected.len();
             self.selected.clear();
@@ -157,30 +159,79 @@ impl App {
         }
     }
 
-    /// `r`: requeues the failures the journal records (this session's and earlier ones'),
-    /// of the selection or of every server, and names them.
+    /// `r`: requeues the latest failed or interrupted runs the journal records (this session's
+    /// and earlier ones') of the selection, else of the servers shown; asks like an action
+    /// does when that reaches hidden servers or re-runs changes on several.
     pub(super) fn retry(&mut self) -> Vec<Effect> {
-        let scope: Option<Vec<String>> =
-            (!self.selected.is_empty()).then(|| self.selected.iter().cloned().collect());
-        let failing: Vec<String> = self
-            .status
+        let (scope, hidden, among) = if self.selected.is_empty() {
+            let shown: Vec<String> = self
+                .visible_servers()
+                .iter()
+                .map(|row| row.name.clone())
+                .collect();
+            let among = if self.filter.is_empty() {
+                "no server's latest run failed"
+            } else {
+                "no failed run among the servers shown"
+            };
+            (shown, Vec::new(), among)
+        } else {
+            let selected = self.selected.iter().cloned().collect();
+            (
+                selected,
+                self.hidden_selected(),
+                "no failed run among the selection",
+            )
+        };
+        let failing: Vec<(String, Job)> = scope
             .iter()
-            .filter(|(server, _)| scope.as_ref().is_none_or(|s| s.contains(server)))
+            .filter_map(|server| Some((server, self.status.get(server)?)))
             .flat_map(|(server, runs)| {
                 runs.iter()
                     .filter(|(_, last)| last.outcome.went_wrong())
-                    .map(move |(job, _)| format!("{job} on {server}"))
+                    .map(move |(job, _)| (server.clone(), *job))
             })
             .collect();
         if failing.is_empty() {
-            self.notice = Some(match scope {
-                Some(_) => "nothing to retry: no failed run among the selection".into(),
-                None => "nothing to retry: no server's latest run failed".into(),
-            });
+            self.notice = Some(format!("nothing to retry: {among}"));
             return Vec::new();
         }
-        self.notice = Some(format!("retrying {}", names(&failing)));
-        vec![Effect::Engine(Command::RetryFailed { servers: scope })]
+        let mut servers: Vec<String> = failing.iter().map(|(s, _)| s.clone()).collect();
+        servers.dedup();
+        let hidden: Vec<String> = hidden
+            .into_iter()
+            .filter(|server| servers.contains(server))
+            .collect();
+        let runs: Vec<String> = failing
+            .iter()
+            .map(|(server, job)| format!("{job} on {server}"))
+            .collect();
+        let command = Command::RetryFailed {
+            servers: Some(servers.clone()),
+        };
+        let notice = format!("retrying {}", names(&runs));
+        let changes = failing.iter().any(|(_, job)| *job != Job::Check);
+        if hidden.is_empty() && !(servers.len() > 1 && changes && self.confirm_actions) {
+            self.notice = Some(notice);
+            return vec![Effect::Engine(command)];
+        }
+        let mut question = format!("retry {} run{}", runs.len(), plural(runs.len()));
+        if !hidden.is_empty() {
+            question.push_str(&format!(
+                ", on {} server{} hidden by the filter: {}",
+                hidden.len(),
+                plural(hidden.len()),
+                names(&hidden)
+            ));
+        }
+        question.push('?');
+        self.mode = Mode::Dialog(Dialog::Confirm(Confirm {
+            question,
+            servers: runs,
+            then: vec![command],
+            notice,
+        }));
+        Vec::new()
     }
 
     /// `x` in the queue: a chain link takes its later links with it, so that is asked first.
@@ -215,7 +266,7 @@ impl App {
     }
 
     /// Queued items that wait, directly or through others, for `id`.
-    fn later_links(&self, id: ItemId) -> Vec<ItemId> {
+    pub(super) fn later_links(&self, id: ItemId) -> Vec<ItemId> {
         let mut found = vec![id];
         let mut i = 0;
         while i < found.len() {
@@ -253,6 +304,32 @@ impl App {
         self.snapshot.queue.iter().filter(|q| q.item.held).count()
     }
 
+    /// "provision on web-03", … for each held item, in queue order.
+    fn held_items(&self) -> Vec<String> {
+        self.snapshot
+            .queue
+            .iter()
+            .filter(|q| q.item.held)
+            .map(|q| format!("{} on {}", q.item.action, q.item.server))
+            .collect()
+    }
+
+    /// `P` while items from an earlier session are held: they run only after the operator has
+    /// seen what they are.
+    pub(super) fn resume_held(&mut self) -> Vec<Effect> {
+        let held = self.held_count();
+        self.mode = Mode::Dialog(Dialog::Confirm(Confirm {
+            question: format!(
+                "run the {held} held item{} from an earlier session?",
+                plural(held)
+            ),
+            servers: self.held_items(),
+            then: vec![Command::Resume { release_held: true }],
+            notice: format!("resumed: {held} held item{} run too", plural(held)),
+        }));
+        Vec::new()
+    }
+
     /// `X`: drops every held item, after asking.
     pub(super) fn discard_held(&mut self) -> Vec<Effect> {
         let held = self.held_count();
@@ -265,7 +342,7 @@ impl App {
                 "discard the {held} held item{} from an earlier session? They will not run.",
                 plural(held)
             ),
-            servers: Vec::new(),
+            servers: self.held_items(),
             then: vec![Command::DiscardHeld],
             notice: format!("discarded {held} held item{}", plural(held)),
         }));

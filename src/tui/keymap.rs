@@ -311,7 +311,7 @@ pub const NORMAL: &[Binding] = &[
         S::Global,
         A::EnqueueWithOptions,
         "queue with tags, check mode, priority",
-        Some("options"),
+        None,
     ),
     bind(
         &[ch('+'), ch('=')],

@@ -34,6 +34,7 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
         log::warn!(target: "engine", "{warning}");
     }
     // Errors before the screen is up print like any command's.
+    crate::engine::journal::ensure_free(&env.name, &env.journal_path())?;
     let inventory = env.load_inventory()?;
     // The warm runner's server starts with the operator's first action.
     let setup = env.engine_setup(&inventory, None, env.warm_runner()?)?;

@@ -517,7 +517,7 @@ fn blocker_reasons() {
             },
             world: World::new(&[("web-01", Provision, 1)], &[]),
             expect: Some(Wait::Held),
-            text: Some("held from an earlier session (P runs, X discards)"),
+            text: Some("held (P runs · X discards)"),
         },
         BlockerCase {
             name: "a chain link waits for its predecessor before its backoff or its host",
@@ -578,10 +578,7 @@ fn wait_display_text() {
     let until = secs(90);
     let cases = vec![
         (Wait::Paused, "paused".to_string()),
-        (
-            Wait::Held,
-            "held from an earlier session (P runs, X discards)".to_string(),
-        ),
+        (Wait::Held, "held (P runs · X discards)".to_string()),
         (
             Wait::HostBusy {
                 action: Action::Deploy,

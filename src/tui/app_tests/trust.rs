@@ -341,3 +341,44 @@ fn a_log_search_that_finds_nothing_says_so() {
     };
     assert!(!viewer.no_match);
 }
+
+#[test]
+fn the_command_line_asks_for_servers_the_filter_hides() {
+    let mut app = idle();
+    app.filter = "web".into();
+    assert_eq!(command(&mut app, "deploy db-01"), Vec::new());
+    assert_eq!(
+        confirm_question(&app),
+        "deploy 1 server, 1 hidden by the filter: db-01?"
+    );
+}
+
+#[test]
+fn stopping_a_run_answers_and_names_the_links_it_skips() {
+    let mut app = busy();
+    app.focus = Pane::Workers;
+    // Worker 1 runs #10 (deploy web-01); #14 (check web-01) waits for it.
+    app.snapshot.queue[2].item.after = Some(10);
+    press(&mut app, &[ch('x')]);
+    assert_eq!(press(&mut app, &[ch('i')]), engine(Command::Cancel(10)));
+    assert_eq!(
+        app.notice.as_deref(),
+        Some(
+            "interrupting deploy on web-01 (worker 1); its later links will be skipped: check #14"
+        )
+    );
+    press(&mut app, &[ch('x'), code(KeyCode::Esc)]);
+    assert_eq!(app.notice.as_deref(), Some("kept running"));
+}
+
+#[test]
+fn ctrl_u_empties_the_filter() {
+    let mut app = idle();
+    type_text(&mut app, "/web");
+    press(
+        &mut app,
+        &[KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)],
+    );
+    assert_eq!(app.filter, "");
+    assert_eq!(app.mode, Mode::Filter);
+}
