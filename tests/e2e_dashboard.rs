@@ -711,6 +711,11 @@ fn nothing_runs_on_a_hidden_server_unasked_and_a_crash_is_told_truly() {
     // r requeues what the journal says failed, earlier session included, and names it. (`i`
     // closes the details: Esc right before a key would read as Alt-that-key.)
     term.keys(&["i", "r"]);
+    let asked = term.wait_for_screen("the retry's question", SCREEN, |s| {
+        s.contains("retry 2 runs?") && s.contains("runs: provision on lb-01, deploy on web-01")
+    });
+    println!("--- r after the restart asks ---\n{asked}");
+    term.keys(&["y"]);
     let retried = term.wait_for_screen("the retry answered", SCREEN, |s| {
         footer(s).contains("retrying provision on lb-01, deploy on web-01")
     });

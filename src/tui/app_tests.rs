@@ -623,7 +623,7 @@ fn pause_and_resume() {
         confirm.question,
         "run the 1 held item from an earlier session?"
     );
-    assert_eq!(confirm.servers, ["deploy on web-03"]);
+    assert_eq!(confirm.items, ["deploy on web-03"]);
     assert_eq!(
         press(&mut app, &[ch('y')]),
         engine(Command::Resume { release_held: true })

@@ -27,8 +27,10 @@ pub enum Dialog {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Confirm {
     pub question: String,
-    /// Every server the action reaches, listed under the question.
-    pub servers: Vec<String>,
+    /// What the list under the question holds: "servers", "runs", "items".
+    pub label: &'static str,
+    /// Every server (or run, or item) the action reaches, listed under the question.
+    pub items: Vec<String>,
     pub then: Vec<Command>,
     /// The footer's answer once it is done.
     pub notice: String,

@@ -83,7 +83,8 @@ impl App {
         let notice = queued_notice(&what, &request.servers);
         self.mode = Mode::Dialog(Dialog::Confirm(Confirm {
             question,
-            servers: request.servers.clone(),
+            label: "servers",
+            items: request.servers.clone(),
             then: vec![Command::Enqueue(request)],
             notice,
         }));
@@ -227,7 +228,8 @@ impl App {
         question.push('?');
         self.mode = Mode::Dialog(Dialog::Confirm(Confirm {
             question,
-            servers: runs,
+            label: "runs",
+            items: runs,
             then: vec![command],
             notice,
         }));
@@ -258,7 +260,8 @@ impl App {
                 plural(links.len()),
                 links.join(", ")
             ),
-            servers: Vec::new(),
+            label: "",
+            items: Vec::new(),
             then: vec![command],
             notice: format!("cancelled {label}; skipped {}", links.join(", ")),
         }));
@@ -323,7 +326,8 @@ impl App {
                 "run the {held} held item{} from an earlier session?",
                 plural(held)
             ),
-            servers: self.held_items(),
+            label: "items",
+            items: self.held_items(),
             then: vec![Command::Resume { release_held: true }],
             notice: format!("resumed: {held} held item{} run too", plural(held)),
         }));
@@ -342,7 +346,8 @@ impl App {
                 "discard the {held} held item{} from an earlier session? They will not run.",
                 plural(held)
             ),
-            servers: self.held_items(),
+            label: "items",
+            items: self.held_items(),
             then: vec![Command::DiscardHeld],
             notice: format!("discarded {held} held item{}", plural(held)),
         }));

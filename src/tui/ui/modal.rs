@@ -35,9 +35,10 @@ pub fn draw(frame: &mut Frame, area: Rect, dialog: &Dialog) {
                 confirm.question.clone(),
                 Style::new().add_modifier(Modifier::BOLD),
             ))];
-            if !confirm.servers.is_empty() {
-                lines.push(Line::from(servers_line(
-                    &confirm.servers,
+            if !confirm.items.is_empty() {
+                lines.push(Line::from(list_line(
+                    confirm.label,
+                    &confirm.items,
                     POPUP_WIDTH as usize - 2,
                 )));
             }
@@ -96,7 +97,11 @@ fn form_lines(form: &EnqueueForm) -> Vec<Line<'static>> {
         Target::Chain => "chain (provision → deploy → check)".into(),
     };
     vec![
-        Line::from(servers_line(&form.servers, POPUP_WIDTH as usize - 2)),
+        Line::from(list_line(
+            "servers",
+            &form.servers,
+            POPUP_WIDTH as usize - 2,
+        )),
         field("action", action, Field::Action),
         field(
             "tags",
@@ -120,14 +125,14 @@ fn form_lines(form: &EnqueueForm) -> Vec<Line<'static>> {
     ]
 }
 
-/// The form's servers on one line: a long selection (`a` on a big fleet) would wrap and push the
-/// fields out of the dialog, so it is cut to "servers (30): web-01, web-02, … +28 more".
-fn servers_line(servers: &[String], width: usize) -> String {
-    let all = format!("servers: {}", servers.join(", "));
+/// A list on one line: a long selection (`a` on a big fleet) would wrap and push the fields out
+/// of the dialog, so it is cut to "servers (30): web-01, web-02, … +28 more".
+fn list_line(label: &str, servers: &[String], width: usize) -> String {
+    let all = format!("{label}: {}", servers.join(", "));
     if all.chars().count() <= width {
         return all;
     }
-    let mut line = format!("servers ({}):", servers.len());
+    let mut line = format!("{label} ({}):", servers.len());
     for (shown, server) in servers.iter().enumerate() {
         let rest = format!(" … +{} more", servers.len() - shown - 1);
         if line.chars().count() + server.chars().count() + 2 + rest.chars().count() > width {

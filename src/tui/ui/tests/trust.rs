@@ -74,7 +74,8 @@ fn the_confirmation_names_the_servers_the_filter_hides() {
         question:
             "deploy 7 servers, 6 hidden by the filter: web-01, web-02, web-03, web-04 … +2 more?"
                 .into(),
-        servers,
+        label: "servers",
+        items: servers,
         then: Vec::new(),
         notice: String::new(),
     }));
