@@ -1,0 +1,71 @@
+//! Bringing back what an earlier session left: held items, successes chain links wait on, the
+//! failures "retry" requeues, and links that can never run.
+
+use super::{Core, ENGINE_TARGET, Effect, log};
+use crate::engine::model::{Item, ItemId, Outcome};
+use chrono::{DateTime, Utc};
+use log::Level;
+use std::collections::HashSet;
+
+/// What an earlier session left, as the journal says.
+#[derive(Debug, Default)]
+pub struct Restore {
+    pub pending: Vec<Item>,
+    pub interrupted: Vec<ItemId>,
+    pub succeeded: HashSet<ItemId>,
+    /// The latest failed or interrupted run per (server, action).
+    pub retryable: Vec<Item>,
+    pub next_id: ItemId,
+}
+
+impl Core {
+    /// Brings back what the journal knew: finished successes (chain links may wait on them),
+    /// the next id, the latest failures (what "retry" requeues, also after a restart) and
+    /// pending items, which return held: a stale queue is never re-run without the operator
+    /// saying so, and new work does not wait behind it. Links whose predecessor will never
+    /// succeed (it was interrupted, or failed) are skipped, so nothing waits forever.
+    pub fn restore(&mut self, restore: Restore, now: DateTime<Utc>) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        self.succeeded = restore.succeeded;
+        self.next_id = self.next_id.max(restore.next_id);
+        for item in restore.retryable {
+            self.retryable
+                .insert((item.server.clone(), item.action), item);
+        }
+        for mut item in restore.pending {
+            item.held = true;
+            self.queue.push(item);
+        }
+        for id in &restore.interrupted {
+            self.skip_dependents(*id, "upstream interrupted", now, &mut fx);
+        }
+        let stranded: Vec<ItemId> = self
+            .queue
+            .ordered()
+            .iter()
+            .filter(|item| {
+                item.after
+                    .is_some_and(|dep| !self.queue.contains(dep) && !self.succeeded.contains(&dep))
+            })
+            .map(|item| item.id)
+            .collect();
+        for id in stranded {
+            if let Some(item) = self.queue.remove(id) {
+                let outcome = Outcome::Skipped {
+                    reason: "upstream did not succeed".into(),
+                };
+                self.drop_item(item, outcome, now, &mut fx);
+            }
+        }
+        // Those belong to an earlier session: journaled and logged, not part of this one's results.
+        fx.retain(|effect| !matches!(effect, Effect::Emit(_)));
+        let held = self.queue.held_count();
+        if held > 0 {
+            let msg = format!(
+                "{held} item(s) from an earlier session are queued and held: P runs them (or run --resume), X discards them"
+            );
+            log(&mut fx, ENGINE_TARGET, Level::Warn, msg);
+        }
+        fx
+    }
+}
