@@ -784,7 +784,7 @@ fn small_terminal_resize_help_and_quit_restore_the_terminal() {
         "{help}"
     );
     // Taller than 24 rows: it scrolls down to its last section.
-    term.keys(&["PageDown", "PageDown", "PageDown", "PageDown"]);
+    term.keys(&["End"]);
     let bottom = term.wait_for_screen("the end of the help", SCREEN, |s| {
         s.contains("Log viewer (Enter)") && s.contains("Keys · any key closes")
     });

@@ -38,6 +38,9 @@ impl App {
                     KeyCode::PageUp => {
                         self.help_scroll = self.help_scroll.saturating_sub(PAGE as u16)
                     }
+                    // The draw clamps it to the last line.
+                    KeyCode::End => self.help_scroll = u16::MAX,
+                    KeyCode::Home => self.help_scroll = 0,
                     _ => self.mode = Mode::Normal,
                 }
                 Vec::new()

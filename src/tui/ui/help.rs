@@ -87,7 +87,7 @@ pub fn draw(frame: &mut Frame, area: Rect, scroll: u16) {
     let popup = centered(area, width, height);
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
-        .title(" Keys · any key closes · ↑↓ scroll ")
+        .title(" Keys · any key closes · ↑↓ PgUp PgDn Home End scroll ")
         .border_style(Style::new().fg(Color::Cyan));
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
