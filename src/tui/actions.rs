@@ -90,10 +90,17 @@ impl App {
                 }
             }
             Action::ToggleSelect => {
-                if let Some(server) = self.cursor_server()
-                    && !self.selected.remove(&server)
-                {
-                    self.selected.insert(server);
+                if let Some(server) = self.cursor_server() {
+                    let verb = if self.selected.remove(&server) {
+                        "unselected"
+                    } else {
+                        self.selected.insert(server.clone());
+                        "selected"
+                    };
+                    self.notice = Some(format!(
+                        "{verb} {server} ({} selected)",
+                        self.selected.len()
+                    ));
                 }
             }
             Action::SelectAll => self.select_all_visible(),

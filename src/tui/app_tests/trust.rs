@@ -382,3 +382,16 @@ fn ctrl_u_empties_the_filter() {
     assert_eq!(app.filter, "");
     assert_eq!(app.mode, Mode::Filter);
 }
+
+#[test]
+fn space_says_what_it_selected() {
+    let mut app = idle();
+    app.cursor.insert(Pane::Servers, 3);
+    press(&mut app, &[ch(' ')]);
+    assert_eq!(app.notice.as_deref(), Some("selected web-01 (1 selected)"));
+    press(&mut app, &[ch(' ')]);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("unselected web-01 (0 selected)")
+    );
+}
