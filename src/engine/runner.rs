@@ -464,6 +464,7 @@ impl Drop for TreeGuard {
     }
 }
 
+pub mod ansible_cfg;
 mod launch;
 mod readers;
 use launch::{Launched, Process, Waited, launch};

@@ -301,13 +301,15 @@ impl Engine {
     fn spec_for(&self, item: Item, slot: u32, timeout: Duration) -> RunSpec {
         let setup = &self.setup;
         let args = playbook_args(setup, &item);
+        let mut env = ansible_env(&setup.callback_dir);
+        runner::ansible_cfg::enable_with_project_callbacks(&mut env, &setup.root);
         RunSpec {
             item,
             slot,
             program: setup.program.clone(),
             args,
             cwd: setup.root.clone(),
-            env: ansible_env(&setup.callback_dir),
+            env,
             timeout,
             cancel_grace: setup.cancel_grace,
             log_dir: setup.log_dir.clone(),

@@ -42,6 +42,9 @@ struct Unavailable {
 impl Server {
     pub(super) async fn start(setup: &WarmSetup, config: ConfigPrint) -> Result<(Server, Ready)> {
         let python = python_of(&setup.program)?;
+        // Frozen at import: the project's callbacks (ansible.cfg as it is now) and ours.
+        let mut env = setup.env.clone();
+        crate::engine::runner::ansible_cfg::enable_with_project_callbacks(&mut env, &setup.cwd);
         // Private: whoever can reach the socket can run playbooks as us.
         let dir = tempfile::Builder::new()
             .prefix("fleetdeck-warm-")
@@ -65,7 +68,7 @@ impl Server {
             .arg("--grace")
             .arg(format!("{:.3}", setup.grace.as_secs_f64()))
             .current_dir(&setup.cwd)
-            .envs(setup.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)
