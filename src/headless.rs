@@ -45,6 +45,12 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     if servers.is_empty() && args.action.is_some() {
         bail!("no servers chosen: name servers or groups, or pass --group G or --all");
     }
+    // Refused before anything starts: a run that queues nothing must not look like success.
+    for server in &servers {
+        if let Some(why) = crate::engine::limit::problem(server) {
+            bail!("server {server:?} cannot be run alone: {why}; rename it in the inventory");
+        }
+    }
     let setup = env.engine_setup(&inventory, args.workers, warm)?;
     // One listener for the whole run, made before anything starts: a fresh `ctrl_c()` per loop
     // turn would miss a Ctrl-C that lands while an event is being handled.

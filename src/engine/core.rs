@@ -226,6 +226,13 @@ impl Core {
                 log(fx, ENGINE_TARGET, Level::Error, msg);
                 continue;
             }
+            if let Some(why) = super::limit::problem(server) {
+                let msg = format!(
+                    "Not queued: server {server:?} cannot be run alone: {why}; rename it in the inventory"
+                );
+                log(fx, ENGINE_TARGET, Level::Error, msg);
+                continue;
+            }
             let links: &[Action] = match request.target {
                 Target::Action(action) => &[action][..],
                 Target::Chain => &Action::ALL[..],

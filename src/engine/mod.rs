@@ -5,6 +5,7 @@
 pub mod callback;
 pub mod core;
 pub mod journal;
+pub mod limit;
 pub mod model;
 pub mod pool;
 pub mod proctree;

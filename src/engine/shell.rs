@@ -330,7 +330,7 @@ pub fn playbook_args(setup: &EngineSetup, item: &Item) -> Vec<String> {
         setup.inventory.display().to_string(),
         playbook.display().to_string(),
         "--limit".to_string(),
-        item.server.clone(),
+        super::limit::exact(&item.server),
     ];
     if !item.tags.is_empty() {
         args.push("--tags".to_string());
