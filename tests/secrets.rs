@@ -6,7 +6,11 @@
 mod common;
 
 use common::Sandbox;
+use fleetdeck::engine::model::Action;
+use fleetdeck::engine::{Command, Engine, EngineEvent, EnqueueRequest, FinishedRun, Target};
+use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::Duration;
 
 /// An environment `lab` of local hosts running `play` as its check action.
 fn lab(runner: &str, hosts: &[&str], play: &str) -> Sandbox {
@@ -70,6 +74,29 @@ fn outcome_kinds(summary: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if kind.is_file()
+            && std::fs::read(&path)
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
 const PLAIN_PLAY: &str = "\
 - hosts: all
   gather_facts: false
@@ -100,4 +127,120 @@ fn project_callbacks_run_beside_ours(runner: &str) {
     assert!(written.contains("hello"), "{written}");
 }
 
-under_both_runners!(project_callbacks_run_beside_ours);
+/// Bounds waits on real ansible; never a pace.
+const SAFETY: Duration = Duration::from_secs(180);
+
+/// Runs `check` on `servers` with the engine in this process, as the dashboard does; returns
+/// the finished runs and every event the engine published (snapshots hold the live lines).
+fn engine_check(sandbox: &Sandbox, servers: &[&str]) -> (Vec<FinishedRun>, String) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let project = fleetdeck::project::Project::open(&sandbox.root).unwrap();
+        let env = project.env("lab").unwrap();
+        let inventory = env.load_inventory().unwrap();
+        let setup = env
+            .engine_setup(&inventory, None, env.warm_runner().unwrap())
+            .unwrap();
+        let fleetdeck::engine::Started {
+            handle,
+            mut events,
+            task,
+            ..
+        } = Engine::start(setup).unwrap();
+        handle.send(Command::Enqueue(EnqueueRequest {
+            servers: servers.iter().map(|s| s.to_string()).collect(),
+            target: Target::Action(Action::Check),
+            tags: None,
+            check_mode: false,
+            priority: 0,
+        }));
+        let mut seen = String::new();
+        let mut finished = Vec::new();
+        let read = async {
+            while let Some(event) = events.recv().await {
+                seen.push_str(&format!("{event:?}\n"));
+                if let EngineEvent::Finished(run) = &event {
+                    finished.push(run.clone());
+                    if finished.len() == servers.len() {
+                        return;
+                    }
+                }
+            }
+            panic!("the engine stopped");
+        };
+        tokio::time::timeout(SAFETY, read).await.expect("runs end");
+        drop(handle);
+        task.await.unwrap().unwrap();
+        (finished, seen)
+    })
+}
+
+const NO_LOG_SECRET: &str = "nolog-Secret-4711";
+
+/// The secret is in the playbook's vars (a file of the project); what ansible's no_log hides must
+/// never reach fleetdeck's own files or events.
+const NO_LOG_PLAY: &str = "\
+- hosts: all
+  gather_facts: false
+  vars:
+    hidden: \"nolog-Secret-{{ 4700 + 11 }}\"
+  tasks:
+    - name: Echo the hidden value
+      ansible.builtin.command: \"echo {{ hidden }}\"
+      register: echoed
+      no_log: true
+    - name: Show it per item
+      ansible.builtin.debug:
+        msg: \"{{ item }}\"
+      loop: [\"{{ hidden }}\", \"{{ echoed.stdout }}\"]
+      no_log: true
+    - name: Retry with it
+      ansible.builtin.command: \"echo {{ hidden }}\"
+      register: retried
+      until: retried.stdout == 'never'
+      retries: 1
+      delay: 0
+      ignore_errors: true
+      no_log: true
+    - name: Fail with it
+      ansible.builtin.shell: \"echo {{ hidden }}; echo {{ hidden }} >&2; exit 3\"
+      no_log: true
+";
+
+/// A `no_log` task that prints a secret, one that loops over it, one that retries and one that
+/// fails with it: the secret is in none of the run logs, the journal, fleetdeck's state folder,
+/// the events and live lines the engine published; the run fails at the right task.
+fn no_log_results_stay_hidden(runner: &str) {
+    let sandbox = lab(runner, &["nl-01"], NO_LOG_PLAY);
+    let (finished, events) = engine_check(&sandbox, &["nl-01"]);
+    let outcome = format!("{:?}", finished[0].outcome);
+    assert!(
+        outcome.contains("Failed")
+            && outcome.contains("Fail with it")
+            && outcome.contains("output hidden by no_log"),
+        "{outcome}"
+    );
+    let log = std::fs::read_to_string(finished[0].log_path.as_ref().unwrap()).unwrap();
+    assert!(log.contains("Echo the hidden value"), "{log}");
+    assert!(
+        !log.contains(NO_LOG_SECRET),
+        "the run log shows the secret:\n{log}"
+    );
+    assert!(
+        !events.contains(NO_LOG_SECRET),
+        "the events carry the secret"
+    );
+    for dir in ["logs", ".fleetdeck"] {
+        let leaks = files_containing(&sandbox.root.join(dir), NO_LOG_SECRET);
+        assert!(leaks.is_empty(), "the secret is in {leaks:?}");
+    }
+}
+
+under_both_runners!(
+    project_callbacks_run_beside_ours,
+    no_log_results_stay_hidden
+);

@@ -12,7 +12,8 @@
 #   FLEETDECK_EVENTS_FD=<fd>
 #
 # Rule of this file: a bug or a closed pipe here must never break or change
-# the playbook run, so every hook swallows its own exceptions.
+# the playbook run, so every hook swallows its own exceptions. Nothing of a
+# no_log result is written: ansible censors it first, and we check again.
 
 from __future__ import annotations
 
@@ -72,9 +73,20 @@ def _last_line(text):
     return lines[-1] if lines else ''
 
 
+HIDDEN = 'output hidden by no_log'
+
+
+def _hidden(res):
+    # ansible censors a no_log task's result before any callback sees it;
+    # should a result still carry the flag, nothing of it is read here.
+    return bool(res.get('_ansible_no_log')) or 'censored' in res
+
+
 def _short_msg(res):
     # "msg" is what the default callback shows too. A failed command's msg is
     # only "non-zero return code"; the reason is usually the last output line.
+    if _hidden(res):
+        return HIDDEN
     msg = _text(res.get('msg'))
     tail = _last_line(_text(res.get('stderr'))) or _last_line(_text(res.get('stdout')))
     if not msg:
@@ -139,8 +151,9 @@ class CallbackModule(CallbackBase):
         host, task, res = self._result_parts(result)
         if status == 'ok' and res.get('changed'):
             status = 'changed'
+        item = HIDDEN if _hidden(res) else _text(self._get_item_label(res))
         self._emit('item_result', host=host, task=task, status=status,
-                   item=_text(self._get_item_label(res)))
+                   item=item[:MSG_LIMIT])
 
     # playbook / play / task structure
 
