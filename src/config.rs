@@ -1,6 +1,7 @@
 //! `inventory/<env>/config.yml`: every key honoured, a missing key takes its default, a bad one
 //! is an error naming the file, the line, the key and the fix.
 
+use crate::engine::MAX_WORKERS;
 use crate::engine::warm::RunnerChoice;
 use anyhow::{Result, bail};
 use serde::Deserialize;
@@ -235,8 +236,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded> {
             ));
             0
         }
-        Some(n) => u32::try_from(n)
-            .map_err(|_| invalid("max_parallel_workers", format!("is {n}, too large")))?,
+        Some(n) if n > i64::from(MAX_WORKERS) => {
+            warnings.push(format!(
+                "{file}: max_parallel_workers is {n}, more than fleetdeck runs at once; using {MAX_WORKERS}"
+            ));
+            MAX_WORKERS
+        }
+        Some(n) => n as u32,
         None => 0,
     };
     if raw.health_check_retries == Some(0) {

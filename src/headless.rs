@@ -45,13 +45,32 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     if servers.is_empty() && args.action.is_some() {
         bail!("no servers chosen: name servers or groups, or pass --group G or --all");
     }
+    if let Some(action) = args.action {
+        let problems = env.playbook_problems();
+        let needed: &[Action] = match action {
+            ActionArg::Provision => &[Action::Provision],
+            ActionArg::Deploy => &[Action::Deploy],
+            ActionArg::Check => &[Action::Check],
+            ActionArg::Chain => &Action::ALL,
+        };
+        if let Some(why) = needed.iter().find_map(|a| problems.get(a)) {
+            bail!("nothing queued: {why}");
+        }
+    }
     // Refused before anything starts: a run that queues nothing must not look like success.
     for server in &servers {
         if let Some(why) = crate::engine::limit::problem(server) {
             bail!("server {server:?} cannot be run alone: {why}; rename it in the inventory");
         }
     }
-    let setup = env.engine_setup(&inventory, args.workers, warm)?;
+    let workers = args.workers.map(|asked| {
+        let capped = asked.min(crate::engine::MAX_WORKERS);
+        if capped < asked {
+            log::warn!(target: "engine", "--workers {asked} is more than fleetdeck runs at once; using {capped}");
+        }
+        capped
+    });
+    let setup = env.engine_setup(&inventory, workers, warm)?;
     // One listener for the whole run, made before anything starts: a fresh `ctrl_c()` per loop
     // turn would miss a Ctrl-C that lands while an event is being handled.
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())

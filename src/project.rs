@@ -9,7 +9,7 @@ use crate::engine::shell::ansible_env;
 use crate::engine::warm::{self, RunnerChoice, WarmRunner, WarmSetup};
 use crate::inventory::Inventory;
 use anyhow::{Context, Result, bail};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -202,6 +202,43 @@ impl Environment {
             grace: self.config.cancel_grace,
             stderr_log: state_dir.join("warm-runner.log"),
         }))))
+    }
+
+    /// Playbooks that cannot run, with why: missing, not a file, or not a YAML list of plays.
+    /// Checked before anything is queued, so a typo in config.yml is not found run by run.
+    pub fn playbook_problems(&self) -> BTreeMap<Action, String> {
+        let config = self.dir.join("config.yml");
+        let mut problems = BTreeMap::new();
+        for (action, path) in [
+            (Action::Provision, &self.config.playbooks.provision),
+            (Action::Deploy, &self.config.playbooks.deploy),
+            (Action::Check, &self.config.playbooks.check),
+        ] {
+            let full = self.root.join(path);
+            let why = match std::fs::read_to_string(&full) {
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    Some("does not exist".to_string())
+                }
+                Err(err) => Some(format!("cannot be read: {err}")),
+                Ok(text) => match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text) {
+                    Ok(serde_yaml_ng::Value::Sequence(_)) => None,
+                    Ok(_) => Some("is not a list of plays".to_string()),
+                    Err(err) => Some(format!("is not valid YAML: {err}")),
+                },
+            };
+            if let Some(why) = why {
+                problems.insert(
+                    action,
+                    format!(
+                        "the {action} playbook {} {why}\n  fix: `playbooks: {{{action}: …}}` in {} takes a path relative to {}",
+                        full.display(),
+                        config.display(),
+                        self.root.display()
+                    ),
+                );
+            }
+        }
+        problems
     }
 
     /// Everything the engine needs; writes our callback plugin where ansible will find it.

@@ -84,6 +84,25 @@ fn negative_workers_become_sequential_with_a_warning() {
     );
 }
 
+#[test]
+fn absurd_worker_counts_are_capped_with_a_warning() {
+    for text in [
+        "max_parallel_workers: 1000000\n",
+        "max_parallel_workers: 99999999999999\n",
+    ] {
+        let loaded = load_text(text).unwrap();
+        assert_eq!(
+            loaded.config.max_parallel_workers,
+            crate::engine::MAX_WORKERS
+        );
+        assert!(
+            loaded.warnings[0].contains("more than fleetdeck runs at once; using 256"),
+            "{:?}",
+            loaded.warnings
+        );
+    }
+}
+
 /// Each bad file must name the file, the line, the key and say how to fix it.
 #[test]
 fn bad_configs_name_file_line_key_and_fix() {

@@ -382,6 +382,7 @@ impl Core {
     }
 
     fn resize(&mut self, to: u32, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let to = to.min(super::MAX_WORKERS);
         let from = self.pool.set_target(to);
         if from == to {
             return;

@@ -23,6 +23,11 @@ use std::time::Duration;
 pub use shell::{Engine, EngineHandle, Started};
 pub use snapshot::Snapshot;
 
+/// The most runs at once: each is an ansible process tree (~0.1–0.5 GB with its forks, a few
+/// file descriptors and pipes), so thousands would exhaust the control node long before the
+/// fleet. Asking for more (config, `--workers`, the dashboard) gets this, with a warning.
+pub const MAX_WORKERS: u32 = 256;
+
 /// The scheduling rules taken from `config.yml`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Policy {

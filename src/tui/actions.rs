@@ -201,9 +201,14 @@ impl App {
             .unwrap_or(self.snapshot.target_workers)
     }
 
-    pub(super) fn resize(&mut self, to: u32) -> Vec<Effect> {
+    pub(super) fn resize(&mut self, asked: u32) -> Vec<Effect> {
+        let to = asked.min(crate::engine::MAX_WORKERS);
         self.requested_workers = Some(to);
-        self.notice = Some(format!("workers → {to}"));
+        self.notice = Some(if to < asked {
+            format!("workers → {to} (the most fleetdeck runs at once; {asked} asked)")
+        } else {
+            format!("workers → {to}")
+        });
         vec![Effect::Engine(Command::SetWorkers(to))]
     }
 
@@ -231,7 +236,7 @@ impl App {
             return Vec::new();
         };
         let item = &queued.item;
-        let priority = item.priority + by;
+        let priority = item.priority.saturating_add(by);
         let chain = if self.chain_links(item.id).len() > 1 {
             " with its chain"
         } else {

@@ -11,7 +11,7 @@ use crate::engine::{Command, EngineEvent, FinishedRun, ShutdownMode, Snapshot};
 use crate::inventory::Inventory;
 use crate::status::{FleetStatus, LastRun};
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -134,6 +134,8 @@ pub struct App {
     pub confirm_actions: bool,
     /// The log pane shows only the log, not the target list (`h`).
     pub log_targets_hidden: bool,
+    /// Actions whose playbook cannot run (missing, not YAML), with why: refused when queued.
+    pub unusable: BTreeMap<Job, String>,
 }
 
 impl App {
@@ -168,6 +170,7 @@ impl App {
             runner: RunnerMode::WarmIdle,
             confirm_actions: true,
             log_targets_hidden: false,
+            unusable: BTreeMap::new(),
         }
     }
 

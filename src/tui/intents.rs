@@ -65,6 +65,16 @@ impl App {
             self.notice = Some("no server: select some with Space, a or g".into());
             return Vec::new();
         }
+        let jobs: &[Job] = match request.target {
+            Target::Action(job) => &[job][..],
+            Target::Chain => &Job::ALL[..],
+        };
+        if let Some(job) = jobs.iter().find(|job| self.unusable.contains_key(job)) {
+            self.notice = Some(format!(
+                "nothing queued: the {job} playbook cannot run (the log pane says why)"
+            ));
+            return Vec::new();
+        }
         let what = target_word(request.target, request.check_mode);
         let many = request.servers.len() > 1 && request.target != Target::Action(Job::Check);
         if hidden.is_empty() && !(many && self.confirm_actions) {

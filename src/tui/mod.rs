@@ -49,6 +49,10 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
     app.apply(EngineEvent::Snapshot(snapshot));
     app.last_duration = crate::status::last_durations(&history);
     app.confirm_actions = env.config.confirm_actions;
+    app.unusable = env.playbook_problems();
+    for why in app.unusable.values() {
+        log::error!(target: "engine", "{why}");
+    }
     let logs = TuiWidgetState::new().set_default_display_level(log::LevelFilter::Info);
 
     let (input_tx, mut input) = mpsc::unbounded_channel();

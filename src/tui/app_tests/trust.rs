@@ -395,3 +395,59 @@ fn space_says_what_it_selected() {
         Some("unselected web-01 (0 selected)")
     );
 }
+
+#[test]
+fn priority_saturates_at_the_ends_of_its_range() {
+    let mut app = busy();
+    app.focus = Pane::Queue;
+    app.snapshot.queue[0].item.priority = i32::MAX;
+    assert_eq!(
+        press(&mut app, &[ch('K')]),
+        engine(Command::SetPriority {
+            id: 13,
+            priority: i32::MAX
+        })
+    );
+    app.snapshot.queue[0].item.priority = i32::MIN;
+    assert_eq!(
+        press(&mut app, &[ch('J')]),
+        engine(Command::SetPriority {
+            id: 13,
+            priority: i32::MIN
+        })
+    );
+}
+
+#[test]
+fn an_action_whose_playbook_cannot_run_is_refused_with_a_pointer_to_why() {
+    let mut app = idle();
+    app.unusable
+        .insert(Job::Deploy, "the deploy playbook … does not exist".into());
+    app.cursor.insert(Pane::Servers, 3);
+    assert_eq!(press(&mut app, &[ch('d')]), Vec::new());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("nothing queued: the deploy playbook cannot run (the log pane says why)")
+    );
+    // A chain needs it too; a check does not.
+    assert_eq!(press(&mut app, &[ch('f')]), Vec::new());
+    assert_eq!(
+        press(&mut app, &[ch('c')]),
+        enqueue(&["web-01"], Target::Action(Job::Check))
+    );
+}
+
+#[test]
+fn a_worker_count_past_the_cap_is_capped_and_says_so() {
+    let mut app = idle();
+    press(&mut app, &[ch('w')]);
+    type_text(&mut app, "9999");
+    assert_eq!(
+        press(&mut app, &[code(KeyCode::Enter)]),
+        engine(Command::SetWorkers(256))
+    );
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("workers → 256 (the most fleetdeck runs at once; 9999 asked)")
+    );
+}
