@@ -49,8 +49,8 @@ pub enum ActionArg {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// What to run (optional with --resume).
-    #[arg(value_enum, required_unless_present = "resume")]
+    /// What to run (optional with --resume or --discard-held).
+    #[arg(value_enum, required_unless_present_any = ["resume", "discard_held"])]
     pub action: Option<ActionArg>,
     /// Servers or groups by name.
     #[arg(value_name = "SERVER")]
@@ -84,6 +84,31 @@ pub struct RunArgs {
     /// Also run the items an earlier session left queued.
     #[arg(long)]
     pub resume: bool,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+    /// Drop the items an earlier session left queued (held) instead; `fleetdeck status` lists
+    /// them.
+    #[arg(long, conflicts_with = "resume")]
+    pub discard_held: bool,
+}
+
+/// Passwords for vault-encrypted variables and for become (sudo). Each is read once, kept in
+/// memory, and handed to each run through a pipe: never argv, the environment or a file.
+#[derive(Debug, Default, Args)]
+pub struct SecretArgs {
+    /// Read the vault password from FILE, once, at start (without it, fleetdeck asks at a
+    /// terminal when the inventory holds vault content and ansible.cfg gives no password).
+    #[arg(long, value_name = "FILE", conflicts_with = "ask_vault_pass")]
+    pub vault_password_file: Option<PathBuf>,
+    /// Ask for the vault password (no echo) before anything runs.
+    #[arg(long)]
+    pub ask_vault_pass: bool,
+    /// Read the become (sudo) password from FILE, once, at start.
+    #[arg(long, value_name = "FILE", conflicts_with = "ask_become_pass")]
+    pub become_password_file: Option<PathBuf>,
+    /// Ask for the become (sudo) password (no echo) before anything runs.
+    #[arg(long)]
+    pub ask_become_pass: bool,
 }
 
 #[derive(Debug, Args)]

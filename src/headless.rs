@@ -27,6 +27,10 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     // With work to do, the warm runner's server starts while the inventory is read.
     // A refused run must not start a warm runner or read the inventory first.
     crate::engine::journal::ensure_free(&env.name, &env.journal_path())?;
+    // Passwords before anything starts: a run must never wait for one nobody can type.
+    if args.action.is_some() || args.resume {
+        crate::secrets::prepare(&env, &args.secrets)?;
+    }
     let warm = env.warm_runner()?;
     if let Some(warm) = warm
         .as_ref()
@@ -95,6 +99,9 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
             priority: args.priority,
         }));
     }
+    if args.discard_held {
+        engine.send(Command::DiscardHeld);
+    }
     engine.send(Command::Resume {
         release_held: args.resume,
     });
@@ -138,14 +145,17 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
 
     let queue = last.map(|s| s.queue.clone()).unwrap_or_default();
     let report = summary::Summary::new(finished, health, &queue);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    let mut text = if args.json {
+        serde_json::to_string_pretty(&report.to_json())? + "\n"
     } else {
-        print!("{}", report.table());
-        if let Some(note) = report.left_note(&env.name) {
-            println!("{note}");
-        }
+        report.table()
+    };
+    if let Some(note) = report.left_note(&env.name).filter(|_| !args.json) {
+        text.push_str(&note);
+        text.push('\n');
     }
+    // A reader that went away (`| head`) is no failure of the runs: the exit code still tells.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     let code = if interrupts > 0 {
         EXIT_INTERRUPTED
     } else if report.all_succeeded() {

@@ -169,6 +169,18 @@ fn lock_environment(path: &Path) -> Result<Flock<File>> {
 /// does. The pid in the lock file outlives its process, so the lock itself is asked: taken for
 /// an instant and let go. Shared, not exclusive: two `status` calls at once must not see each
 /// other as the holder.
+/// Copies the journal to `journal.jsonl.damaged-<UTC time>` beside it (0600); returns the copy.
+pub fn keep_copy(path: &Path, now: DateTime<Utc>) -> Result<PathBuf> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let copy = path.with_file_name(format!("{name}.damaged-{}", now.format("%Y%m%dT%H%M%SZ")));
+    std::fs::copy(path, &copy)
+        .with_context(|| format!("keeping a copy of {} in {}", path.display(), copy.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("making {} private", copy.display()))?;
+    Ok(copy)
+}
+
 /// The refusal a second fleetdeck on one environment gets.
 pub fn in_use(env: &str, pid: &str) -> anyhow::Error {
     anyhow::anyhow!(

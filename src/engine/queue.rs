@@ -241,6 +241,14 @@ impl Queue {
         chain
     }
 
+    /// A held item doing the same work as `item` (a crash-and-restart duplicate), if any.
+    pub fn held_twin(&self, item: &Item) -> Option<ItemId> {
+        self.items
+            .iter()
+            .find(|pending| pending.held && pending.same_work(item))
+            .map(|pending| pending.id)
+    }
+
     /// Removes and returns the items held from an earlier session.
     pub fn drain_held(&mut self) -> Vec<Item> {
         let (held, kept) = std::mem::take(&mut self.items)

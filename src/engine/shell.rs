@@ -85,8 +85,25 @@ impl Engine {
         let mut journal = Journal::open(&setup.journal)?;
         let mut history = journal::replay(&setup.journal)?;
         let now = Utc::now();
-        for line in &history.skipped_lines {
+        let (damaged, torn): (Vec<usize>, Vec<usize>) = history
+            .skipped_lines
+            .iter()
+            .partition(|line| **line < history.last_line);
+        for line in &torn {
             log::warn!(target: "engine", "{} line {line} is unreadable (torn by a crash?); skipped", setup.journal.display());
+        }
+        if !damaged.is_empty() {
+            // Not a crash's torn tail: something damaged the file. What those lines said may
+            // be queued work, so the file as it was is kept beside it before anything is added.
+            let copy = journal::keep_copy(&setup.journal, now)?;
+            let lines: Vec<String> = damaged.iter().map(usize::to_string).collect();
+            log::warn!(
+                target: "engine",
+                "{} line(s) {} are unreadable and were skipped; the journal as it was is kept in {} (look there for work those lines held)",
+                setup.journal.display(),
+                lines.join(", "),
+                copy.display()
+            );
         }
         let interrupted = history.interrupted();
         for item in &interrupted {

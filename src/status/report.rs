@@ -36,6 +36,9 @@ struct Failing<'a> {
     last: &'a LastRun,
 }
 
+/// Held items listed in the text; `--json` lists all.
+const HELD_LISTED: usize = 20;
+
 pub struct Report {
     pub environment: String,
     /// The table's rows: the inventory's servers, then any only the journal knows.
@@ -46,8 +49,8 @@ pub struct Report {
     pub running: Vec<NamedRun>,
     /// The pid of the fleetdeck holding the environment now.
     pub holder: Option<u32>,
-    /// Queued and never started.
-    pub queued: usize,
+    /// Queued and never started: "deploy on web-01 (#12)", in enqueue order.
+    pub queued: Vec<String>,
     /// When each run started, by id: the journal's `started` records.
     started: HashMap<ItemId, DateTime<Utc>>,
 }
@@ -103,7 +106,11 @@ impl Report {
             status,
             running,
             holder,
-            queued: replay.pending().len(),
+            queued: replay
+                .pending()
+                .iter()
+                .map(|item| format!("{} on {} (#{})", item.action, item.server, item.id))
+                .collect(),
             started,
         }
     }
@@ -224,20 +231,25 @@ impl Report {
                 out.push_str(&run_entry(run, now));
             }
         }
-        if self.queued > 0 {
+        if !self.queued.is_empty() {
+            let count = self.queued.len();
             let _ = match self.holder {
-                Some(pid) => writeln!(
-                    out,
-                    "\n{} item(s) queued in fleetdeck pid {pid}.",
-                    self.queued
-                ),
+                Some(pid) => writeln!(out, "\n{count} item(s) queued in fleetdeck pid {pid}."),
                 None => writeln!(
                     out,
-                    "\n{} item(s) queued from an earlier session, held: \
-                     `fleetdeck run -e {} --resume` runs them.",
-                    self.queued, self.environment
+                    "\n{count} item(s) queued from an earlier session, held: \
+                     `fleetdeck run -e {env} --resume` runs them, `--discard-held` drops them:",
+                    env = self.environment
                 ),
             };
+            if self.holder.is_none() {
+                for item in self.queued.iter().take(HELD_LISTED) {
+                    let _ = writeln!(out, "  {item}");
+                }
+                if count > HELD_LISTED {
+                    let _ = writeln!(out, "  … +{} more (--json lists all)", count - HELD_LISTED);
+                }
+            }
         }
         out
     }
@@ -255,7 +267,8 @@ impl Report {
         serde_json::json!({
             "environment": self.environment,
             "servers": self.status,
-            "queued": self.queued,
+            "queued": self.queued.len(),
+            "held": if self.holder.is_none() { self.queued.clone() } else { Vec::new() },
             "interrupted": self.interrupted(),
             "failing": failing,
             "running": self.running,

@@ -1,11 +1,12 @@
 //! Bringing back what an earlier session left: held items, successes chain links wait on, the
 //! failures "retry" requeues, and links that can never run.
 
-use super::{Core, ENGINE_TARGET, Effect, log};
+use super::{Core, ENGINE_TARGET, Effect, finished_record, log};
+use crate::engine::journal::Record;
 use crate::engine::model::{Item, ItemId, Outcome};
 use chrono::{DateTime, Utc};
 use log::Level;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// What an earlier session left, as the journal says.
 #[derive(Debug, Default)]
@@ -32,9 +33,41 @@ impl Core {
             self.retryable
                 .insert((item.server.clone(), item.action), item);
         }
+        // Sessions that crashed one after another leave the same work queued several times
+        // (a deploy held from each): one of each is kept, the rest merge into it, and links that
+        // waited for a merged item wait for the one kept.
+        let mut merged_into: HashMap<ItemId, ItemId> = HashMap::new();
         for mut item in restore.pending {
             item.held = true;
-            self.queue.push(item);
+            if let Some(kept) = item.after.and_then(|dep| merged_into.get(&dep)) {
+                item.after = Some(*kept);
+            }
+            match self.queue.held_twin(&item) {
+                Some(kept) => {
+                    fx.push(Effect::Journal(Record::Repointed {
+                        at: now,
+                        old: item.id,
+                        new: kept,
+                    }));
+                    let outcome = Outcome::Skipped {
+                        reason: format!("merged into the same held item #{kept}"),
+                    };
+                    fx.push(Effect::Journal(finished_record(
+                        &item, &outcome, None, None, None, now,
+                    )));
+                    merged_into.insert(item.id, kept);
+                }
+                None => {
+                    self.queue.push(item);
+                }
+            }
+        }
+        if !merged_into.is_empty() {
+            let msg = format!(
+                "{} held item(s) were the same work as others held (sessions that crashed in turn): merged",
+                merged_into.len()
+            );
+            log(&mut fx, ENGINE_TARGET, Level::Info, msg);
         }
         for id in &restore.interrupted {
             self.skip_dependents(*id, "upstream interrupted", now, &mut fx);

@@ -33,6 +33,9 @@ pub struct Replay {
     pub next_id: ItemId,
     /// Lines that could not be read (a torn last line after a crash), by line number.
     pub skipped_lines: Vec<usize>,
+    /// The number of the last line that holds anything: a skipped line before it was not torn
+    /// by a crash but damaged.
+    pub last_line: usize,
 }
 
 /// One (server, action)'s latest run, as the journal recorded it.
@@ -186,6 +189,7 @@ pub fn replay(path: &Path) -> Result<Replay> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        replay.last_line = index + 1;
         match serde_json::from_slice::<Record>(&line) {
             Ok(record) => replay.apply(&record),
             Err(_) => replay.skipped_lines.push(index + 1),

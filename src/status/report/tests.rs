@@ -244,13 +244,15 @@ fn queued_items_are_held_for_resume_or_belong_to_the_running_fleetdeck() {
     };
     let mut earlier = Journal::new();
     history(&mut earlier);
-    let text = earlier.report(None).text(now());
+    let report = earlier.report(None);
+    let text = report.text(now());
     assert!(
         text.contains(
-            "\n1 item(s) queued from an earlier session, held: `fleetdeck run -e demo --resume` runs them.\n"
+            "\n1 item(s) queued from an earlier session, held: `fleetdeck run -e demo --resume` runs them, `--discard-held` drops them:\n  check on db-01 (#2)\n"
         ),
         "{text}"
     );
+    assert_eq!(report.json()["held"][0], "check on db-01 (#2)");
     let mut live = Journal::new();
     history(&mut live);
     let text = live.report(Some(77)).text(now());

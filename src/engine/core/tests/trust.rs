@@ -134,3 +134,57 @@ fn raising_any_link_moves_the_whole_chain() {
     let fx = finish(&mut core, 1, ok());
     assert_eq!(spawns(&fx), [(1, 2)]);
 }
+
+#[test]
+fn held_duplicates_from_crash_after_crash_merge_on_restore() {
+    let link = |id: ItemId, action: Action, after: Option<ItemId>| Item {
+        id,
+        server: "web-01".into(),
+        action,
+        tags: Vec::new(),
+        after,
+        ..restored_items()[0].clone()
+    };
+    // Two sessions each left a whole chain, and three left the same plain deploy.
+    let pending = vec![
+        link(1, Action::Provision, None),
+        link(2, Action::Deploy, Some(1)),
+        link(3, Action::Check, Some(2)),
+        link(4, Action::Provision, None),
+        link(5, Action::Deploy, Some(4)),
+        link(6, Action::Check, Some(5)),
+        link(7, Action::Deploy, None),
+        link(8, Action::Deploy, None),
+        link(9, Action::Deploy, None),
+    ];
+    let mut core = core_with(policy());
+    let fx = core.restore(
+        Restore {
+            pending,
+            next_id: 10,
+            ..Restore::default()
+        },
+        t0(),
+    );
+    let kept: Vec<ItemId> = core
+        .snapshot(t0())
+        .queue
+        .iter()
+        .map(|q| q.item.id)
+        .collect();
+    assert_eq!(kept, [1, 2, 3, 7], "one of each, in dispatch order");
+    let repointed: Vec<(ItemId, ItemId)> = journal(&fx)
+        .iter()
+        .filter_map(|record| match record {
+            Record::Repointed { old, new, .. } => Some((*old, *new)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(repointed, [(4, 1), (5, 2), (6, 3), (8, 7), (9, 7)]);
+    let dropped: Vec<ItemId> = finished_records(&fx).iter().map(|(id, _)| *id).collect();
+    assert_eq!(dropped, [4, 5, 6, 8, 9]);
+    assert!(
+        logs(&fx).contains(&"5 held item(s) were the same work as others held (sessions that crashed in turn): merged"),
+        "{fx:?}"
+    );
+}
