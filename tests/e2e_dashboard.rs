@@ -768,6 +768,11 @@ fn small_terminal_resize_help_and_quit_restore_the_terminal() {
     term.wait_for_screen("the too-small notice", SCREEN, |s| {
         s.contains("terminal too small: 60×20, fleetdeck needs 80×24") && !s.contains("Servers")
     });
+    // Down to 20×5 (the notice wraps to what fits) and back: no panic, readable again.
+    term.resize(20, 5);
+    term.wait_for_screen("the notice at 20×5", SCREEN, |s| {
+        s.contains("terminal too") && !s.contains("Servers")
+    });
     term.resize(80, 24);
     term.wait_for_screen("the dashboard redrawn", SCREEN, |s| {
         s.contains("Servers 9/9") && s.contains("Workers") && !s.contains("terminal too small")
