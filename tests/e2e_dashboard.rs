@@ -37,6 +37,17 @@ struct Terminal {
 impl Terminal {
     /// `fleetdeck --root <sandbox> -e demo` in a detached `width`×`height` terminal.
     fn open(sandbox: &Sandbox, test: &str, width: u16, height: u16) -> Terminal {
+        Terminal::open_with(sandbox, test, width, height, &[])
+    }
+
+    /// `open`, with more environment variables for the dashboard.
+    fn open_with(
+        sandbox: &Sandbox,
+        test: &str,
+        width: u16,
+        height: u16,
+        env: &[(&str, &str)],
+    ) -> Terminal {
         let version = Command::new("tmux").arg("-V").output();
         assert!(
             version.is_ok_and(|out| out.status.success()),
@@ -67,10 +78,13 @@ impl Terminal {
         std::fs::write(
             &launcher,
             format!(
-                "#!/bin/sh\nexport FLEETDECK_ANSIBLE_PLAYBOOK={}\nexport FLEETDECK_DEMO_ROOT={}\n\
+                "#!/bin/sh\nexport FLEETDECK_ANSIBLE_PLAYBOOK={}\nexport FLEETDECK_DEMO_ROOT={}\n{}\
                  exec {} --root {} -e demo\n",
                 quote(&common::ansible_playbook()),
                 quote(&sandbox.demo_root),
+                env.iter()
+                    .map(|(name, value)| format!("export {name}='{value}'\n"))
+                    .collect::<String>(),
                 quote(std::path::Path::new(env!("CARGO_BIN_EXE_fleetdeck"))),
                 quote(&sandbox.root),
             ),
@@ -729,6 +743,56 @@ fn nothing_runs_on_a_hidden_server_unasked_and_a_crash_is_told_truly() {
     assert_eq!(term.wait_for_exit(SCREEN), 0, "{}", term.screen());
     let left = sandbox.ansible_left_after(Duration::from_secs(20));
     assert!(left.is_empty(), "ansible left behind: {left:#?}");
+}
+
+#[test]
+fn a_crash_of_the_dashboard_restores_the_terminal_and_cancels_the_runs_cleanly() {
+    let sandbox = Sandbox::demo();
+    // Debug builds make the dashboard panic on this key (FLEETDECK_TEST_CRASH_KEY).
+    let term = Terminal::open_with(
+        &sandbox,
+        "crash",
+        120,
+        36,
+        &[("FLEETDECK_TEST_CRASH_KEY", "%")],
+    );
+    wait_for_dashboard(&term);
+    term.keys(&[":"]);
+    term.wait_for_screen("the command line", SCREEN, |s| {
+        footer(s).contains("Tab complete")
+    });
+    term.type_text("provision lb-01");
+    term.keys(&["Enter"]);
+    term.wait_for_screen("lb-01's provision running", ANSIBLE, |s| {
+        count(s, "running") == Some(1)
+    });
+    term.keys(&["%"]);
+    assert_eq!(term.wait_for_exit(ANSIBLE), 101, "{}", term.screen());
+    let after = term.screen();
+    assert_eq!(
+        term.display("#{alternate_on}"),
+        "0",
+        "back on the normal screen:\n{after}"
+    );
+    assert!(after.contains("the dashboard crashed"), "{after}");
+    assert!(
+        after.contains("were cancelled and their logs closed"),
+        "{after}"
+    );
+    let left = sandbox.ansible_left_after(Duration::from_secs(20));
+    assert!(left.is_empty(), "ansible left behind: {left:#?}");
+    // The journal is whole: the run that was cut ended as cancelled, with its log.
+    let records = journal_records(&sandbox);
+    let finished = records
+        .iter()
+        .find(|r| r["kind"] == "finished" && r["server"] == "lb-01")
+        .unwrap_or_else(|| panic!("lb-01's run has an end: {records:#?}"));
+    assert_eq!(finished["outcome"], "cancelled", "{finished}");
+    let log = std::fs::read_to_string(finished["log"].as_str().unwrap()).unwrap();
+    assert!(
+        log.contains("# outcome: cancelled"),
+        "the log has its footer:\n{log}"
+    );
 }
 
 #[test]

@@ -1,12 +1,11 @@
-//! The dashboard: one loop that selects over terminal input, engine events, new log lines and
-//! (only while runs are in flight) a clock tick, and redraws only when something changed. A
-//! hangup, SIGTERM or a terminal that cannot be drawn on any more cancels the runs and waits for
-//! the engine to stop before leaving, so no run is killed without its log's footer.
+//! The dashboard: sets up the engine, the app state and the input threads, then hands them to
+//! the loop (`event_loop`); a crash of the loop cancels the runs cleanly before leaving.
 
 pub mod actions;
 pub mod app;
 pub mod command_line;
 pub mod dialogs;
+mod event_loop;
 #[cfg(test)]
 mod fixtures;
 pub mod intents;
@@ -18,9 +17,7 @@ pub mod viewer;
 use crate::engine::{Command, Engine, EngineEvent, ShutdownMode, Started};
 use crate::project::Environment;
 use anyhow::{Context, Result};
-use app::{App, Effect, Mode, Viewer};
-use chrono::Utc;
-use crossterm::event::{Event, KeyEventKind};
+use app::App;
 use std::process::ExitCode;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -40,7 +37,7 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
     let setup = env.engine_setup(&inventory, None, env.warm_runner()?)?;
     let Started {
         handle: engine,
-        mut events,
+        events,
         task,
         history,
         snapshot,
@@ -55,7 +52,7 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
     }
     let logs = TuiWidgetState::new().set_default_display_level(log::LevelFilter::Info);
 
-    let (input_tx, mut input) = mpsc::unbounded_channel();
+    let (input_tx, input) = mpsc::unbounded_channel();
     std::thread::spawn(move || {
         // crossterm's blocking read: no CPU while nobody types.
         while let Ok(event) = crossterm::event::read() {
@@ -64,7 +61,7 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
             }
         }
     });
-    let (log_tx, mut new_logs) = mpsc::unbounded_channel();
+    let (log_tx, new_logs) = mpsc::unbounded_channel();
     std::thread::spawn(move || {
         loop {
             tui_logger::wait();
@@ -73,103 +70,42 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
             }
         }
     });
-    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    let terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
     let mut ticker = tokio::time::interval(env.config.refresh_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
-    let mut terminal = ratatui::init();
-    // Set once the screen cannot be used: a hangup, SIGTERM, or a draw that failed. From then
-    // on nothing is drawn; the runs are cancelled and the loop waits for the engine to stop,
-    // so every run log gets its footer.
-    let mut screen_gone = false;
-    let mut dirty = true;
-    'dashboard: loop {
-        let mut effects = Vec::new();
-        if dirty && !screen_gone {
-            dirty = false;
-            let drawn = terminal.draw(|frame| ui::draw(frame, &app, &logs, Utc::now()));
-            if drawn.is_err() {
-                effects = lose_screen(&mut screen_gone);
-            }
+    let parts = event_loop::Parts {
+        app,
+        logs,
+        input,
+        events,
+        new_logs,
+        terminate,
+        hangup,
+        ticker,
+        engine: engine.clone(),
+    };
+    // The loop runs as a task of its own so that a panic in it is caught here: the terminal is
+    // restored by ratatui's panic hook, and the runs are cancelled cleanly (log footers, journal
+    // records) instead of dying with the process.
+    let dashboard = tokio::spawn(event_loop::drive(parts)).await;
+    match dashboard {
+        Ok(result) => {
+            drop(engine);
+            task.await.context("engine task")??;
+            result?;
+            Ok(ExitCode::SUCCESS)
         }
-        // A log only grows while its run is in flight: the viewer reads nothing otherwise.
-        let live_log = app.viewing_live_log();
-        let ticking = !screen_gone && app.snapshot.active > 0;
-        if effects.is_empty() {
-            effects = tokio::select! {
-                Some(event) = input.recv() => {
-                    dirty = true;
-                    match event {
-                        Event::Key(key) if key.kind != KeyEventKind::Release => app.handle_key(key),
-                        _ => Vec::new(),
-                    }
-                }
-                event = events.recv() => {
-                    dirty = true;
-                    match event {
-                        Some(event) => {
-                            let mut effects = app.apply(event);
-                            // Fold whatever else is waiting before drawing once.
-                            while let Ok(more) = events.try_recv() {
-                                effects.extend(app.apply(more));
-                            }
-                            effects
-                        }
-                        None => vec![Effect::Exit],
-                    }
-                }
-                Some(()) = new_logs.recv() => { dirty = true; Vec::new() }
-                _ = ticker.tick(), if ticking => {
-                    dirty = true;
-                    if live_log && let Mode::Viewer(viewer) = &mut app.mode {
-                        let _ = viewer.read_more();
-                    }
-                    Vec::new()
-                }
-                _ = terminate.recv() => lose_screen(&mut screen_gone),
-                _ = hangup.recv() => lose_screen(&mut screen_gone),
-            };
-        }
-        // The run just ended: its log got its footer, read it one last time.
-        if live_log
-            && !app.viewing_live_log()
-            && let Mode::Viewer(viewer) = &mut app.mode
-        {
-            let _ = viewer.read_more();
-        }
-        for effect in effects {
-            match effect {
-                Effect::Engine(command) => {
-                    if let Command::Shutdown(mode) = &command {
-                        app.quitting = Some(*mode);
-                    }
-                    engine.send(command);
-                }
-                Effect::OpenLog { title, path } => {
-                    app.mode = Mode::Viewer(Viewer::open(title, path));
-                }
-                Effect::Log(event) => logs.transition(event),
-                Effect::Exit => break 'dashboard,
-            }
+        Err(crash) => {
+            engine.send(Command::Shutdown(ShutdownMode::Cancel));
+            let stopped = task.await.context("engine task");
+            drop(engine);
+            eprintln!(
+                "fleetdeck: the dashboard crashed ({crash}); running runs were cancelled and their logs closed, the journal is intact: start fleetdeck again to see them"
+            );
+            stopped??;
+            Ok(ExitCode::from(101))
         }
     }
-    // The terminal may be gone (a hangup): nothing to restore then, and nobody to tell.
-    let _ = ratatui::try_restore();
-    if terminal.show_cursor().is_err() {
-        // Dropping the terminal would try again and complain on stderr.
-        std::mem::forget(terminal);
-    }
-    drop(engine);
-    task.await.context("engine task")??;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The screen is gone or about to be: stop drawing and cancel the runs, once. Nobody can
-/// watch or steer them any more, and waiting lets every run end cleanly with its log footer.
-fn lose_screen(screen_gone: &mut bool) -> Vec<Effect> {
-    if std::mem::replace(screen_gone, true) {
-        return Vec::new();
-    }
-    vec![Effect::Engine(Command::Shutdown(ShutdownMode::Cancel))]
 }

@@ -1,0 +1,153 @@
+//! The dashboard's loop: it selects over terminal input, engine events, new log lines and (only
+//! while runs are in flight) a clock tick, and redraws only when something changed. A hangup,
+//! SIGTERM or a terminal that cannot be drawn on any more cancels the runs and waits for the
+//! engine to stop before leaving, so no run is killed without its log's footer.
+
+use super::app::{App, Effect, Mode, Viewer};
+use super::ui;
+use crate::engine::{Command, EngineEvent, EngineHandle, ShutdownMode};
+use anyhow::Result;
+use chrono::Utc;
+use crossterm::event::{Event, KeyEventKind};
+use tokio::signal::unix::Signal;
+use tokio::sync::mpsc;
+use tui_logger::TuiWidgetState;
+
+/// Everything the loop owns.
+pub(super) struct Parts {
+    pub app: App,
+    pub logs: TuiWidgetState,
+    pub input: mpsc::UnboundedReceiver<Event>,
+    pub events: mpsc::UnboundedReceiver<EngineEvent>,
+    pub new_logs: mpsc::UnboundedReceiver<()>,
+    pub terminate: Signal,
+    pub hangup: Signal,
+    pub ticker: tokio::time::Interval,
+    pub engine: EngineHandle,
+}
+
+pub(super) async fn drive(parts: Parts) -> Result<()> {
+    let Parts {
+        mut app,
+        logs,
+        mut input,
+        mut events,
+        mut new_logs,
+        mut terminate,
+        mut hangup,
+        mut ticker,
+        engine: parts_engine,
+    } = parts;
+    #[cfg(debug_assertions)]
+    let crash_key = crash_key_for_tests();
+    let mut terminal = ratatui::init();
+    // Set once the screen cannot be used: a hangup, SIGTERM, or a draw that failed. From then
+    // on nothing is drawn; the runs are cancelled and the loop waits for the engine to stop,
+    // so every run log gets its footer.
+    let mut screen_gone = false;
+    let mut dirty = true;
+    'dashboard: loop {
+        let mut effects = Vec::new();
+        if dirty && !screen_gone {
+            dirty = false;
+            let drawn = terminal.draw(|frame| ui::draw(frame, &app, &logs, Utc::now()));
+            if drawn.is_err() {
+                effects = lose_screen(&mut screen_gone);
+            }
+        }
+        // A log only grows while its run is in flight: the viewer reads nothing otherwise.
+        let live_log = app.viewing_live_log();
+        let ticking = !screen_gone && app.snapshot.active > 0;
+        if effects.is_empty() {
+            effects = tokio::select! {
+                Some(event) = input.recv() => {
+                    dirty = true;
+                    match event {
+                        Event::Key(key) if key.kind != KeyEventKind::Release => {
+                            #[cfg(debug_assertions)]
+                            if crash_key == Some(key.code) {
+                                panic!("crash key pressed (FLEETDECK_TEST_CRASH_KEY)");
+                            }
+                            app.handle_key(key)
+                        }
+                        _ => Vec::new(),
+                    }
+                }
+                event = events.recv() => {
+                    dirty = true;
+                    match event {
+                        Some(event) => {
+                            let mut effects = app.apply(event);
+                            // Fold whatever else is waiting before drawing once.
+                            while let Ok(more) = events.try_recv() {
+                                effects.extend(app.apply(more));
+                            }
+                            effects
+                        }
+                        None => vec![Effect::Exit],
+                    }
+                }
+                Some(()) = new_logs.recv() => { dirty = true; Vec::new() }
+                _ = ticker.tick(), if ticking => {
+                    dirty = true;
+                    if live_log && let Mode::Viewer(viewer) = &mut app.mode {
+                        let _ = viewer.read_more();
+                    }
+                    Vec::new()
+                }
+                _ = terminate.recv() => lose_screen(&mut screen_gone),
+                _ = hangup.recv() => lose_screen(&mut screen_gone),
+            };
+        }
+        // The run just ended: its log got its footer, read it one last time.
+        if live_log
+            && !app.viewing_live_log()
+            && let Mode::Viewer(viewer) = &mut app.mode
+        {
+            let _ = viewer.read_more();
+        }
+        for effect in effects {
+            match effect {
+                Effect::Engine(command) => {
+                    if let Command::Shutdown(mode) = &command {
+                        app.quitting = Some(*mode);
+                    }
+                    parts_engine.send(command);
+                }
+                Effect::OpenLog { title, path } => {
+                    app.mode = Mode::Viewer(Viewer::open(title, path));
+                }
+                Effect::Log(event) => logs.transition(event),
+                Effect::Exit => break 'dashboard,
+            }
+        }
+    }
+    // The terminal may be gone (a hangup): nothing to restore then, and nobody to tell.
+    let _ = ratatui::try_restore();
+    if terminal.show_cursor().is_err() {
+        // Dropping the terminal would try again and complain on stderr.
+        std::mem::forget(terminal);
+    }
+    Ok(())
+}
+
+/// The screen is gone or about to be: stop drawing and cancel the runs, once. Nobody can
+/// watch or steer them any more, and waiting lets every run end cleanly with its log footer.
+fn lose_screen(screen_gone: &mut bool) -> Vec<Effect> {
+    if std::mem::replace(screen_gone, true) {
+        return Vec::new();
+    }
+    vec![Effect::Engine(Command::Shutdown(ShutdownMode::Cancel))]
+}
+
+/// Debug builds only: a key that makes the dashboard panic, so the tests can prove a crash
+/// restores the terminal and cancels the runs cleanly. Release builds have no such key.
+#[cfg(debug_assertions)]
+fn crash_key_for_tests() -> Option<crossterm::event::KeyCode> {
+    let key = std::env::var("FLEETDECK_TEST_CRASH_KEY").ok()?;
+    let mut chars = key.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => Some(crossterm::event::KeyCode::Char(c)),
+        _ => None,
+    }
+}
