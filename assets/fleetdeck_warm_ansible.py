@@ -14,6 +14,8 @@
 # Protocol: one Unix stream connection per run. The client sends one JSON line
 #   {"argv": [...], "cwd": "...", "env": {"K": "V"}, "fds": ["stdout", "stderr", "events"]}
 # with those pipes attached (SCM_RIGHTS); "events" becomes fd 3 and FLEETDECK_EVENTS_FD=3.
+# Optional password pipes follow: "vault" becomes fd 4, "become" fd 5 (the client's argv names
+# them as /dev/fd/4 and /dev/fd/5). The server never reads them.
 # The server answers {"event": "started", "pid": P}, then, when the run has been reaped,
 #   {"event": "exit", "status": <raw wait status>, "rc", "signal", "utime", "stime", "maxrss_kb"}.
 # Control lines from the client: {"signal": "INT" | "TERM" | "KILL" | "KILLTREE"}.
@@ -168,20 +170,25 @@ def become_run(req, passed, close_fds, server_pid, ready):
         os.write(ready, b'.')
         os.close(ready)
         named = dict(zip(req.get('fds') or [], passed))
-        # Lift the passed pipes above 0-9 first so that dup2 onto 0-3 never clobbers one.
+        # Lift the passed pipes (and /dev/null) above 0-9 first so that dup2 onto 0-5 never
+        # clobbers one.
         high = {name: fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for name, fd in named.items()}
         for fd in passed:
             os.close(fd)
-        devnull = os.open(os.devnull, os.O_RDWR)
+        opened = os.open(os.devnull, os.O_RDWR)
+        devnull = fcntl.fcntl(opened, fcntl.F_DUPFD, 10)
+        os.close(opened)
         os.dup2(devnull, 0)
         os.dup2(high.get('stdout', devnull), 1)
         os.dup2(high.get('stderr', devnull), 2)
         if 'events' in high:
             os.dup2(high['events'], 3)  # dup2 makes it inheritable, as the plugin expects
             os.environ['FLEETDECK_EVENTS_FD'] = '3'
+        for name, number in (('vault', 4), ('become', 5)):
+            if name in high:
+                os.dup2(high[name], number)
         for fd in list(high.values()) + [devnull]:
-            if fd > 3:
-                os.close(fd)
+            os.close(fd)
         os.chdir(req.get('cwd') or '.')
         for key, value in (req.get('env') or {}).items():
             os.environ[key] = value

@@ -62,14 +62,16 @@ impl Inventory {
 
     /// Runs `program -i inventory --list` in `cwd`.
     pub fn load(program: &Path, inventory: &Path, cwd: &Path) -> Result<Inventory> {
-        let output = match std::process::Command::new(program)
+        let mut command = std::process::Command::new(program);
+        command
             .arg("-i")
             .arg(inventory)
             .arg("--list")
             .current_dir(cwd)
-            .env("ANSIBLE_NOCOLOR", "1")
-            .output()
-        {
+            .env("ANSIBLE_NOCOLOR", "1");
+        // Vault-encrypted group_vars need the session's vault password here too (a pipe).
+        let _vault = crate::secrets::pass_vault(&mut command)?;
+        let output = match command.output() {
             Ok(output) => output,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 bail!("{} not found ({NOT_FOUND_HINT})", program.display())

@@ -74,6 +74,15 @@ fn outcome_kinds(summary: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+fn logs_of(summary: &serde_json::Value) -> Vec<PathBuf> {
+    summary["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|run| run["log"].as_str().map(PathBuf::from))
+        .collect()
+}
+
 /// Every file under `dir` whose bytes contain `needle`.
 fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
@@ -240,7 +249,206 @@ fn no_log_results_stay_hidden(runner: &str) {
     }
 }
 
+const VAULT_PASSWORD: &str = "vaultPw-7723-q";
+const VAULT_VALUE: &str = "vault-Secret-9931";
+
+/// Each host says it has started, then waits for the test's go (so that the test can look at
+/// the running processes), then proves the vault value was decrypted without printing it.
+const VAULT_PLAY: &str = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Say started
+      ansible.builtin.file:
+        path: \"{{ gate }}/started-{{ inventory_hostname }}\"
+        state: touch
+    - name: Wait for the go
+      ansible.builtin.wait_for:
+        path: \"{{ gate }}/go\"
+        timeout: 120
+    - name: Use the vault value
+      ansible.builtin.assert:
+        that:
+          - vault_token is match('^vault-Secret-')
+          - vault_token | length == 17
+        quiet: true
+";
+
+/// The `lab` environment with a vault-encrypted group_vars file (encrypted now, by
+/// ansible-vault, with a password file outside the project) and a gate folder.
+fn vault_lab(runner: &str, hosts: &[&str]) -> (Sandbox, tempfile::TempDir) {
+    let sandbox = lab(runner, hosts, VAULT_PLAY);
+    let outside = tempfile::tempdir().unwrap();
+    let password_file = outside.path().join("vault-pass");
+    std::fs::write(&password_file, format!("{VAULT_PASSWORD}\n")).unwrap();
+    let gate = outside.path().join("gate");
+    std::fs::create_dir(&gate).unwrap();
+    let vars = sandbox.root.join("inventory/lab/group_vars/all/vault.yml");
+    std::fs::create_dir_all(vars.parent().unwrap()).unwrap();
+    std::fs::write(&vars, format!("vault_token: \"{VAULT_VALUE}\"\n")).unwrap();
+    let vault = common::ansible_playbook().with_file_name("ansible-vault");
+    let status = std::process::Command::new(vault)
+        .arg("encrypt")
+        .arg("--vault-password-file")
+        .arg(&password_file)
+        .arg(&vars)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    assert!(
+        std::fs::read_to_string(&vars)
+            .unwrap()
+            .starts_with("$ANSIBLE_VAULT;")
+    );
+    sandbox.write(
+        "inventory/lab/group_vars/all/gate.yml",
+        &format!("gate: \"{}\"\n", gate.display()),
+    );
+    (sandbox, outside)
+}
+
+/// Waits (bounded) until `done` says yes; the condition is a file or a process appearing.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + SAFETY;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited too long for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `--vault-password-file` is read once and handed to each run through a pipe: the runs
+/// decrypt the group_vars file and succeed, and neither the password nor the decrypted value
+/// is in any running ansible process's argv or environment, the run logs, the journal, or any
+/// other file of the project.
+fn vault_password_reaches_runs_through_a_pipe_only(runner: &str) {
+    let hosts = ["v-01", "v-02"];
+    let (sandbox, outside) = vault_lab(runner, &hosts);
+    let password_file = outside.path().join("vault-pass");
+    let gate = outside.path().join("gate");
+    let mut command = sandbox.fleetdeck();
+    command.args([
+        "run",
+        "-e",
+        "lab",
+        "check",
+        "--json",
+        "--vault-password-file",
+    ]);
+    command.arg(&password_file).args(hosts);
+    command.stdout(std::process::Stdio::piped());
+    command.stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut ended = None;
+    wait_for("both hosts to start", || {
+        ended = child.try_wait().unwrap();
+        ended.is_some()
+            || hosts
+                .iter()
+                .all(|host| gate.join(format!("started-{host}")).exists())
+    });
+    if ended.is_some() {
+        let output = child.wait_with_output().unwrap();
+        panic!(
+            "fleetdeck ended before the runs started: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let processes = sandbox.ansible_processes();
+    assert!(!processes.is_empty());
+    for (pid, cmdline) in &processes {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let environ = String::from_utf8_lossy(&environ);
+        for secret in [VAULT_PASSWORD, VAULT_VALUE] {
+            assert!(!cmdline.contains(secret), "argv of {pid}: {cmdline}");
+            assert!(!environ.contains(secret), "environment of {pid}");
+        }
+    }
+    let mains = processes
+        .iter()
+        .filter(|(_, cmdline)| cmdline.contains("--vault-password-file /dev/fd/"))
+        .count();
+    if runner == "fresh" {
+        assert!(mains >= hosts.len(), "{processes:#?}");
+    }
+    std::fs::write(gate.join("go"), "").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let summary = summary(&output);
+    assert_eq!(
+        outcome_kinds(&summary),
+        ["succeeded", "succeeded"],
+        "{summary:#}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let logs = logs_of(&summary);
+    assert_eq!(logs.len(), 2);
+    for log in &logs {
+        let text = std::fs::read_to_string(log).unwrap();
+        assert!(text.contains("--vault-password-file /dev/fd/"), "{text}");
+        if runner == "warm" {
+            // Forked by the server, which put the pipe at the protocol's number.
+            assert!(text.contains("# runner: warm"), "{text}");
+            assert!(text.contains("--vault-password-file /dev/fd/4"), "{text}");
+        }
+    }
+    for secret in [VAULT_PASSWORD, VAULT_VALUE] {
+        let leaks = files_containing(&sandbox.root, secret);
+        assert!(leaks.is_empty(), "{secret} is in {leaks:?}");
+        for stream in [&output.stdout, &output.stderr] {
+            assert!(!String::from_utf8_lossy(stream).contains(secret));
+        }
+    }
+}
+
+/// Without a password, with stdin not a terminal: a clear error naming the vault file, exit 1,
+/// and nothing queued or run.
+fn a_missing_vault_password_stops_before_anything_runs(runner: &str) {
+    let (sandbox, _outside) = vault_lab(runner, &["v-01"]);
+    let output = run_check(&sandbox, &["v-01"], &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("inventory/lab/group_vars/all/vault.yml is vault-encrypted")
+            && stderr.contains("--vault-password-file"),
+        "{stderr}"
+    );
+    assert!(
+        !sandbox.journal("lab").contains("\"queued\""),
+        "{}",
+        sandbox.journal("lab")
+    );
+    assert!(!sandbox.root.join("logs").exists());
+    // Asking at a terminal is refused too when there is none.
+    let output = run_check(&sandbox, &["v-01"], &["--ask-vault-pass"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("stdin is not a terminal"), "{stderr}");
+}
+
+/// `vault_password_file` in the project's ansible.cfg is ansible's to use: fleetdeck does not
+/// ask, and the runs decrypt.
+fn a_vault_password_file_in_ansible_cfg_is_honoured(runner: &str) {
+    let (sandbox, outside) = vault_lab(runner, &["v-01"]);
+    std::fs::write(outside.path().join("gate/go"), "").unwrap();
+    sandbox.write(
+        "ansible.cfg",
+        &format!(
+            "[defaults]\nvault_password_file = {}\n",
+            outside.path().join("vault-pass").display()
+        ),
+    );
+    let output = run_check(&sandbox, &["v-01"], &[]);
+    let summary = summary(&output);
+    assert_eq!(outcome_kinds(&summary), ["succeeded"], "{summary:#}");
+}
+
 under_both_runners!(
     project_callbacks_run_beside_ours,
-    no_log_results_stay_hidden
+    no_log_results_stay_hidden,
+    vault_password_reaches_runs_through_a_pipe_only,
+    a_missing_vault_password_stops_before_anything_runs,
+    a_vault_password_file_in_ansible_cfg_is_honoured,
 );

@@ -117,14 +117,20 @@ async fn run(
         Err(err) => return error(format!("creating the events pipe: {err}"), Some(&log)),
     };
     let mut stop_rx = stop_rx;
+    // The session's passwords as they are now (a prompt answered mid-session counts from here).
+    let secrets = crate::secrets::session().for_run();
     let launched = tokio::select! {
-        launched = launch(&spec, &events_write) => Some(launched),
+        launched = launch(&spec, &events_write, &secrets) => Some(launched),
         // Stopped while the warm runner was still starting: nothing of the run goes yet (a
         // request already handed over is interrupted when its connection closes).
         _ = stop_rx.recv() => None,
     };
+    drop(secrets);
     let mut argv = vec![spec.program.display().to_string()];
     argv.extend(spec.args.iter().cloned());
+    if let Some(Ok(started)) = &launched {
+        argv.extend(started.extra_args.iter().cloned());
+    }
     let header = Header {
         command: &argv,
         runner: match &launched {

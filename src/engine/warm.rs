@@ -152,18 +152,20 @@ impl WarmRunner {
         }
     }
 
-    /// Starts one run through the server with these pipes (stdout, stderr, events).
+    /// Starts one run through the server with these pipes (stdout, stderr, events) and the
+    /// password pipes, which the run finds at `WarmRun::fd_of` their kind.
     pub async fn launch(
         &self,
         args: &[String],
         env: &[(String, String)],
         pipes: [&OwnedFd; 3],
+        secrets: &[(crate::secrets::Kind, &OwnedFd)],
     ) -> std::result::Result<WarmRun, LaunchError> {
         let socket = self
             .current_server()
             .await
             .map_err(LaunchError::Unavailable)?;
-        let connect = WarmRun::connect(&socket, args, &self.setup.cwd, env, pipes);
+        let connect = WarmRun::connect(&socket, args, &self.setup.cwd, env, pipes, secrets);
         let failure = match tokio::time::timeout(ANSWER_LIMIT, connect).await {
             Ok(Ok(run)) => return Ok(run),
             Ok(Err(failure)) => failure,

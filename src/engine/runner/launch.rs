@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::engine::warm::{LaunchError, WarmExit, WarmRun};
+use crate::secrets::{Kind, Secret};
 
 pub(super) type Reader = Box<dyn AsyncRead + Send + Unpin>;
 
@@ -16,6 +17,9 @@ pub(super) struct Launched {
     pub pipes: BTreeSet<u64>,
     /// For the log header: how this run was started.
     pub runner: String,
+    /// Options added to the run's argv (where its passwords are read from: a pipe's
+    /// `/dev/fd/N`, never the password).
+    pub extra_args: Vec<String>,
 }
 
 pub(super) enum Process {
@@ -63,24 +67,51 @@ impl Process {
     }
 }
 
-pub(super) async fn launch(spec: &RunSpec, events_write: &OwnedFd) -> Result<Launched, String> {
+/// `--vault-password-file /dev/fd/N` and the like, for passwords at these fd numbers.
+fn secret_args(passed: &[(Kind, i32)]) -> Vec<String> {
+    passed
+        .iter()
+        .flat_map(|(kind, fd)| [kind.option().to_string(), format!("/dev/fd/{fd}")])
+        .collect()
+}
+
+pub(super) async fn launch(
+    spec: &RunSpec,
+    events_write: &OwnedFd,
+    secrets: &[(Kind, Secret)],
+) -> Result<Launched, String> {
     if !spec.cwd.is_dir() {
         return Err(format!(
             "working directory {} does not exist",
             spec.cwd.display()
         ));
     }
+    let secret_pipes = secrets
+        .iter()
+        .map(|(kind, secret)| crate::secrets::filled_pipe(secret).map(|fd| (*kind, fd)))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map_err(|err| format!("{err:#}"))?;
     if let Some(warm) = &spec.warm {
         let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC);
         let (Ok((out_read, out_write)), Ok((err_read, err_write))) = (pipe(), pipe()) else {
             return Err("creating the output pipes".into());
         };
         // Without a server (the reason was said once), the run starts fresh below.
+        // The forked run finds each password at the number the protocol gives its kind.
+        let at_warm: Vec<(Kind, i32)> = secret_pipes
+            .iter()
+            .map(|(kind, _)| (*kind, WarmRun::fd_of(*kind)))
+            .collect();
+        let extra_args = secret_args(&at_warm);
+        let mut args = spec.args.clone();
+        args.extend(extra_args.iter().cloned());
+        let named: Vec<(Kind, &OwnedFd)> = secret_pipes.iter().map(|(k, fd)| (*k, fd)).collect();
         let launched = warm
             .launch(
-                &spec.args,
+                &args,
                 &spec.env,
                 [&out_write, &err_write, events_write],
+                &named,
             )
             .await;
         if let Err(LaunchError::Failed(message)) = launched {
@@ -105,10 +136,17 @@ pub(super) async fn launch(spec: &RunSpec, events_write: &OwnedFd) -> Result<Lau
                 stderr: reader(err_read),
                 pipes,
                 runner: format!("warm (forked by the warm runner as pid {pid})"),
+                extra_args,
             });
         }
     }
-    let mut child = match spawn(spec, events_write) {
+    let at_fresh: Vec<(Kind, i32)> = secret_pipes
+        .iter()
+        .map(|(kind, fd)| (*kind, fd.as_raw_fd()))
+        .collect();
+    let extra_args = secret_args(&at_fresh);
+    let inherited: Vec<i32> = at_fresh.iter().map(|(_, fd)| *fd).collect();
+    let mut child = match spawn(spec, events_write, &extra_args, &inherited) {
         Ok(child) => child,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             let program = spec.program.display();
@@ -136,15 +174,25 @@ pub(super) async fn launch(spec: &RunSpec, events_write: &OwnedFd) -> Result<Lau
         stderr,
         pipes,
         runner: "fresh".into(),
+        extra_args,
     })
 }
 
-fn spawn(spec: &RunSpec, events_write: &OwnedFd) -> std::io::Result<tokio::process::Child> {
+/// `inherited`: the password pipes' read ends, which this child alone keeps across exec.
+fn spawn(
+    spec: &RunSpec,
+    events_write: &OwnedFd,
+    extra_args: &[String],
+    inherited: &[i32],
+) -> std::io::Result<tokio::process::Child> {
     let events_fd = events_write.as_raw_fd();
     let parent = nix::unistd::getpid();
+    let mut keep = vec![events_fd];
+    keep.extend_from_slice(inherited);
     let mut command = tokio::process::Command::new(&spec.program);
     command
         .args(&spec.args)
+        .args(extra_args)
         .current_dir(&spec.cwd)
         .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("FLEETDECK_EVENTS_FD", events_fd.to_string())
@@ -155,13 +203,15 @@ fn spawn(spec: &RunSpec, events_write: &OwnedFd) -> std::io::Result<tokio::proce
     // SAFETY: between fork and exec only async-signal-safe calls (fcntl, prctl, getppid).
     unsafe {
         command.pre_exec(move || {
-            // The events pipe is close-on-exec in fleetdeck so other runs never inherit it;
-            // this child alone keeps it across exec.
-            let fd = std::os::fd::BorrowedFd::borrow_raw(events_fd);
-            nix::fcntl::fcntl(
-                fd,
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-            )?;
+            // The events and password pipes are close-on-exec in fleetdeck so other runs
+            // never inherit them; this child alone keeps them across exec.
+            for &raw in &keep {
+                let fd = std::os::fd::BorrowedFd::borrow_raw(raw);
+                nix::fcntl::fcntl(
+                    fd,
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+                )?;
+            }
             // If fleetdeck dies, ansible gets SIGTERM, which it forwards to its workers.
             nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
             if nix::unistd::getppid() != parent {

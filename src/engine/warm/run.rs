@@ -1,6 +1,7 @@
 //! One run through the warm runner: the request with the run's pipes (SCM_RIGHTS), the
 //! `started` and `exit` answers, and control lines that signal the run.
 
+use crate::secrets::Kind;
 use anyhow::{Context, Result};
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use serde::Deserialize;
@@ -43,12 +44,22 @@ struct Reply {
 }
 
 impl WarmRun {
+    /// Where a forked run finds a password pipe (the server's protocol: stdout, stderr, events
+    /// at 1, 2, 3; then vault at 4, become at 5).
+    pub fn fd_of(kind: Kind) -> i32 {
+        match kind {
+            Kind::Vault => 4,
+            Kind::Become => 5,
+        }
+    }
+
     pub(super) async fn connect(
         socket: &Path,
         args: &[String],
         cwd: &Path,
         env: &[(String, String)],
         pipes: [&OwnedFd; 3],
+        secrets: &[(Kind, &OwnedFd)],
     ) -> std::result::Result<WarmRun, Refused> {
         let before = |error: anyhow::Error| Refused { sent: false, error };
         let after = |error: anyhow::Error| Refused { sent: true, error };
@@ -56,17 +67,28 @@ impl WarmRun {
             .await
             .with_context(|| format!("connecting to {}", socket.display()))
             .map_err(before)?;
+        let names: Vec<&str> = ["stdout", "stderr", "events"]
+            .into_iter()
+            .chain(secrets.iter().map(|(kind, _)| match kind {
+                Kind::Vault => "vault",
+                Kind::Become => "become",
+            }))
+            .collect();
         let request = serde_json::json!({
             "argv": args,
             "cwd": cwd,
             "env": env.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
-            "fds": ["stdout", "stderr", "events"],
+            "fds": names,
         });
         let mut line = serde_json::to_vec(&request)
             .context("encoding the request")
             .map_err(before)?;
         line.push(b'\n');
-        let fds: Vec<RawFd> = pipes.iter().map(|fd| fd.as_raw_fd()).collect();
+        let fds: Vec<RawFd> = pipes
+            .iter()
+            .map(|fd| fd.as_raw_fd())
+            .chain(secrets.iter().map(|(_, fd)| fd.as_raw_fd()))
+            .collect();
         send_with_fds(&stream, &line, &fds).await.map_err(after)?;
         let (read, control) = stream.into_split();
         let mut lines = BufReader::new(read).lines();
