@@ -2,6 +2,8 @@
 //! folder, so runs, logs and journals of parallel tests never meet.
 #![allow(dead_code)]
 
+pub mod sshd;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
