@@ -93,7 +93,16 @@ def _short_msg(res):
         msg = tail
     elif tail and res.get('rc') not in (None, 0):
         msg = '%s (rc=%s): %s' % (msg, res.get('rc'), tail)
-    return msg[:MSG_LIMIT]
+    return _clip(msg)
+
+
+def _clip(msg):
+    # A long message keeps its head and its last line: the last words often say
+    # what went wrong (ssh's "Host key verification failed." after its banner).
+    if len(msg) <= MSG_LIMIT:
+        return msg
+    last = _last_line(msg)[-(MSG_LIMIT // 2):]
+    return msg[:MSG_LIMIT - len(last) - 3] + ' … ' + last
 
 
 class CallbackModule(CallbackBase):
