@@ -1,8 +1,8 @@
 //! fleetdeck over real SSH: a fleet of loopback sshd servers of our own (tests/common/sshd.rs),
-//! driven through the real binary, headless. The demo chain, ssh connection reuse across runs
-//! (and across a cancel and a fleetdeck exit), and the SSH rows of the bad-input catalogue:
-//! a server going down mid-run, a changed host key, a refused key, a port that never speaks
-//! SSH, a host slower than `action_timeout`.
+//! driven through the real binary, headless. The demo chain; ssh connection reuse across runs,
+//! a cancel, a timeout and fleetdeck exits; and the SSH rows of the bad-input catalogue: a
+//! server going down mid-run, a changed host key, a refused key, a port that never speaks SSH,
+//! a host slower than `action_timeout`.
 
 mod common;
 
@@ -241,15 +241,21 @@ fn demo_chain_over_ssh_fails_db02_deploy_and_skips_its_check() {
 }
 
 #[test]
-fn ssh_masters_are_reused_across_runs_a_cancel_and_fleetdeck_exits() {
+fn ssh_masters_are_reused_across_runs_a_cancel_a_timeout_and_fleetdeck_exits() {
     let mut fleet = SshFleet::start(&["solo"]);
     let sandbox = Sandbox::demo();
     ssh_env(
         &sandbox,
         &fleet,
         &[("solo", "case_sleep: 600")],
-        "",
-        "playbooks:\n  check: assets/playbooks/quick.yml\n  deploy: assets/playbooks/case.yml\n",
+        // Another inventory name for the same server: same address, port and user, so ssh
+        // gives both the same ControlPath and they share one master.
+        &format!(
+            "    alias: {{ansible_host: {}, case_sleep: 20}}\n",
+            fleet.host("solo").addr
+        ),
+        "action_timeout: 10s\ncancel_grace: 5s\nplaybooks:\n  check: assets/playbooks/quick.yml\n  \
+         deploy: assets/playbooks/case.yml\n",
     );
     let check = || {
         let started = Instant::now();
@@ -328,7 +334,48 @@ fn ssh_masters_are_reused_across_runs_a_cancel_and_fleetdeck_exits() {
     assert!(clients.is_empty(), "only the master is left: {clients:#?}");
     assert_eq!(fleet.masters(), masters, "the cancel left the master alone");
 
-    // fleetdeck has exited three times: the master stays, for ssh's ControlPersist (ansible's
+    // A run that times out (interrupted, its process groups killed) while another run, of
+    // another fleetdeck (environment `ssh2`, no short timeout), goes through the same master:
+    // the other run finishes, and the master is still the first one.
+    sandbox.write(
+        "inventory/ssh2/hosts.yml",
+        &std::fs::read_to_string(sandbox.root.join("inventory/ssh/hosts.yml")).unwrap(),
+    );
+    sandbox.write(
+        "inventory/ssh2/config.yml",
+        "playbooks:\n  deploy: assets/playbooks/case.yml\n",
+    );
+    std::fs::remove_file(sandbox.demo_root.join("solo.started")).unwrap();
+    let other = sandbox
+        .fleetdeck()
+        .args(["run", "-e", "ssh2", "deploy", "alias", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&sandbox.demo_root.join("alias.started"), LIMIT);
+    let out = sandbox
+        .fleetdeck()
+        .args(["run", "-e", "ssh", "deploy", "solo", "--json"])
+        .output()
+        .unwrap();
+    let summary = run_json(&out);
+    assert_eq!(
+        summary["runs"][0]["outcome"]["outcome"], "timed_out",
+        "{summary}"
+    );
+    let out = other.wait_with_output().unwrap();
+    let summary = run_json(&out);
+    assert_eq!(
+        summary["runs"][0]["outcome"]["outcome"], "succeeded",
+        "{summary}"
+    );
+    assert_eq!(fleet.masters(), masters, "one master all along");
+    assert_eq!(logins(&fleet, "solo"), 1, "one connection all along");
+    let left = sandbox.ansible_left_after(Duration::from_secs(20));
+    assert!(left.is_empty(), "left: {left:#?}");
+
+    // fleetdeck has exited four times: the master stays, for ssh's ControlPersist (ansible's
     // 60 s of idle), and the next fleetdeck's run uses it.
     check();
     assert_eq!(fleet.masters(), masters, "still the first master");
@@ -364,7 +411,7 @@ fn ssh_failures_each_end_in_a_clear_outcome_and_leave_nothing_running() {
         ],
         &format!("    tarpit-01: {{ansible_host: {}}}\n", tarpit.addr),
         "max_parallel_workers: 5\naction_timeout: 20s\ncancel_grace: 5s\n\
-         auto_retry_enabled: true\nmax_retries: 1\nplaybooks:\n  deploy: assets/playbooks/case.yml\n",
+         auto_retry_enabled: true\nmax_retries: 2\nplaybooks:\n  deploy: assets/playbooks/case.yml\n",
     );
     // A reinstalled server: same address, new host key, known_hosts still has the old one.
     fleet.new_host_key("rekeyed-01");
@@ -402,7 +449,7 @@ fn ssh_failures_each_end_in_a_clear_outcome_and_leave_nothing_running() {
 
     // Server going down mid-run: unreachable, then retried with backoff, and back.
     let gone = runs_of(&summary, "gone-01");
-    assert_eq!(gone.len(), 2, "{summary}");
+    assert!((2..=3).contains(&gone.len()), "{summary}");
     assert_eq!(gone[0]["outcome"]["outcome"], "unreachable", "{}", gone[0]);
     // A ControlPersist client whose master lost the connection exits 255 without a word, so
     // the reason is ansible's: the host, and that it could not be reached over ssh.
@@ -413,8 +460,10 @@ fn ssh_failures_each_end_in_a_clear_outcome_and_leave_nothing_running() {
         "{}",
         gone[0]
     );
-    assert_eq!(gone[1]["attempt"], 2);
-    assert_eq!(gone[1]["outcome"]["outcome"], "succeeded", "{}", gone[1]);
+    // (A second retry is allowed for a machine so loaded that sshd took seconds to restart.)
+    let last = gone.last().unwrap();
+    assert_eq!(last["outcome"]["outcome"], "succeeded", "{last}");
+    assert_eq!(last["attempt"], gone.len());
     assert!(
         log.contains("Requeued deploy for server gone-01 (attempt 2)"),
         "{log}"
@@ -424,8 +473,8 @@ fn ssh_failures_each_end_in_a_clear_outcome_and_leave_nothing_running() {
     let rekeyed = runs_of(&summary, "rekeyed-01");
     assert_eq!(
         rekeyed.len(),
-        2,
-        "an unreachable host is retried once: {summary}"
+        3,
+        "an unreachable host is retried twice: {summary}"
     );
     for run in &rekeyed {
         assert_eq!(run["outcome"]["outcome"], "unreachable", "{run}");

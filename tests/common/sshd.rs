@@ -345,12 +345,20 @@ impl SshFleet {
             .unwrap()
     }
 
-    /// The per-connection sshd processes of a host (children of its daemon).
+    /// The per-connection sshd processes of a host (its daemon's children: one per SSH
+    /// connection, whatever runs under them).
     pub fn sessions(&self, name: &str) -> Vec<i32> {
         let Some(pid) = self.host(name).pid() else {
             return Vec::new();
         };
-        descendants(pid)
+        let mut sessions: Vec<i32> = super::all_pids()
+            .into_iter()
+            .filter(|child| {
+                super::stat_of(*child).is_some_and(|stat| stat.ppid == pid && !stat.zombie)
+            })
+            .collect();
+        sessions.sort();
+        sessions
     }
 
     /// Stops a host as a server going down would: its connections and its daemon, by pid.
