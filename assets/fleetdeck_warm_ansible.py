@@ -14,8 +14,9 @@
 # Protocol: one Unix stream connection per run. The client sends one JSON line
 #   {"argv": [...], "cwd": "...", "env": {"K": "V"}, "fds": ["stdout", "stderr", "events"]}
 # with those pipes attached (SCM_RIGHTS); "events" becomes fd 3 and FLEETDECK_EVENTS_FD=3.
-# Optional password pipes follow: "vault" becomes fd 4, "become" fd 5 (the client's argv names
-# them as /dev/fd/4 and /dev/fd/5). The server never reads them.
+# Optional password pipes follow: "vault" becomes fd 4 (the client's argv says
+# --vault-password-file /dev/fd/4), "become" becomes stdin (--become-password-file -).
+# The server never reads them.
 # The server answers {"event": "started", "pid": P}, then, when the run has been reaped,
 #   {"event": "exit", "status": <raw wait status>, "rc", "signal", "utime", "stime", "maxrss_kb"}.
 # Control lines from the client: {"signal": "INT" | "TERM" | "KILL" | "KILLTREE"}.
@@ -178,15 +179,14 @@ def become_run(req, passed, close_fds, server_pid, ready):
         opened = os.open(os.devnull, os.O_RDWR)
         devnull = fcntl.fcntl(opened, fcntl.F_DUPFD, 10)
         os.close(opened)
-        os.dup2(devnull, 0)
+        os.dup2(high.get('become', devnull), 0)
         os.dup2(high.get('stdout', devnull), 1)
         os.dup2(high.get('stderr', devnull), 2)
         if 'events' in high:
             os.dup2(high['events'], 3)  # dup2 makes it inheritable, as the plugin expects
             os.environ['FLEETDECK_EVENTS_FD'] = '3'
-        for name, number in (('vault', 4), ('become', 5)):
-            if name in high:
-                os.dup2(high[name], number)
+        if 'vault' in high:
+            os.dup2(high['vault'], 4)
         for fd in list(high.values()) + [devnull]:
             os.close(fd)
         os.chdir(req.get('cwd') or '.')

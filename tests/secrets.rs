@@ -445,10 +445,127 @@ fn a_vault_password_file_in_ansible_cfg_is_honoured(runner: &str) {
     assert_eq!(outcome_kinds(&summary), ["succeeded"], "{summary:#}");
 }
 
+const BECOME_PASSWORD: &str = "becomePw-5521-z";
+
+/// A stand-in for sudo that wants a password, as a real sudo for a user without NOPASSWD does
+/// (it knows only the password's sha256): `-n` fails at once, a wrong password is asked again.
+fn fake_sudo(hash: &str) -> String {
+    format!(
+        r#"#!/bin/bash
+prompt=""; nonint=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -p) prompt=$2; shift 2 ;;
+    -u) shift 2 ;;
+    -n|--non-interactive) nonint=1; shift ;;
+    -*) shift ;;
+    *) break ;;
+  esac
+done
+if [ $nonint = 1 ]; then echo "sudo: a password is required" >&2; exit 1; fi
+printf '%s' "$prompt"
+IFS= read -r typed
+if [ "$(printf '%s' "$typed" | sha256sum | cut -d' ' -f1)" != "{hash}" ]; then
+  printf 'Sorry, try again.\n%s' "$prompt"
+  IFS= read -r typed
+  exit 1
+fi
+exec "$@"
+"#
+    )
+}
+
+/// A host whose become needs a password: without one the run ends failed (never a hang),
+/// naming the server and `--ask-become-pass`; with `--become-password-file` it succeeds and the
+/// password is nowhere in the project; a wrong one is said to be refused.
+fn a_become_password_is_asked_for_by_name_and_travels_by_pipe(runner: &str) {
+    let sandbox = lab(runner, &[], PLAIN_PLAY);
+    let outside = tempfile::tempdir().unwrap();
+    let hash_of = |text: &str| {
+        let path = outside.path().join("to-hash");
+        std::fs::write(&path, text).unwrap();
+        let out = std::process::Command::new("sha256sum")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let hash = String::from_utf8_lossy(&out.stdout).to_string();
+        hash.split_whitespace().next().unwrap().to_string()
+    };
+    let sudo = sandbox.root.join("fake-sudo");
+    std::fs::write(&sudo, fake_sudo(&hash_of(BECOME_PASSWORD))).unwrap();
+    std::fs::remove_file(outside.path().join("to-hash")).unwrap();
+    std::fs::set_permissions(&sudo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    sandbox.write(
+        "inventory/lab/hosts.yml",
+        &format!(
+            "all:\n  vars:\n    ansible_connection: local\n    ansible_python_interpreter: \"{{{{ ansible_playbook_python }}}}\"\n    ansible_become: true\n    ansible_become_user: nobody\n    ansible_become_exe: {}\n  hosts:\n    b-01: {{}}\n",
+            sudo.display()
+        ),
+    );
+
+    let output = run_check(&sandbox, &["b-01"], &[]);
+    let summary_none = summary(&output);
+    let message = summary_none["runs"][0]["outcome"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(outcome_kinds(&summary_none), ["failed"], "{summary_none:#}");
+    assert!(
+        message.contains("b-01 needs a become (sudo) password")
+            && message.contains("--ask-become-pass"),
+        "{message}"
+    );
+
+    let right = outside.path().join("become-pass");
+    std::fs::write(&right, format!("{BECOME_PASSWORD}\n")).unwrap();
+    let output = run_check(
+        &sandbox,
+        &["b-01"],
+        &["--become-password-file", right.to_str().unwrap()],
+    );
+    let summary_right = summary(&output);
+    assert_eq!(
+        outcome_kinds(&summary_right),
+        ["succeeded"],
+        "{summary_right:#}"
+    );
+    let log = std::fs::read_to_string(&logs_of(&summary_right)[0]).unwrap();
+    assert!(log.contains("--become-password-file -"), "{log}");
+
+    let wrong = outside.path().join("wrong-pass");
+    std::fs::write(&wrong, "not-it\n").unwrap();
+    let output = run_check(
+        &sandbox,
+        &["b-01"],
+        &["--become-password-file", wrong.to_str().unwrap()],
+    );
+    let summary_wrong = summary(&output);
+    let message = summary_wrong["runs"][0]["outcome"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("b-01 refused the become (sudo) password"),
+        "{message}"
+    );
+
+    let leaks = files_containing(&sandbox.root, BECOME_PASSWORD);
+    assert!(leaks.is_empty(), "the become password is in {leaks:?}");
+    // Asking at a terminal is refused when there is none.
+    let output = run_check(&sandbox, &["b-01"], &["--ask-become-pass"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--ask-become-pass") && stderr.contains("not a terminal"),
+        "{stderr}"
+    );
+}
+
 under_both_runners!(
     project_callbacks_run_beside_ours,
     no_log_results_stay_hidden,
     vault_password_reaches_runs_through_a_pipe_only,
     a_missing_vault_password_stops_before_anything_runs,
     a_vault_password_file_in_ansible_cfg_is_honoured,
+    a_become_password_is_asked_for_by_name_and_travels_by_pipe,
 );

@@ -284,6 +284,7 @@ async fn run(
         }
         (false, _) => transcript.outcome(&spec.item.server, exit, ended_by, &stderr_tail),
     };
+    let outcome = explain_become(outcome, &spec.item.server);
     let rc = match exit {
         Exit::Code(code) => Some(code),
         Exit::Signal(_) => None,
@@ -297,6 +298,53 @@ async fn run(
         recap,
         duration,
         log_path: Some(log.path().to_path_buf()),
+    }
+}
+
+/// What ansible and the become methods say when a become password is missing, or was refused.
+const BECOME_MISSING: [&str; 3] = [
+    "a password is required",
+    "waiting for become success or become password prompt",
+    "become password prompt",
+];
+const BECOME_REFUSED: [&str; 4] = [
+    "Duplicate become password prompt",
+    "Sorry, try again.",
+    "Authentication failure",
+    "Incorrect ",
+];
+
+/// A run that failed because become (sudo) wanted a password says so, naming the server and
+/// how to give the password, instead of ansible's words alone.
+fn explain_become(outcome: Outcome, server: &str) -> Outcome {
+    let said = match &outcome {
+        Outcome::Failed { message, .. } | Outcome::Unreachable { message } => message,
+        _ => return outcome,
+    };
+    let refused = BECOME_REFUSED.iter().any(|words| said.contains(words))
+        && (said.contains("password") || said.contains("Sorry, try again."));
+    let missing = BECOME_MISSING.iter().any(|words| said.contains(words))
+        || (said.contains("Missing ") && said.contains(" password"));
+    let explained = if refused {
+        format!(
+            "{server} refused the become (sudo) password given; run again with the right one \
+             (--ask-become-pass or --become-password-file FILE). ansible: {said}"
+        )
+    } else if missing {
+        format!(
+            "{server} needs a become (sudo) password and none was given; run again with \
+             --ask-become-pass (or --become-password-file FILE). ansible: {said}"
+        )
+    } else {
+        return outcome;
+    };
+    match outcome {
+        Outcome::Failed { rc, task, .. } => Outcome::Failed {
+            rc,
+            task,
+            message: explained,
+        },
+        _ => Outcome::Unreachable { message: explained },
     }
 }
 
@@ -476,3 +524,48 @@ mod readers;
 use launch::{Launched, Process, Waited, launch};
 pub use readers::LiveLine;
 use readers::{pump, read_events};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(message: &str) -> Outcome {
+        Outcome::Failed {
+            rc: Some(2),
+            task: Some("Install".into()),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_become_password_missing_or_refused_is_said_with_the_way_out() {
+        let cases = [
+            (
+                "Task failed: Premature end of stream waiting for become success.\n>>> Standard Error\nsudo: a password is required",
+                "web-01 needs a become (sudo) password",
+            ),
+            ("Missing sudo password", "needs a become (sudo) password"),
+            (
+                "Task failed: Duplicate become password prompt encountered waiting for become success.",
+                "web-01 refused the become (sudo) password given",
+            ),
+            ("Incorrect sudo password", "refused the become"),
+        ];
+        for (said, expected) in cases {
+            let Outcome::Failed { message, task, .. } = explain_become(failed(said), "web-01")
+            else {
+                panic!("still failed");
+            };
+            assert!(message.contains(expected), "{message}");
+            assert!(message.contains("--ask-become-pass"), "{message}");
+            assert!(message.ends_with(said), "{message}");
+            assert_eq!(task.as_deref(), Some("Install"));
+        }
+        let other = failed("release archive is corrupt");
+        assert_eq!(explain_become(other.clone(), "web-01"), other);
+        assert_eq!(
+            explain_become(Outcome::Succeeded, "web-01"),
+            Outcome::Succeeded
+        );
+    }
+}

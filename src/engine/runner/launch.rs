@@ -68,10 +68,18 @@ impl Process {
 }
 
 /// `--vault-password-file /dev/fd/N` and the like, for passwords at these fd numbers.
+/// The become password is read from stdin (`-`): ansible resolves a become password file's
+/// path, and a pipe's `/dev/fd/N` resolves to no path at all.
 fn secret_args(passed: &[(Kind, i32)]) -> Vec<String> {
     passed
         .iter()
-        .flat_map(|(kind, fd)| [kind.option().to_string(), format!("/dev/fd/{fd}")])
+        .flat_map(|(kind, fd)| {
+            let from = match kind {
+                Kind::Vault => format!("/dev/fd/{fd}"),
+                Kind::Become => "-".to_string(),
+            };
+            [kind.option().to_string(), from]
+        })
         .collect()
 }
 
@@ -145,8 +153,20 @@ pub(super) async fn launch(
         .map(|(kind, fd)| (*kind, fd.as_raw_fd()))
         .collect();
     let extra_args = secret_args(&at_fresh);
-    let inherited: Vec<i32> = at_fresh.iter().map(|(_, fd)| *fd).collect();
-    let mut child = match spawn(spec, events_write, &extra_args, &inherited) {
+    let inherited: Vec<i32> = at_fresh
+        .iter()
+        .filter(|(kind, _)| *kind == Kind::Vault)
+        .map(|(_, fd)| *fd)
+        .collect();
+    let mut secret_pipes = secret_pipes;
+    let stdin = match secret_pipes
+        .iter()
+        .position(|(kind, _)| *kind == Kind::Become)
+    {
+        Some(at) => Stdio::from(secret_pipes.remove(at).1),
+        None => Stdio::null(),
+    };
+    let mut child = match spawn(spec, events_write, &extra_args, &inherited, stdin) {
         Ok(child) => child,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             let program = spec.program.display();
@@ -178,12 +198,14 @@ pub(super) async fn launch(
     })
 }
 
-/// `inherited`: the password pipes' read ends, which this child alone keeps across exec.
+/// `inherited`: the password pipes' read ends, which this child alone keeps across exec;
+/// `stdin`: the become password's pipe, or nothing.
 fn spawn(
     spec: &RunSpec,
     events_write: &OwnedFd,
     extra_args: &[String],
     inherited: &[i32],
+    stdin: Stdio,
 ) -> std::io::Result<tokio::process::Child> {
     let events_fd = events_write.as_raw_fd();
     let parent = nix::unistd::getpid();
@@ -196,7 +218,7 @@ fn spawn(
         .current_dir(&spec.cwd)
         .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("FLEETDECK_EVENTS_FD", events_fd.to_string())
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);

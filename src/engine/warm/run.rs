@@ -45,11 +45,11 @@ struct Reply {
 
 impl WarmRun {
     /// Where a forked run finds a password pipe (the server's protocol: stdout, stderr, events
-    /// at 1, 2, 3; then vault at 4, become at 5).
+    /// at 1, 2, 3; vault at 4; become on stdin, 0).
     pub fn fd_of(kind: Kind) -> i32 {
         match kind {
             Kind::Vault => 4,
-            Kind::Become => 5,
+            Kind::Become => 0,
         }
     }
 
