@@ -192,7 +192,7 @@ impl Environment {
         let script = self.root.join(".fleetdeck").join(warm::SERVER_FILE);
         install_asset(&script, warm::SERVER_SCRIPT)?;
         let state_dir = self.state_dir();
-        std::fs::create_dir_all(&state_dir)
+        crate::secrets::create_private_dir_all(&state_dir)
             .with_context(|| format!("creating {}", state_dir.display()))?;
         Ok(Some(Arc::new(WarmRunner::new(WarmSetup {
             program: self.program.clone(),
@@ -284,13 +284,28 @@ pub fn install_plugin(dir: &Path) -> Result<()> {
 
 /// Writes `content` to `path` unless it is there already, through a temp file and a rename.
 fn install_asset(path: &Path, content: &str) -> Result<()> {
-    if std::fs::read_to_string(path).is_ok_and(|current| current == content) {
+    let private = |path: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o077 == 0)
+    };
+    if std::fs::read_to_string(path).is_ok_and(|current| current == content) && private(path) {
         return Ok(());
     }
     let dir = path.parent().context("an asset path has a folder")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::secrets::create_private_dir_all(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let temp = dir.join(format!(".{name}.{}", std::process::id()));
-    std::fs::write(&temp, content).with_context(|| format!("writing {}", temp.display()))?;
+    let write = || -> std::io::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp)?;
+        std::io::Write::write_all(&mut file, content.as_bytes())
+    };
+    write().with_context(|| format!("writing {}", temp.display()))?;
     std::fs::rename(&temp, path).with_context(|| format!("installing {}", path.display()))
 }

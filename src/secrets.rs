@@ -165,6 +165,16 @@ pub fn filled_pipe(secret: &Secret) -> Result<OwnedFd> {
     Ok(read)
 }
 
+/// Creates `dir` and any missing parent as 0700: fleetdeck's folders (logs, journal, state,
+/// plugin copies) are its user's alone. Folders that exist already are left as they are.
+pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// The session's store.
 pub fn session() -> &'static Secrets {
     static SESSION: OnceLock<Secrets> = OnceLock::new();

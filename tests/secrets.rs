@@ -367,6 +367,12 @@ fn vault_password_reaches_runs_through_a_pipe_only(runner: &str) {
             assert!(!environ.contains(secret), "environment of {pid}");
         }
     }
+    // The warm runner's socket folder: whoever reaches the socket can run playbooks as us.
+    for (_, cmdline) in processes.iter().filter(|(_, c)| c.contains("--socket ")) {
+        let socket = cmdline.split("--socket ").nth(1).unwrap();
+        let socket = Path::new(socket.split(' ').next().unwrap());
+        assert_eq!(mode_of(socket.parent().unwrap()), 0o700, "{cmdline}");
+    }
     let mains = processes
         .iter()
         .filter(|(_, cmdline)| cmdline.contains("--vault-password-file /dev/fd/"))
@@ -561,6 +567,48 @@ fn a_become_password_is_asked_for_by_name_and_travels_by_pipe(runner: &str) {
     );
 }
 
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Every folder and file under `dir` whose mode lets the group or others in.
+fn not_private(dir: &Path) -> Vec<(PathBuf, u32)> {
+    let mut found = Vec::new();
+    let mode = mode_of(dir);
+    if mode & 0o077 != 0 {
+        found.push((dir.to_path_buf(), mode));
+    }
+    if std::fs::symlink_metadata(dir).unwrap().is_dir() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            found.extend(not_private(&entry.path()));
+        }
+    }
+    found
+}
+
+/// What fleetdeck creates (run logs and their folders, the journal, its lock and folder, the
+/// warm runner's log, the copies of the plugin and the server script) is its user's alone, even
+/// under a permissive umask.
+fn what_fleetdeck_creates_is_private(runner: &str) {
+    let sandbox = lab(runner, &["p-01"], PLAIN_PLAY);
+    let output = run_check(&sandbox, &["p-01"], &[]);
+    assert_eq!(outcome_kinds(&summary(&output)), ["succeeded"]);
+    for dir in ["logs", ".fleetdeck"] {
+        let dir = sandbox.root.join(dir);
+        assert!(dir.is_dir(), "{} was made", dir.display());
+        let loose = not_private(&dir);
+        assert!(loose.is_empty(), "{loose:#?}");
+    }
+    let state = sandbox.root.join(".fleetdeck");
+    assert!(state.join("lab/journal.jsonl").is_file());
+    assert!(state.join("callback_plugins/fleetdeck_events.py").is_file());
+}
+
 under_both_runners!(
     project_callbacks_run_beside_ours,
     no_log_results_stay_hidden,
@@ -568,4 +616,5 @@ under_both_runners!(
     a_missing_vault_password_stops_before_anything_runs,
     a_vault_password_file_in_ansible_cfg_is_honoured,
     a_become_password_is_asked_for_by_name_and_travels_by_pipe,
+    what_fleetdeck_creates_is_private,
 );

@@ -97,7 +97,7 @@ pub struct Journal {
 impl Journal {
     pub fn open(path: &Path) -> Result<Journal> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+            crate::secrets::create_private_dir_all(dir)
                 .with_context(|| format!("creating the journal folder {}", dir.display()))?;
         }
         let lock = lock_environment(&path.with_extension("lock"))?;

@@ -37,7 +37,7 @@ impl RunLog {
         action: Action,
         started: DateTime<Local>,
     ) -> Result<RunLog> {
-        std::fs::create_dir_all(dir)
+        crate::secrets::create_private_dir_all(dir)
             .with_context(|| format!("creating the log folder {}", dir.display()))?;
         let stem = format!(
             "{}_{action}_{}",

@@ -5,6 +5,7 @@
 use super::WarmSetup;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime};
@@ -55,6 +56,7 @@ impl Server {
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&setup.stderr_log)
             .with_context(|| format!("opening {}", setup.stderr_log.display()))?;
         let mut child = tokio::process::Command::new(&python)
