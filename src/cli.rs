@@ -16,6 +16,9 @@ pub struct Cli {
     /// Environment: a folder under inventory/ (may be omitted when there is only one).
     #[arg(short, long, global = true, value_name = "ENV")]
     pub env: Option<String>,
+    /// The dashboard's passwords (`fleetdeck run` has the same flags).
+    #[command(flatten)]
+    pub secrets: SecretArgs,
     #[command(subcommand)]
     pub command: Option<Commands>,
 }

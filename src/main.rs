@@ -67,7 +67,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
                 (None, _) => project.pick_env(None)?,
             };
-            runtime()?.block_on(tui::run(project.env(&name)?))
+            runtime()?.block_on(tui::run(project.env(&name)?, &cli.secrets))
         }
     }
 }

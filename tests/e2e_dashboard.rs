@@ -796,6 +796,44 @@ fn a_crash_of_the_dashboard_restores_the_terminal_and_cancels_the_runs_cleanly()
 }
 
 #[test]
+fn a_vault_password_is_asked_masked_before_the_screen_opens() {
+    let sandbox = Sandbox::demo();
+    let outside = tempfile::tempdir().unwrap();
+    let password_file = outside.path().join("vault-pass");
+    std::fs::write(&password_file, "open-sesame-42\n").unwrap();
+    let vars = sandbox
+        .root
+        .join("inventory/demo/group_vars/all/secret.yml");
+    std::fs::create_dir_all(vars.parent().unwrap()).unwrap();
+    std::fs::write(&vars, "demo_secret: \"s3cr3t-value\"\n").unwrap();
+    let encrypted = Command::new(common::ansible_playbook().with_file_name("ansible-vault"))
+        .arg("encrypt")
+        .arg("--vault-password-file")
+        .arg(&password_file)
+        .arg(&vars)
+        .output()
+        .unwrap();
+    assert!(encrypted.status.success(), "{encrypted:?}");
+
+    let term = Terminal::open(&sandbox, "vault", 120, 36);
+    term.wait_for_screen("the vault prompt", SCREEN, |s| {
+        s.contains("Vault password (for inventory/demo/group_vars/all/secret.yml):")
+    });
+    term.type_text("open-sesame-42");
+    let typed = term.screen();
+    assert!(
+        !typed.contains("open-sesame"),
+        "the prompt echoes nothing:\n{typed}"
+    );
+    term.keys(&["Enter"]);
+    // The inventory could be read with it: the dashboard is up with every server.
+    let screen = wait_for_dashboard(&term);
+    assert!(!screen.contains("open-sesame"), "{screen}");
+    term.keys(&["q"]);
+    assert_eq!(term.wait_for_exit(SCREEN), 0, "{}", term.screen());
+}
+
+#[test]
 fn small_terminal_resize_help_and_quit_restore_the_terminal() {
     let sandbox = Sandbox::demo();
     let term = Terminal::open(&sandbox, "screen", 80, 24);

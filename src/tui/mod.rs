@@ -23,7 +23,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tui_logger::TuiWidgetState;
 
-pub async fn run(env: Environment) -> Result<ExitCode> {
+pub async fn run(env: Environment, secrets: &crate::cli::SecretArgs) -> Result<ExitCode> {
     tui_logger::init_logger(log::LevelFilter::Info).context("starting the log pane")?;
     tui_logger::set_default_level(log::LevelFilter::Info);
     tui_logger::set_buffer_depth(env.config.log_retention_lines);
@@ -32,6 +32,9 @@ pub async fn run(env: Environment) -> Result<ExitCode> {
     }
     // Errors before the screen is up print like any command's.
     crate::engine::journal::ensure_free(&env.name, &env.journal_path())?;
+    // Passwords are asked on the terminal before the screen opens: the inventory may need the
+    // vault password to be read at all.
+    crate::secrets::prepare(&env, secrets)?;
     let inventory = env.load_inventory()?;
     // The warm runner's server starts with the operator's first action.
     let setup = env.engine_setup(&inventory, None, env.warm_runner()?)?;
