@@ -61,10 +61,7 @@ fn ssh_env(
     let mut inventory = fleet.inventory(HostKeys::Known, &vars, host_vars);
     inventory.push_str(extra_hosts);
     sandbox.write("inventory/ssh/hosts.yml", &inventory);
-    sandbox.write(
-        "inventory/ssh/config.yml",
-        &format!("{config}runner: fresh\n"),
-    );
+    sandbox.write("inventory/ssh/config.yml", config);
     sandbox.write("assets/playbooks/case.yml", CASE_PLAYBOOK);
     sandbox.write("assets/playbooks/quick.yml", QUICK_PLAYBOOK);
     sandbox.write(
