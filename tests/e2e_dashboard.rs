@@ -333,7 +333,7 @@ fn outcome_symbols(screen: &str, server: &str) -> Vec<String> {
         })
         .unwrap_or_else(|| panic!("no row for {server} in the servers pane:\n{screen}"));
     row.split_whitespace()
-        .skip(3) // border and mark, name, groups
+        .skip(2) // border and mark, name (group names are no symbols)
         .take_while(|token| !token.starts_with('│'))
         .filter(|token| SYMBOLS.contains(token))
         .map(String::from)
@@ -831,6 +831,53 @@ fn a_vault_password_is_asked_masked_before_the_screen_opens() {
     assert!(!screen.contains("open-sesame"), "{screen}");
     term.keys(&["q"]);
     assert_eq!(term.wait_for_exit(SCREEN), 0, "{}", term.screen());
+}
+
+#[test]
+fn the_demo_chain_over_real_ssh_servers_in_the_dashboard() {
+    use common::sshd::{HostKeys, SshFleet};
+    // Two sshd servers on loopback take the demo environment's place; db-02 fails its deploy.
+    let fleet = SshFleet::start(&["web-01", "db-02"]);
+    let sandbox = Sandbox::demo();
+    std::fs::create_dir_all(&sandbox.demo_root).unwrap();
+    let vars = format!(
+        "demo_root: {}\ndemo_step_seconds: 1",
+        sandbox.demo_root.display()
+    );
+    sandbox.write(
+        "inventory/demo/hosts.yml",
+        &fleet.inventory(
+            HostKeys::Known,
+            &vars,
+            &[("db-02", "demo_fail_deploy: true")],
+        ),
+    );
+    sandbox.write(
+        "ansible.cfg",
+        &format!(
+            "[ssh_connection]\ncontrol_path_dir = {}\n",
+            fleet.control_path_dir().display()
+        ),
+    );
+    let term = Terminal::open(&sandbox, "ssh", 160, 45);
+    term.wait_for_screen("the two SSH servers", SCREEN, |s| s.contains("Servers 2/2"));
+    term.keys(&["a", "f"]);
+    term.wait_for_screen("the confirmation", SCREEN, |s| {
+        s.contains("chain 2 servers?")
+    });
+    term.keys(&["y"]);
+    let end = term.wait_for_screen("the chain done over SSH", ANSIBLE, |s| {
+        header(s).contains("queued 0 · running 0") && session(s).is_some_and(|(ran, _)| ran >= 5)
+    });
+    println!("--- the demo chain over SSH ---\n{end}");
+    assert_eq!(outcome_symbols(&end, "web-01"), ["✓", "✓", "✓"], "{end}");
+    assert_eq!(outcome_symbols(&end, "db-02"), ["✓", "✗", "⊘"], "{end}");
+    assert_eq!(session(&end), Some((5, 1)), "{end}");
+    // The runs went over ssh: the deploy's marker file is where the playbook writes it.
+    assert!(sandbox.demo_root.join("web-01").join("current").exists());
+    term.keys(&["q"]);
+    assert_eq!(term.wait_for_exit(SCREEN), 0, "{}", term.screen());
+    drop(fleet);
 }
 
 #[test]
