@@ -347,6 +347,16 @@ fn wait_for_dashboard(term: &Terminal) -> String {
     })
 }
 
+/// Waits (bounded) until a run's log is open: the journal says so (`log_opened`). A file tells
+/// nobody it grew, so this polls, on that condition.
+fn wait_for_log_opened(sandbox: &Sandbox) {
+    let start = Instant::now();
+    while !sandbox.journal("demo").contains("\"kind\":\"log_opened\"") {
+        assert!(start.elapsed() < ANSIBLE, "no run opened its log");
+        std::thread::sleep(POLL);
+    }
+}
+
 fn journal_records(sandbox: &Sandbox) -> Vec<Value> {
     sandbox
         .journal("demo")
@@ -686,6 +696,8 @@ fn nothing_runs_on_a_hidden_server_unasked_and_a_crash_is_told_truly() {
     term.wait_for_screen("lb-01's provision running", ANSIBLE, |s| {
         count(s, "running") == Some(1) && outcome_symbols(s, "lb-01") == ["▶", "-", "-"]
     });
+    // Killed once its log is open (journaled): a kill before that leaves no log to open.
+    wait_for_log_opened(&sandbox);
     let pid: i32 = term.display("#{pane_pid}").parse().unwrap();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
@@ -766,6 +778,7 @@ fn a_crash_of_the_dashboard_restores_the_terminal_and_cancels_the_runs_cleanly()
     term.wait_for_screen("lb-01's provision running", ANSIBLE, |s| {
         count(s, "running") == Some(1)
     });
+    wait_for_log_opened(&sandbox);
     term.keys(&["%"]);
     assert_eq!(term.wait_for_exit(ANSIBLE), 101, "{}", term.screen());
     let after = term.screen();
