@@ -91,6 +91,9 @@ pub enum Effect {
     Log(tui_logger::TuiWidgetEvent),
     /// Leave the dashboard now.
     Exit,
+    /// Keep this become (sudo) password for the session's runs (the loop hands it to the
+    /// engine's secrets; it is never drawn, logged or journaled).
+    BecomePassword(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -136,6 +139,8 @@ pub struct App {
     pub log_targets_hidden: bool,
     /// Actions whose playbook cannot run (missing, not YAML), with why: refused when queued.
     pub unusable: BTreeMap<Job, String>,
+    /// Servers the become password was already asked for: asked once, not after every run.
+    pub become_asked: BTreeSet<String>,
 }
 
 impl App {
@@ -171,6 +176,7 @@ impl App {
             confirm_actions: true,
             log_targets_hidden: false,
             unusable: BTreeMap::new(),
+            become_asked: BTreeSet::new(),
         }
     }
 
@@ -221,6 +227,24 @@ impl App {
                     };
                     let runs = self.status.entry(run.item.server.clone()).or_default();
                     runs.insert(run.item.action, last);
+                }
+                // A run that failed for want of a become password: ask for it, once, masked.
+                if let Outcome::Failed { message, .. } = &run.outcome
+                    && message.contains("needs a become (sudo) password")
+                    && self.become_asked.insert(run.item.server.clone())
+                {
+                    match &mut self.mode {
+                        Mode::Dialog(Dialog::BecomePassword { servers, .. }) => {
+                            servers.push(run.item.server.clone())
+                        }
+                        Mode::Normal => {
+                            self.mode = Mode::Dialog(Dialog::BecomePassword {
+                                typed: String::new(),
+                                servers: vec![run.item.server.clone()],
+                            })
+                        }
+                        _ => {}
+                    }
                 }
                 self.history.push(run);
                 if self.history.len() > HISTORY {

@@ -21,6 +21,12 @@ pub enum Dialog {
     Quit,
     /// A question before an action that reaches further than the screen shows.
     Confirm(Confirm),
+    /// The become (sudo) password, typed masked, for the rest of the session; the servers
+    /// whose runs failed for want of it are retried.
+    BecomePassword {
+        typed: String,
+        servers: Vec<String>,
+    },
 }
 
 /// "deploy 7 servers, 5 hidden by the filter: …?": `y` sends `then`, Esc sends nothing.
@@ -126,6 +132,10 @@ pub const CONFIRM_KEYS: DialogKeys = &[
     (k(KeyCode::Char('n')), DialogAction::Close, "no"),
     (k(KeyCode::Esc), DialogAction::Close, "no"),
 ];
+pub const PASSWORD_KEYS: DialogKeys = &[
+    (k(KeyCode::Enter), DialogAction::Confirm, "use it and retry"),
+    (k(KeyCode::Esc), DialogAction::Close, "not now"),
+];
 pub const QUIT_KEYS: DialogKeys = &[
     (
         k(KeyCode::Char('w')),
@@ -148,6 +158,7 @@ impl Dialog {
             Dialog::StopRun { .. } => STOP_KEYS,
             Dialog::Quit => QUIT_KEYS,
             Dialog::Confirm(_) => CONFIRM_KEYS,
+            Dialog::BecomePassword { .. } => PASSWORD_KEYS,
         }
     }
 
@@ -196,6 +207,38 @@ impl App {
                 self.mode = Mode::Normal;
                 self.notice = Some("nothing done".into());
             }
+            (Dialog::BecomePassword { typed, servers }, Some(DialogAction::Confirm)) => {
+                let (typed, servers) = (std::mem::take(typed), servers.clone());
+                self.mode = Mode::Normal;
+                if typed.is_empty() {
+                    self.notice = Some("no password typed: nothing retried".into());
+                    return Vec::new();
+                }
+                self.notice = Some(format!(
+                    "become password set for this session; retrying {}",
+                    super::intents::names(&servers)
+                ));
+                return vec![
+                    Effect::BecomePassword(typed),
+                    Effect::Engine(Command::RetryFailed {
+                        servers: Some(servers),
+                    }),
+                ];
+            }
+            (Dialog::BecomePassword { typed, .. }, Some(DialogAction::Close)) => {
+                typed.clear();
+                self.mode = Mode::Normal;
+                self.notice = Some(
+                    "no become password: those runs stay failed (r retries them later)".into(),
+                );
+            }
+            (Dialog::BecomePassword { typed, .. }, None) => match key.code {
+                KeyCode::Char(c) if typed.len() < 4096 => typed.push(c),
+                KeyCode::Backspace => {
+                    typed.pop();
+                }
+                _ => {}
+            },
             (Dialog::Quit, Some(DialogAction::Close)) => {
                 self.mode = Mode::Normal;
                 self.notice = Some("staying: runs continue".into());

@@ -119,6 +119,10 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
                 }
                 Effect::Log(event) => logs.transition(event),
                 Effect::Exit => break 'dashboard,
+                Effect::BecomePassword(typed) => match crate::secrets::Secret::new(typed) {
+                    Ok(secret) => crate::secrets::session().set_become(secret),
+                    Err(err) => app.notice = Some(format!("become password not kept: {err:#}")),
+                },
             }
         }
     }

@@ -451,3 +451,64 @@ fn a_worker_count_past_the_cap_is_capped_and_says_so() {
         Some("workers → 256 (the most fleetdeck runs at once; 9999 asked)")
     );
 }
+
+fn needs_become(id: ItemId, server: &str) -> EngineEvent {
+    EngineEvent::Finished(finished(
+        item(id, server, Job::Provision),
+        Some(1),
+        Outcome::Failed {
+            rc: Some(2),
+            task: Some("Install packages".into()),
+            message: format!(
+                "{server} needs a become (sudo) password and none was given; run again with --ask-become-pass"
+            ),
+        },
+    ))
+}
+
+#[test]
+fn a_run_refused_for_want_of_a_become_password_asks_for_it_masked_once() {
+    let mut app = idle();
+    app.apply(needs_become(5, "web-01"));
+    app.apply(needs_become(6, "web-02"));
+    let Mode::Dialog(Dialog::BecomePassword { servers, .. }) = &app.mode else {
+        panic!("asked: {:?}", app.mode);
+    };
+    assert_eq!(servers, &["web-01", "web-02"]);
+    type_text(&mut app, "hunter2");
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
+    terminal
+        .draw(|frame| crate::tui::ui::draw(frame, &app, &tui_logger::TuiWidgetState::new(), now()))
+        .unwrap();
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("password: •••••••"), "{screen}");
+    assert!(!screen.contains("hunter2"), "{screen}");
+    assert_eq!(
+        press(&mut app, &[code(KeyCode::Enter)]),
+        vec![
+            Effect::BecomePassword("hunter2".into()),
+            Effect::Engine(Command::RetryFailed {
+                servers: Some(vec!["web-01".into(), "web-02".into()])
+            })
+        ]
+    );
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("become password set for this session; retrying web-01, web-02")
+    );
+    // Asked once per server: another refusal does not open it again.
+    app.apply(needs_become(7, "web-01"));
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn esc_on_the_become_prompt_keeps_nothing_and_says_so() {
+    let mut app = idle();
+    app.apply(needs_become(5, "db-01"));
+    type_text(&mut app, "oops");
+    assert_eq!(press(&mut app, &[code(KeyCode::Esc)]), Vec::new());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("no become password: those runs stay failed (r retries them later)")
+    );
+}

@@ -2,7 +2,7 @@
 
 use super::centered;
 use crate::tui::command_line::COMMANDS;
-use crate::tui::dialogs::{CONFIRM_KEYS, ENQUEUE_KEYS, QUIT_KEYS, STOP_KEYS};
+use crate::tui::dialogs::{CONFIRM_KEYS, ENQUEUE_KEYS, PASSWORD_KEYS, QUIT_KEYS, STOP_KEYS};
 use crate::tui::keymap::{self, Scope};
 use crate::tui::viewer::VIEWER_KEYS;
 use ratatui::Frame;
@@ -56,6 +56,7 @@ pub fn draw(frame: &mut Frame, area: Rect, scroll: u16) {
         ("Queue with options (t)", ENQUEUE_KEYS),
         ("Stop a run (x on a worker)", STOP_KEYS),
         ("Confirm (multi-server or hidden)", CONFIRM_KEYS),
+        ("Become password (after a sudo refusal)", PASSWORD_KEYS),
         ("Quit (q)", QUIT_KEYS),
     ] {
         sections.push(lines.len());

@@ -30,6 +30,17 @@ pub fn draw(frame: &mut Frame, area: Rect, dialog: &Dialog) {
                 "Runs are still in flight. Queued items stay in the journal and come back held.",
             )],
         ),
+        Dialog::BecomePassword { typed, servers } => (
+            " Become (sudo) password ",
+            vec![
+                Line::from(format!(
+                    "{} need a become (sudo) password. It is kept in memory for this session",
+                    crate::tui::intents::names(servers)
+                )),
+                Line::from("and handed to each run through a pipe; their runs are retried."),
+                Line::from(format!("password: {}▏", "•".repeat(typed.chars().count()))),
+            ],
+        ),
         Dialog::Confirm(confirm) => {
             let mut lines = vec![Line::from(Span::styled(
                 confirm.question.clone(),
