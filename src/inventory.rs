@@ -78,6 +78,17 @@ impl Inventory {
             }
             Err(err) => return Err(err).with_context(|| format!("running {}", program.display())),
         };
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() && stderr.contains("Decryption failed") {
+            bail!(
+                "the vault password given does not decrypt the inventory's vault content (wrong password?); nothing was run\n  ansible-inventory: {}",
+                stderr
+                    .lines()
+                    .find(|line| line.contains("Decryption failed"))
+                    .unwrap_or_default()
+                    .trim()
+            );
+        }
         if !output.status.success() {
             bail!(
                 "{} -i {} --list failed ({}):\n{}",

@@ -174,7 +174,7 @@ impl Transcript {
         }
         if let Some(message) = self.unreachable.get(host) {
             return Outcome::Unreachable {
-                message: message.clone(),
+                message: with_a_reason(message),
             };
         }
         let rc = match exit {
@@ -228,6 +228,19 @@ impl Transcript {
     }
 }
 
+/// ssh gives no reason when an open connection (a ControlPersist master) is lost: ansible's
+/// message then ends at "via ssh:". Say what that means instead of showing nothing.
+fn with_a_reason(message: &str) -> String {
+    if message.trim_end().ends_with(':') {
+        format!(
+            "{} (ssh gave no reason: the connection to the server was lost mid-run; is the server up?)",
+            message.trim_end()
+        )
+    } else {
+        message.to_string()
+    }
+}
+
 fn last_line(text: &str) -> String {
     text.lines()
         .rev()
@@ -235,4 +248,20 @@ fn last_line(text: &str) -> String {
         .unwrap_or("")
         .trim()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_a_reason;
+
+    #[test]
+    fn an_unreachable_message_with_no_reason_gets_one() {
+        assert_eq!(
+            with_a_reason("Task failed: Failed to connect to the host via ssh: "),
+            "Task failed: Failed to connect to the host via ssh: (ssh gave no reason: the connection \
+             to the server was lost mid-run; is the server up?)"
+        );
+        let said = "Failed to connect to the host via ssh: Connection refused";
+        assert_eq!(with_a_reason(said), said);
+    }
 }

@@ -333,25 +333,28 @@ impl App {
             .iter()
             .filter_map(|w| Some((w.slot, w.run.as_ref()?)))
             .find(|(_, run)| run.item.id == id);
-        if let Some((slot, run)) = run {
-            let mut notice = format!(
-                "{verb} {} on {} (worker {slot})",
-                run.item.action, run.item.server
-            );
-            let later: Vec<String> = self
-                .later_links(id)
-                .iter()
-                .filter_map(|link| self.snapshot.queue.iter().find(|q| q.item.id == *link))
-                .map(|q| format!("{} #{}", q.item.action, q.item.id))
-                .collect();
-            if !later.is_empty() {
-                notice.push_str(&format!(
-                    "; its later links will be skipped: {}",
-                    later.join(", ")
-                ));
-            }
-            self.notice = Some(notice);
+        let Some((slot, run)) = run else {
+            // Finished while the dialog was open: nothing is sent for a run that is gone.
+            self.notice = Some("that run already finished: nothing to stop".into());
+            return Vec::new();
+        };
+        let mut notice = format!(
+            "{verb} {} on {} (worker {slot})",
+            run.item.action, run.item.server
+        );
+        let later: Vec<String> = self
+            .later_links(id)
+            .iter()
+            .filter_map(|link| self.snapshot.queue.iter().find(|q| q.item.id == *link))
+            .map(|q| format!("{} #{}", q.item.action, q.item.id))
+            .collect();
+        if !later.is_empty() {
+            notice.push_str(&format!(
+                "; its later links will be skipped: {}",
+                later.join(", ")
+            ));
         }
+        self.notice = Some(notice);
         vec![Effect::Engine(command)]
     }
 }

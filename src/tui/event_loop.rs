@@ -41,6 +41,9 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
     #[cfg(debug_assertions)]
     let crash_key = crash_key_for_tests();
     let mut terminal = ratatui::init();
+    // A dashboard that was killed leaves its screen behind (still the alternate one): start
+    // from a cleared screen, or the first frame is drawn over the dead session's cells.
+    terminal.clear()?;
     // Set once the screen cannot be used: a hangup, SIGTERM, or a draw that failed. From then
     // on nothing is drawn; the runs are cancelled and the loop waits for the engine to stop,
     // so every run log gets its footer.

@@ -512,3 +512,17 @@ fn esc_on_the_become_prompt_keeps_nothing_and_says_so() {
         Some("no become password: those runs stay failed (r retries them later)")
     );
 }
+
+#[test]
+fn stopping_a_run_that_already_finished_sends_nothing_and_says_so() {
+    let mut app = busy();
+    app.focus = Pane::Workers;
+    press(&mut app, &[ch('x')]);
+    // The run ends while the dialog is open.
+    app.snapshot.workers[0].run = None;
+    assert_eq!(press(&mut app, &[ch('i')]), Vec::new());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("that run already finished: nothing to stop")
+    );
+}
