@@ -6,7 +6,7 @@
 use super::app::{App, Effect, Mode, Viewer};
 use super::ui;
 use crate::engine::{Command, EngineEvent, EngineHandle, ShutdownMode};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::Utc;
 use crossterm::event::{Event, KeyEventKind};
 use tokio::signal::unix::Signal;
@@ -43,7 +43,13 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
     let mut terminal = ratatui::init();
     // A dashboard that was killed leaves its screen behind (still the alternate one): start
     // from a cleared screen, or the first frame is drawn over the dead session's cells.
-    terminal.clear()?;
+    // (Not `Terminal::clear`: it asks the terminal for the cursor position, and the input
+    // thread would take the answer.)
+    crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+    )
+    .context("clearing the screen")?;
     // Set once the screen cannot be used: a hangup, SIGTERM, or a draw that failed. From then
     // on nothing is drawn; the runs are cancelled and the loop waits for the engine to stop,
     // so every run log gets its footer.
