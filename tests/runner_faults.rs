@@ -112,6 +112,14 @@ impl Watch {
                         if wanted(&event) {
                             return event;
                         }
+                        // Ended before what we wait for: say how, not just that the channel
+                        // closed (seen once under load in CI, not reproduced).
+                        if let RunEvent::Finished(report) = &event {
+                            panic!(
+                                "the run finished before the awaited event: {report:?}; events: {:?}",
+                                self.events
+                            );
+                        }
                     }
                     Some(RunnerMsg::Mode(_)) => {}
                     None => panic!("the runner closed its channel without finishing"),
