@@ -19,17 +19,7 @@ under_both_runners!(
 );
 
 fn status_json(sandbox: &Sandbox) -> Value {
-    let out = sandbox
-        .fleetdeck()
-        .args(["status", "-e", "demo", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    sandbox.status_json("demo")
 }
 
 /// Items per (server, action) in the status, plus still-queued ones: everything accounted for.

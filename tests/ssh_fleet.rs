@@ -84,17 +84,7 @@ fn run_json(output: &Output) -> Value {
 }
 
 fn status_json(sandbox: &Sandbox) -> Value {
-    let out = sandbox
-        .fleetdeck()
-        .args(["status", "-e", "ssh", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    sandbox.status_json("ssh")
 }
 
 fn runs_of<'a>(summary: &'a Value, server: &str) -> Vec<&'a Value> {

@@ -69,6 +69,21 @@ impl Sandbox {
         command
     }
 
+    /// `fleetdeck status -e <env> --json`, which must succeed.
+    pub fn status_json(&self, env: &str) -> serde_json::Value {
+        let out = self
+            .fleetdeck()
+            .args(["status", "-e", env, "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     pub fn journal(&self, env: &str) -> String {
         std::fs::read_to_string(self.root.join(".fleetdeck").join(env).join("journal.jsonl"))
             .unwrap_or_default()
