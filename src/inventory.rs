@@ -1,13 +1,17 @@
 //! Servers and groups, as `ansible-inventory --list` reports them: every inventory format and
 //! plugin works, and nothing is parsed by hand.
 
+pub mod cache;
+pub mod fingerprint;
+
 use crate::engine::runner::NOT_FOUND_HINT;
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Serialized as is into the inventory cache (see [`cache`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inventory {
     /// Every host, sorted by name, with the groups it belongs to (directly or through children).
     pub hosts: BTreeMap<String, BTreeSet<String>>,

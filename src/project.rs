@@ -8,6 +8,7 @@ use crate::engine::shell::EngineSetup;
 use crate::engine::shell::ansible_env;
 use crate::engine::warm::{self, RunnerChoice, WarmRunner, WarmSetup};
 use crate::inventory::Inventory;
+use crate::inventory::cache::{self, Freshness, Use};
 use anyhow::{Context, Result, bail};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -156,9 +157,44 @@ impl Environment {
             .unwrap_or_else(|| PathBuf::from("ansible-inventory"))
     }
 
+    pub fn inventory_cache_path(&self) -> PathBuf {
+        self.state_dir().join(cache::CACHE_FILE)
+    }
+
+    /// The inventory for a caller that acts on it with no refresh to follow (the headless
+    /// `run`, `status`): the cache when no file changed and the inventory is static, a fresh
+    /// `ansible-inventory --list` otherwise. With a vault password in the session it is always
+    /// read fresh, so a wrong password is still named before anything runs.
     pub fn load_inventory(&self) -> Result<Inventory> {
-        Inventory::load(&self.inventory_program(), &self.inventory_path, &self.root)
-            .with_context(|| format!("reading the inventory of environment {}", self.name))
+        if crate::secrets::session().has_vault() {
+            return self.refresh_inventory();
+        }
+        self.with_source(|source| cache::load_cached(source, Use::StaticOnly))
+            .map(|(inventory, _)| inventory)
+    }
+
+    /// The inventory for a first screen: the cache whenever no file of the inventory changed,
+    /// dynamic inventories too. `Freshness::Cached` means the caller should call
+    /// [`Environment::refresh_inventory`] in the background (at once if `may_be_stale()`).
+    pub fn load_inventory_cached(&self) -> Result<(Inventory, Freshness)> {
+        self.with_source(|source| cache::load_cached(source, Use::Any))
+    }
+
+    /// Runs `ansible-inventory --list` whatever the cache holds, and rewrites the cache.
+    /// Blocking: run it on a thread of its own (or `spawn_blocking`).
+    pub fn refresh_inventory(&self) -> Result<Inventory> {
+        self.with_source(cache::refresh)
+    }
+
+    fn with_source<T>(&self, read: impl FnOnce(&cache::Source) -> Result<T>) -> Result<T> {
+        let (program, cache) = (self.inventory_program(), self.inventory_cache_path());
+        let source = cache::Source {
+            program: &program,
+            inventory: &self.inventory_path,
+            cwd: &self.root,
+            cache: &cache,
+        };
+        read(&source).with_context(|| format!("reading the inventory of environment {}", self.name))
     }
 
     pub fn policy(&self) -> Policy {
