@@ -79,10 +79,33 @@ pub enum Record {
         server: String,
         healthy: bool,
     },
+    /// Heads a compacted journal: what the history it replaced said that no run kept in it
+    /// says (the next id, successes queued links wait on, the last ETAs).
+    Compacted {
+        at: DateTime<Utc>,
+        /// How many lines the journal had before: for whoever wonders where history went.
+        lines: usize,
+        next_id: ItemId,
+        succeeded: Vec<ItemId>,
+        durations: Vec<LastDuration>,
+    },
 }
 
+/// How long the last successful real run of one (server, action) took.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LastDuration {
+    pub server: String,
+    pub action: Action,
+    pub ms: u64,
+}
+
+mod compact;
 mod replay;
+mod wire;
+pub use compact::open_and_replay;
 pub use replay::{Latest, Replay, replay};
+#[doc(hidden)]
+pub mod synth;
 
 /// Appends records; each one is written whole with a single `write` so a crash tears at most the
 /// last line, which replay skips.
@@ -130,6 +153,17 @@ impl Journal {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Appends to whatever file is at the path now: after compaction renamed a new one over
+    /// it, the old handle writes into the unlinked file. (The lock is a separate file, so it
+    /// holds throughout.)
+    fn reopen(&mut self) -> Result<()> {
+        self.file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .with_context(|| format!("reopening the journal {}", self.path.display()))?;
+        Ok(())
     }
 }
 
@@ -361,7 +395,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("demo").join("journal.jsonl");
         let empty = replay(&path).unwrap();
-        assert!(empty.pending().is_empty() && empty.finished.is_empty());
+        assert!(empty.pending().is_empty() && empty.latest.is_empty());
         assert_eq!(empty.next_id, 1);
         Journal::open(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();

@@ -2,7 +2,7 @@
 //! (server, action)'s latest run (with its log, check mode and health), which every face shows.
 
 use super::Record;
-use crate::engine::model::{Action, Item, ItemId, Outcome};
+use crate::engine::model::{Action, Item, ItemId, Outcome, Recap, Slot};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -15,15 +15,16 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Default)]
 pub struct Replay {
     /// Queued and never started, by id (= enqueue order).
-    queued: BTreeMap<ItemId, Item>,
+    pub(super) queued: BTreeMap<ItemId, Item>,
     /// Started and never finished: fleetdeck died while they ran.
-    running: BTreeMap<ItemId, Item>,
+    pub(super) running: BTreeMap<ItemId, Item>,
     /// Log files of started runs, known once their child started.
-    logs: HashMap<ItemId, PathBuf>,
-    /// When each run in flight started: an interrupted run is dated by it, not by the next
-    /// start of fleetdeck that noticed.
-    started: HashMap<ItemId, DateTime<Utc>>,
-    pub finished: Vec<Record>,
+    pub(super) logs: HashMap<ItemId, PathBuf>,
+    /// When (and in which slot) each run in flight started: an interrupted run is dated by
+    /// it, not by the next start of fleetdeck that noticed.
+    pub(super) started: HashMap<ItemId, (DateTime<Utc>, Slot)>,
+    /// Every success ever (chain links wait on them). Not every finished record is kept: that
+    /// is the whole history, and the journal's compaction drops it.
     pub succeeded: HashSet<ItemId>,
     /// The latest run that really ran, per (server, action): what a server "is" now.
     pub latest: BTreeMap<(String, Action), Latest>,
@@ -49,6 +50,8 @@ pub struct Latest {
     pub log: Option<PathBuf>,
     /// For a deploy: what its health check said, once one did.
     pub healthy: Option<bool>,
+    /// Ansible's final counts, when the run got that far (kept so compaction keeps them).
+    pub recap: Option<Recap>,
 }
 
 impl Replay {
@@ -75,19 +78,25 @@ impl Replay {
     }
 
     pub fn apply(&mut self, record: &Record) {
+        self.apply_owned(record.clone());
+    }
+
+    /// `apply`, taking the record: replay owns what it parsed, so items and paths move into
+    /// the state instead of being copied (a million lines make that count).
+    pub fn apply_owned(&mut self, record: Record) {
         match record {
             Record::Enqueued { item, .. } => {
                 self.next_id = self.next_id.max(item.id + 1);
-                self.queued.insert(item.id, item.clone());
+                self.queued.insert(item.id, item);
             }
-            Record::Started { id, at, .. } => {
-                if let Some(item) = self.queued.remove(id) {
-                    self.running.insert(*id, item);
-                    self.started.insert(*id, *at);
+            Record::Started { id, at, slot } => {
+                if let Some(item) = self.queued.remove(&id) {
+                    self.running.insert(id, item);
+                    self.started.insert(id, (at, slot));
                 }
             }
             Record::LogOpened { id, log, .. } => {
-                self.logs.insert(*id, log.clone());
+                self.logs.insert(id, log);
             }
             Record::Finished {
                 at,
@@ -95,21 +104,22 @@ impl Replay {
                 outcome,
                 duration_ms,
                 log,
+                recap,
                 ..
             } => {
-                let ran = self.running.remove(id);
-                let never_ran = self.queued.remove(id);
-                let log = log.clone().or_else(|| self.logs.remove(id));
-                self.logs.remove(id);
-                let started = self.started.remove(id);
+                let ran = self.running.remove(&id);
+                let never_ran = self.queued.remove(&id);
+                let opened = self.logs.remove(&id);
+                let log = log.or(opened);
+                let started = self.started.remove(&id).map(|(at, _)| at);
                 if outcome.is_success() {
-                    self.succeeded.insert(*id);
+                    self.succeeded.insert(id);
                 }
-                if let (Some(item), Outcome::Succeeded, Some(ms)) = (&ran, outcome, duration_ms)
+                if let (Some(item), Outcome::Succeeded, Some(ms)) = (&ran, &outcome, duration_ms)
                     && !item.check_mode
                 {
                     self.durations
-                        .insert((item.server.clone(), item.action), *ms);
+                        .insert((item.server.clone(), item.action), ms);
                 }
                 // What ran is the server's latest. A link skipped before it ran shows only where
                 // nothing ran before (it would hide what the server is); a cancelled queue
@@ -125,35 +135,35 @@ impl Replay {
                     _ => None,
                 };
                 if let Some(item) = shown {
-                    let key = (item.server.clone(), item.action);
                     let at = match outcome {
-                        Outcome::Interrupted => started.unwrap_or(*at),
-                        _ => *at,
+                        Outcome::Interrupted => started.unwrap_or(at),
+                        _ => at,
                     };
                     let latest = Latest {
                         item,
                         at,
-                        outcome: outcome.clone(),
-                        duration_ms: *duration_ms,
+                        outcome,
+                        duration_ms,
                         log,
                         healthy: None,
+                        recap,
                     };
+                    let key = (latest.item.server.clone(), latest.item.action);
                     self.latest.insert(key, latest);
                 }
-                self.finished.push(record.clone());
             }
             Record::Reprioritized { id, priority, .. } => {
-                if let Some(item) = self.queued.get_mut(id) {
-                    item.priority = *priority;
+                if let Some(item) = self.queued.get_mut(&id) {
+                    item.priority = priority;
                 }
             }
             Record::Repointed { old, new, .. } => {
                 for item in self
                     .queued
                     .values_mut()
-                    .filter(|item| item.after == Some(*old))
+                    .filter(|item| item.after == Some(old))
                 {
-                    item.after = Some(*new);
+                    item.after = Some(new);
                 }
             }
             Record::Health {
@@ -162,12 +172,23 @@ impl Replay {
                 healthy,
                 ..
             } => {
-                if let Some(latest) = self.latest.get_mut(&(server.clone(), Action::Deploy))
-                    && latest.item.id == *deploy
+                if let Some(latest) = self.latest.get_mut(&(server, Action::Deploy))
+                    && latest.item.id == deploy
                 {
-                    latest.healthy = Some(*healthy);
+                    latest.healthy = Some(healthy);
                 }
-                self.finished.push(record.clone());
+            }
+            Record::Compacted {
+                next_id,
+                succeeded,
+                durations,
+                ..
+            } => {
+                self.next_id = self.next_id.max(next_id);
+                self.succeeded.extend(succeeded);
+                for d in durations {
+                    self.durations.insert((d.server, d.action), d.ms);
+                }
             }
             Record::Session { .. }
             | Record::Resized { .. }
@@ -184,15 +205,26 @@ pub fn replay(path: &Path) -> Result<Replay> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(replay),
         Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
     };
-    for (index, line) in BufReader::new(file).split(b'\n').enumerate() {
-        let line = line.with_context(|| format!("reading {}", path.display()))?;
+    // One buffer for every line (not one allocation per line), read in large blocks.
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::with_capacity(4096);
+    let mut index = 0;
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if read == 0 {
+            break;
+        }
+        index += 1;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        replay.last_line = index + 1;
-        match serde_json::from_slice::<Record>(&line) {
-            Ok(record) => replay.apply(&record),
-            Err(_) => replay.skipped_lines.push(index + 1),
+        replay.last_line = index;
+        match super::wire::parse(&line) {
+            Some(record) => replay.apply_owned(record),
+            None => replay.skipped_lines.push(index),
         }
     }
     Ok(replay)

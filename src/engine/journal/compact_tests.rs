@@ -1,0 +1,214 @@
+use super::*;
+use crate::engine::journal::{holder, synth};
+use crate::engine::model::{Action, Item, Outcome, Purpose};
+use chrono::TimeZone;
+
+fn at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap()
+}
+
+/// A journal of `lines` lines over `servers` servers, and what it says.
+fn history(servers: usize, lines: usize) -> (tempfile::TempDir, PathBuf, Replay) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo").join("journal.jsonl");
+    synth::write_history(&path, servers, lines).unwrap();
+    let before = replay(&path).unwrap();
+    assert!(before.skipped_lines.is_empty());
+    (dir, path, before)
+}
+
+fn line_count(path: &Path) -> usize {
+    std::fs::read(path)
+        .unwrap()
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+}
+
+#[test]
+fn a_compacted_journal_says_what_the_whole_history_said() {
+    let (_dir, path, before) = history(200, 30_000);
+    // The history has every case a consumer reads: queued chains, links waiting on an old
+    // success, runs cut by a crash (with their logs), failures, skips, health, ETAs.
+    assert!(before.pending().iter().any(|i| i.after.is_some()));
+    assert!(!before.interrupted().is_empty());
+    assert!(
+        before
+            .interrupted()
+            .iter()
+            .all(|i| before.log_of(i.id).is_some())
+    );
+    let outcomes: Vec<_> = before.latest.values().map(|l| l.outcome.label()).collect();
+    for label in ["ok", "failed", "unreachable", "cancelled", "skipped"] {
+        assert!(outcomes.contains(&label), "no {label} in the history");
+    }
+    assert!(before.latest.values().any(|l| l.healthy == Some(false)));
+    assert!(before.latest.values().any(|l| l.recap.is_some()));
+
+    let (journal, replayed) = open_and_replay(&path).unwrap();
+    assert_eq!(view(&replayed, &before), view(&before, &before));
+    let after = replay(&path).unwrap();
+    assert!(after.skipped_lines.is_empty());
+    assert_eq!(view(&after, &before), view(&before, &before));
+    // The same in consumers' words, not only the view's.
+    assert_eq!(
+        crate::status::derive(&after),
+        crate::status::derive(&before)
+    );
+    assert_eq!(
+        crate::status::last_durations(&after),
+        crate::status::last_durations(&before)
+    );
+    for item in before.interrupted() {
+        assert_eq!(after.log_of(item.id), before.log_of(item.id));
+    }
+    for dep in before.pending().iter().filter_map(|i| i.after) {
+        assert_eq!(
+            after.succeeded.contains(&dep),
+            before.succeeded.contains(&dep)
+        );
+    }
+    let lines = line_count(&path);
+    assert!(lines * MIN_RATIO < before.last_line, "{lines} lines left");
+    assert!(!tmp_path(&path).exists());
+    drop(journal);
+}
+
+#[test]
+fn the_engine_writes_into_the_compacted_journal_and_the_lock_holds() {
+    let (_dir, path, before) = history(100, 15_000);
+    let (mut journal, _) = open_and_replay(&path).unwrap();
+    assert!(line_count(&path) < before.last_line / MIN_RATIO);
+    // Whoever asks who holds the environment still gets us, across the rename.
+    assert_eq!(holder(&path), Some(std::process::id()));
+    assert!(
+        Journal::open(&path).is_err(),
+        "still one fleetdeck per environment"
+    );
+    let item = Item {
+        id: before.next_id,
+        server: "new-01".into(),
+        action: Action::Check,
+        priority: 0,
+        tags: Vec::new(),
+        check_mode: false,
+        attempt: 1,
+        enqueued_at: at(),
+        after: None,
+        purpose: Purpose::Requested,
+        not_before: None,
+        held: false,
+    };
+    journal
+        .append(&Record::Enqueued { at: at(), item })
+        .unwrap();
+    drop(journal);
+    let after = replay(&path).unwrap();
+    assert!(after.pending().iter().any(|i| i.server == "new-01"));
+    assert_eq!(after.next_id, before.next_id + 1);
+    // A compacted journal is not compacted again at the next start.
+    let compacted = std::fs::read(&path).unwrap();
+    drop(open_and_replay(&path).unwrap());
+    assert_eq!(std::fs::read(&path).unwrap(), compacted);
+}
+
+#[test]
+fn a_crash_mid_compaction_loses_nothing() {
+    let (_dir, path, before) = history(100, 15_000);
+    let original = std::fs::read(&path).unwrap();
+    // Died while writing the compacted form: half of it on disk, never renamed.
+    let records = live_records(&before, at());
+    write_synced(&tmp_path(&path), &records[..records.len() / 2]).unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        original,
+        "the original is untouched"
+    );
+    assert_eq!(
+        view(&replay(&path).unwrap(), &before),
+        view(&before, &before)
+    );
+    // The next start compacts over the leftover and loses nothing either.
+    let (_journal, _) = open_and_replay(&path).unwrap();
+    assert!(!tmp_path(&path).exists());
+    assert_eq!(
+        view(&replay(&path).unwrap(), &before),
+        view(&before, &before)
+    );
+}
+
+#[test]
+fn small_or_mostly_live_journals_stay_as_they_are() {
+    let (_dir, path, _) = history(100, MIN_LINES - 500);
+    let small = std::fs::read(&path).unwrap();
+    drop(open_and_replay(&path).unwrap());
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        small,
+        "under {MIN_LINES} lines"
+    );
+
+    // Over the line threshold, but nearly all of it still queued: nothing to gain.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let mut journal = Journal::open(&path).unwrap();
+    for id in 1..=(MIN_LINES as u64 + 2_000) {
+        let item = Item {
+            id,
+            server: format!("srv-{}", id % 50),
+            action: Action::Deploy,
+            priority: 0,
+            tags: Vec::new(),
+            check_mode: false,
+            attempt: 1,
+            enqueued_at: at(),
+            after: None,
+            purpose: Purpose::Requested,
+            not_before: None,
+            held: false,
+        };
+        journal
+            .append(&Record::Enqueued { at: at(), item })
+            .unwrap();
+        if id % 4 == 0 {
+            let (server, action) = (format!("srv-{}", id % 50), Action::Deploy);
+            let outcome = Outcome::Cancelled { during_task: None };
+            let finished = Record::Finished {
+                at: at(),
+                id,
+                server,
+                action,
+                outcome,
+                recap: None,
+                duration_ms: None,
+                log: None,
+            };
+            journal.append(&finished).unwrap();
+        }
+    }
+    drop(journal);
+    let live = std::fs::read(&path).unwrap();
+    drop(open_and_replay(&path).unwrap());
+    assert_eq!(std::fs::read(&path).unwrap(), live, "mostly live state");
+}
+
+#[test]
+fn a_journal_with_a_damaged_middle_line_is_not_compacted() {
+    let (_dir, path, _) = history(100, 15_000);
+    let mut text = std::fs::read(&path).unwrap();
+    let middle = text.len() / 2;
+    let start = middle + text[middle..].iter().position(|b| *b == b'\n').unwrap() + 1;
+    text.splice(
+        start..start,
+        b"{\"kind\":\"enqueued\",\"at\":\"2026-".iter().copied(),
+    );
+    std::fs::write(&path, &text).unwrap();
+    let (_journal, replayed) = open_and_replay(&path).unwrap();
+    assert_eq!(replayed.skipped_lines.len(), 1);
+    assert!(replayed.skipped_lines[0] < replayed.last_line);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        text,
+        "kept whole for the copy"
+    );
+}
