@@ -17,9 +17,12 @@ use fleetdeck::tui::app::App;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use tui_logger::TuiWidgetState;
+
+#[path = "support/tmux.rs"]
+mod tmux;
+use tmux::Tmux;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 const FLOOD_WORKERS: usize = 64;
@@ -121,50 +124,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "bench"])
-    }
-    /// Polls the terminal (the only way to watch another program's screen) until `pred` holds.
-    fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> Duration {
-        let started = Instant::now();
-        loop {
-            let screen = self.screen();
-            if pred(&screen) {
-                return started.elapsed();
-            }
-            assert!(
-                started.elapsed() < limit,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .status();
-    }
-}
-
 /// utime + stime of `pid`, in seconds.
 fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -211,32 +170,16 @@ fn real_terminal() {
         "{REPO}/.venv/bin:{}",
         std::env::var("PATH").unwrap_or_default()
     );
-    let tmux = Tmux {
-        socket: format!("fleetdeck-bench-{}", std::process::id()),
-    };
     let command = format!(
         "env PATH='{path}' FAKE_MODE=steady FAKE_RATE={FLOOD_RATE} FAKE_SECONDS={FLOOD_SECONDS} {} --root {} -e bench",
         binary.display(),
         root.display()
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "bench",
-        "-x",
-        "160",
-        "-y",
-        "45",
-        &command,
-    ]);
+    let tmux = Tmux::start(160, 45, &command);
     tmux.wait_for("the dashboard", Duration::from_secs(30), |s| {
         s.contains("Servers 64/64")
     });
-    let pid = tmux
-        .run(&["display", "-p", "-t", "bench", "#{pane_pid}"])
-        .trim()
-        .to_string();
+    let pid = tmux.pid();
 
     let before = cpu_seconds(&pid);
     std::thread::sleep(Duration::from_secs(IDLE_SECONDS));

@@ -119,8 +119,8 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
                 Some(EngineEvent::Idle) => {
                     // Paused by the failure brake: what has not run, will not run in this session.
                     if let Some(snapshot) = &last {
-                        for queued in snapshot.queue.iter().filter(|q| !q.item.held) {
-                            engine.send(Command::Cancel(queued.item.id));
+                        for queued in snapshot.queue.iter().filter(|item| !item.held) {
+                            engine.send(Command::Cancel(queued.id));
                         }
                     }
                     engine.send(Command::Shutdown(ShutdownMode::Wait));

@@ -2,7 +2,7 @@
 
 use crate::engine::FinishedRun;
 use crate::engine::model::{Action, ItemId, Outcome};
-use crate::engine::snapshot::QueuedView;
+use crate::engine::queue::QueueView;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -26,10 +26,10 @@ pub struct Left {
 }
 
 impl Left {
-    pub fn of(queue: &[QueuedView]) -> Left {
+    pub fn of(queue: &QueueView) -> Left {
         Left {
             queued: queue.len(),
-            from_earlier: queue.iter().filter(|q| q.item.held).count(),
+            from_earlier: queue.held_count(),
         }
     }
 
@@ -43,7 +43,7 @@ impl Summary {
     pub fn new(
         mut rows: Vec<FinishedRun>,
         health: BTreeMap<ItemId, bool>,
-        queue: &[QueuedView],
+        queue: &QueueView,
     ) -> Summary {
         rows.sort_by(|a, b| {
             (&a.item.server, a.item.action, a.item.id).cmp(&(
@@ -250,13 +250,7 @@ mod tests {
             log_path: None,
             retried: false,
         };
-        let queue: Vec<QueuedView> = queue
-            .iter()
-            .map(|(id, held)| QueuedView {
-                item: item(*id, "db-01", *held),
-                wait: None,
-            })
-            .collect();
+        let queue = QueueView::of(queue.iter().map(|(id, held)| item(*id, "db-01", *held)));
         Summary::new(vec![run], BTreeMap::new(), &queue)
     }
 

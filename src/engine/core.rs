@@ -10,7 +10,7 @@ use super::{Command, EngineEvent, FinishedRun, Input, Policy, RunEvent, Shutdown
 use super::{EnqueueRequest, Target};
 use chrono::{DateTime, Utc};
 use log::Level;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 const ENGINE_TARGET: &str = "engine";
@@ -61,7 +61,7 @@ pub struct Core {
     queue: Queue,
     pool: Pool,
     runs: BTreeMap<ItemId, RunState>,
-    succeeded: HashSet<ItemId>,
+    succeeded: imbl::HashSet<ItemId>,
     paused: Option<String>,
     shutdown: Option<ShutdownMode>,
     next_id: ItemId,
@@ -79,7 +79,7 @@ impl Core {
             servers: servers.into_iter().collect(),
             queue: Queue::default(),
             runs: BTreeMap::new(),
-            succeeded: HashSet::new(),
+            succeeded: imbl::HashSet::new(),
             paused: None,
             shutdown: None,
             next_id: 1,

@@ -3,11 +3,19 @@
 //! Dispatch order is priority (higher first), then FIFO (lower id first). An item whose server
 //! is busy, whose chain predecessor has not succeeded yet, or that waits out a backoff is passed
 //! over and the next eligible one is taken, so one busy server never blocks the others.
+//!
+//! Fleets queue 100,000 items, so every operation is O(log n) (times the few items one server
+//! has queued): items sit in a B-tree by dispatch place, with indexes by id, by server and by
+//! predecessor. What faces see (`QueueView`) is made of persistent maps, so a snapshot of the
+//! queue is a clone of a few pointers, not of 100,000 items.
+
+mod view;
 
 use super::model::{Action, Item, ItemId, Purpose, Slot};
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+pub use view::{Place, QueueView};
 
 /// What the queue needs to know about the world to decide what may run now.
 pub struct DispatchView<'a> {
@@ -16,7 +24,7 @@ pub struct DispatchView<'a> {
     /// Items in flight and their action: a chain link waiting for one of them names it.
     pub running: &'a HashMap<ItemId, Action>,
     /// Items that finished successfully (chain links wait for these).
-    pub succeeded: &'a HashSet<ItemId>,
+    pub succeeded: &'a imbl::HashSet<ItemId>,
     pub now: DateTime<Utc>,
 }
 
@@ -62,24 +70,43 @@ impl fmt::Display for Wait {
 
 #[derive(Clone, Debug, Default)]
 pub struct Queue {
-    items: Vec<Item>,
+    view: QueueView,
+    /// Each server's first item that is not held: where `take_next` looks, so a pop passes over
+    /// at most the busy servers, not every item queued behind them.
+    heads: BTreeSet<Place>,
+    head_of: HashMap<String, Place>,
+    backoffs: BTreeSet<(DateTime<Utc>, ItemId)>,
 }
 
 impl Queue {
+    /// What faces draw: shares its structure with the queue, so it costs nothing to take.
+    pub fn view(&self) -> QueueView {
+        self.view.clone()
+    }
+
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.view.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.view.is_empty()
     }
 
     pub fn get(&self, id: ItemId) -> Option<&Item> {
-        self.items.iter().find(|item| item.id == id)
+        self.view.get(id)
     }
 
     pub fn contains(&self, id: ItemId) -> bool {
-        self.get(id).is_some()
+        self.view.get(id).is_some()
+    }
+
+    pub fn held_count(&self) -> usize {
+        self.view.held_count()
+    }
+
+    /// Items in dispatch order.
+    pub fn iter(&self) -> impl Iterator<Item = &Item> {
+        self.view.iter()
     }
 
     /// Adds `item`, or returns the id of the identical item already pending.
@@ -87,106 +114,120 @@ impl Queue {
         // Held items belong to an earlier session: new work never merges into them, so asking
         // for a check today cannot silently release yesterday's provision and deploy.
         if let Some(existing) = self
-            .items
-            .iter()
+            .view
+            .of_server(&item.server)
             .find(|pending| !pending.held && pending.same_work(&item))
         {
             return (existing.id, false);
         }
         let id = item.id;
-        self.items.push(item);
+        self.insert(item);
         (id, true)
     }
 
     pub fn remove(&mut self, id: ItemId) -> Option<Item> {
-        let index = self.items.iter().position(|item| item.id == id)?;
-        Some(self.items.remove(index))
+        let item = self.view.remove(id)?;
+        if let Some(until) = item.not_before {
+            self.backoffs.remove(&(until, id));
+        }
+        self.refresh_head(&item.server);
+        Some(item)
+    }
+
+    fn insert(&mut self, item: Item) {
+        if let Some(until) = item.not_before {
+            self.backoffs.insert((until, item.id));
+        }
+        let server = item.server.clone();
+        self.view.insert(item);
+        self.refresh_head(&server);
+    }
+
+    /// Changes an item through remove and insert, so every index follows.
+    fn modify(&mut self, id: ItemId, change: impl FnOnce(&mut Item)) -> bool {
+        let Some(mut item) = self.remove(id) else {
+            return false;
+        };
+        change(&mut item);
+        self.insert(item);
+        true
+    }
+
+    fn refresh_head(&mut self, server: &str) {
+        let head = self.view.first_not_held(server);
+        let old = match head {
+            Some(place) => self.head_of.insert(server.to_string(), place),
+            None => self.head_of.remove(server),
+        };
+        if old != head {
+            if let Some(old) = old {
+                self.heads.remove(&old);
+            }
+            if let Some(head) = head {
+                self.heads.insert(head);
+            }
+        }
     }
 
     pub fn set_priority(&mut self, id: ItemId, priority: i32) -> bool {
-        match self.items.iter_mut().find(|item| item.id == id) {
-            Some(item) => {
-                item.priority = priority;
-                true
-            }
-            None => false,
-        }
+        self.modify(id, |item| item.priority = priority)
     }
 
     /// A requested check that a health check was folded into takes on the health check's role.
     pub fn promote_to_health_check(&mut self, id: ItemId, purpose: Purpose) {
-        if let Some(item) = self.items.iter_mut().find(|item| item.id == id)
-            && item.purpose == Purpose::Requested
+        if self
+            .get(id)
+            .is_some_and(|item| item.purpose == Purpose::Requested)
         {
-            item.purpose = purpose;
+            self.modify(id, |item| item.purpose = purpose);
         }
     }
 
     /// Releases every held item; returns how many were held.
     pub fn release_held(&mut self) -> usize {
-        let mut released = 0;
-        for item in self.items.iter_mut().filter(|item| item.held) {
-            item.held = false;
-            released += 1;
+        let held: Vec<ItemId> = self.view.held_ids();
+        for id in &held {
+            self.modify(*id, |item| item.held = false);
         }
-        released
-    }
-
-    pub fn held_count(&self) -> usize {
-        self.items.iter().filter(|item| item.held).count()
-    }
-
-    /// Items in dispatch order.
-    pub fn ordered(&self) -> Vec<&Item> {
-        let mut items: Vec<&Item> = self.items.iter().collect();
-        items.sort_by_key(|item| (std::cmp::Reverse(item.priority), item.id));
-        items
+        held.len()
     }
 
     /// Why `item` cannot be taken now, or `None` when it is eligible.
     pub fn blocker(&self, item: &Item, view: &DispatchView) -> Option<Wait> {
-        if item.held {
-            return Some(Wait::Held);
-        }
-        if let Some(dep) = item.after
-            && !view.succeeded.contains(&dep)
-        {
-            let action = self
-                .get(dep)
-                .map(|d| d.action)
-                .or_else(|| view.running.get(&dep).copied())
-                .unwrap_or(item.action);
-            return Some(Wait::After { id: dep, action });
-        }
-        if let Some(until) = item.not_before
-            && until > view.now
-        {
-            return Some(Wait::Backoff { until });
-        }
-        if let Some(&(action, slot)) = view.busy.get(&item.server) {
-            return Some(Wait::HostBusy { action, slot });
-        }
-        None
+        self.view.blocker(item, view)
     }
 
     /// Removes and returns the first eligible item in dispatch order. Taking is removing, so an
     /// item can never be handed out twice.
     pub fn take_next(&mut self, view: &DispatchView) -> Option<Item> {
-        let id = self
-            .ordered()
-            .into_iter()
-            .find(|item| self.blocker(item, view).is_none())
-            .map(|item| item.id)?;
-        self.remove(id)
+        let mut best: Option<Place> = None;
+        for head in &self.heads {
+            if best.is_some_and(|best| *head > best) {
+                break;
+            }
+            let server = &self.view.at(head).server;
+            if view.busy.contains_key(server) {
+                continue;
+            }
+            // The server is free: its first eligible item (usually its head) competes.
+            let eligible = self
+                .view
+                .places_of(server)
+                .take_while(|place| best.is_none_or(|best| *place < best))
+                .find(|place| self.view.blocker(self.view.at(place), view).is_none());
+            if let Some(place) = eligible {
+                best = Some(place);
+            }
+        }
+        self.remove(best?.id)
     }
 
     /// Earliest backoff deadline still in the future: when the queue may change its mind.
     pub fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.items
+        self.backoffs
             .iter()
-            .filter_map(|item| item.not_before)
-            .filter(|until| *until > now)
-            .min()
+            .map(|(until, _)| *until)
+            .find(|until| *until > now)
     }
 
     /// Removes every item that waits, directly or through others, for `id`.
@@ -194,28 +235,31 @@ impl Queue {
         let mut removed = Vec::new();
         let mut frontier = vec![id];
         while let Some(parent) = frontier.pop() {
-            while let Some(index) = self
-                .items
-                .iter()
-                .position(|item| item.after == Some(parent))
-            {
-                let child = self.items.remove(index);
-                frontier.push(child.id);
-                removed.push(child);
+            let links: Vec<ItemId> = self.dependents_of(parent).map(|item| item.id).collect();
+            for link in links {
+                if let Some(child) = self.remove(link) {
+                    frontier.push(child.id);
+                    removed.push(child);
+                }
             }
         }
+        removed.sort_by_key(|item| item.id);
         removed
+    }
+
+    /// The pending items that wait for `id` directly.
+    pub fn dependents_of(&self, id: ItemId) -> impl Iterator<Item = &Item> {
+        self.view.dependents_of(id)
     }
 
     /// Items waiting for `old` wait for `new` instead (a retry replaces the item it retries).
     /// Returns whether any did.
     pub fn repoint_dependents(&mut self, old: ItemId, new: ItemId) -> bool {
-        let mut any = false;
-        for item in self.items.iter_mut().filter(|item| item.after == Some(old)) {
-            item.after = Some(new);
-            any = true;
+        let links: Vec<ItemId> = self.dependents_of(old).map(|item| item.id).collect();
+        for link in &links {
+            self.modify(*link, |item| item.after = Some(new));
         }
-        any
+        !links.is_empty()
     }
 
     /// `id` and every pending link of its chain, before and after it: a chain moves as one.
@@ -230,12 +274,7 @@ impl Queue {
         let mut i = 0;
         while i < chain.len() {
             let parent = chain[i];
-            chain.extend(
-                self.items
-                    .iter()
-                    .filter(|item| item.after == Some(parent))
-                    .map(|item| item.id),
-            );
+            chain.extend(self.dependents_of(parent).map(|item| item.id));
             i += 1;
         }
         chain
@@ -243,23 +282,23 @@ impl Queue {
 
     /// A held item doing the same work as `item` (a crash-and-restart duplicate), if any.
     pub fn held_twin(&self, item: &Item) -> Option<ItemId> {
-        self.items
-            .iter()
+        self.view
+            .of_server(&item.server)
             .find(|pending| pending.held && pending.same_work(item))
             .map(|pending| pending.id)
     }
 
     /// Removes and returns the items held from an earlier session.
     pub fn drain_held(&mut self) -> Vec<Item> {
-        let (held, kept) = std::mem::take(&mut self.items)
-            .into_iter()
-            .partition(|item| item.held);
-        self.items = kept;
-        held
+        let held = self.view.held_ids();
+        held.into_iter().filter_map(|id| self.remove(id)).collect()
     }
 
+    /// Every item, in dispatch order; the queue is empty after.
     pub fn drain_all(&mut self) -> Vec<Item> {
-        std::mem::take(&mut self.items)
+        let items = self.view.iter().cloned().collect();
+        *self = Queue::default();
+        items
     }
 }
 

@@ -2,9 +2,10 @@
 
 use super::StopMode;
 use super::core::RunState;
-use super::model::{Item, Recap, Slot};
-use super::queue::Wait;
+use super::model::{Item, ItemId, Recap, Slot};
+use super::queue::{DispatchView, QueueView, Wait};
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
@@ -15,17 +16,47 @@ pub struct Snapshot {
     /// Runs on slots above the target, finishing before their slot goes away.
     pub draining: usize,
     pub paused: Option<String>,
-    /// Pending items in dispatch order.
-    pub queue: Vec<QueuedView>,
+    /// Nothing more starts: paused, or shutting down.
+    pub dispatch_stopped: bool,
+    /// Pending items, in dispatch order. Shares its structure with the engine's queue: taking
+    /// a snapshot of 100,000 items copies a few pointers, and a face reads only what it draws.
+    pub queue: QueueView,
+    /// Items that succeeded (chain links wait for them): with the workers, why an item waits.
+    pub succeeded: imbl::HashSet<ItemId>,
     pub workers: Vec<WorkerView>,
     pub finished: u32,
     pub failed: u32,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct QueuedView {
-    pub item: Item,
-    pub wait: Option<Wait>,
+impl Snapshot {
+    /// Why a queued item is not running yet, worked out for the items a face shows rather
+    /// than for the whole queue at every engine batch.
+    pub fn wait_of(&self, item: &Item) -> Wait {
+        let runs = || {
+            self.workers
+                .iter()
+                .filter_map(|worker| Some((worker.slot, worker.run.as_ref()?)))
+        };
+        let busy: HashMap<String, (super::model::Action, Slot)> = runs()
+            .map(|(slot, run)| (run.item.server.clone(), (run.item.action, slot)))
+            .collect();
+        let running = runs()
+            .map(|(_, run)| (run.item.id, run.item.action))
+            .collect();
+        let view = DispatchView {
+            busy: &busy,
+            running: &running,
+            succeeded: &self.succeeded,
+            now: self.at,
+        };
+        self.queue
+            .blocker(item, &view)
+            .unwrap_or(if self.dispatch_stopped {
+                Wait::Paused
+            } else {
+                Wait::NoFreeWorker
+            })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

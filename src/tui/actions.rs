@@ -232,10 +232,9 @@ impl App {
     }
 
     fn reprioritise(&mut self, by: i32) -> Vec<Effect> {
-        let Some(queued) = self.snapshot.queue.get(self.cursor(Pane::Queue)) else {
+        let Some(item) = self.snapshot.queue.nth(self.cursor(Pane::Queue)) else {
             return Vec::new();
         };
-        let item = &queued.item;
         let priority = item.priority.saturating_add(by);
         let chain = if self.chain_links(item.id).len() > 1 {
             " with its chain"
@@ -345,8 +344,8 @@ impl App {
         let later: Vec<String> = self
             .later_links(id)
             .iter()
-            .filter_map(|link| self.snapshot.queue.iter().find(|q| q.item.id == *link))
-            .map(|q| format!("{} #{}", q.item.action, q.item.id))
+            .filter_map(|link| self.snapshot.queue.get(*link))
+            .map(|item| format!("{} #{}", item.action, item.id))
             .collect();
         if !later.is_empty() {
             notice.push_str(&format!(

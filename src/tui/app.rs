@@ -297,13 +297,8 @@ impl App {
         if self.running_on(server).is_some() {
             words.push("running");
         }
-        for queued in self
-            .snapshot
-            .queue
-            .iter()
-            .filter(|q| q.item.server == server)
-        {
-            words.push(if queued.item.held { "held" } else { "queued" });
+        for queued in self.snapshot.queue.of_server(server) {
+            words.push(if queued.held { "held" } else { "queued" });
         }
         if self
             .status

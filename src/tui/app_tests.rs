@@ -2,8 +2,8 @@
 
 use super::{App, Effect, Mode, Pane, Viewer};
 use crate::engine::model::{Action as Job, Item, ItemId, Outcome, Purpose, Recap, Slot};
-use crate::engine::queue::Wait;
-use crate::engine::snapshot::{QueuedView, RunView, WorkerView};
+use crate::engine::queue::QueueView;
+use crate::engine::snapshot::{RunView, WorkerView};
 use crate::engine::{
     Command, EngineEvent, EnqueueRequest, FinishedRun, ShutdownMode, Snapshot, Target,
 };
@@ -43,6 +43,18 @@ fn item(id: ItemId, server: &str, action: Job) -> Item {
         not_before: None,
         held: false,
     }
+}
+
+/// Changes the queued item at `index` (dispatch order), as the engine's next snapshot would.
+pub(super) fn change_queued(app: &mut App, index: usize, change: impl FnOnce(&mut Item)) {
+    let mut item = app
+        .snapshot
+        .queue
+        .nth(index)
+        .expect("no item there")
+        .clone();
+    change(&mut item);
+    app.snapshot.queue.insert(item);
 }
 
 fn log_path(id: ItemId) -> PathBuf {
@@ -86,23 +98,11 @@ fn busy() -> App {
     app.snapshot.active = 2;
     let mut high = item(13, "web-03", Job::Deploy);
     high.priority = 2;
-    app.snapshot.queue = vec![
-        QueuedView {
-            item: high,
-            wait: Some(Wait::NoFreeWorker),
-        },
-        QueuedView {
-            item: item(12, "web-02", Job::Deploy),
-            wait: Some(Wait::NoFreeWorker),
-        },
-        QueuedView {
-            item: item(14, "web-01", Job::Check),
-            wait: Some(Wait::After {
-                id: 10,
-                action: Job::Deploy,
-            }),
-        },
-    ];
+    app.snapshot.queue = QueueView::of([
+        high,
+        item(12, "web-02", Job::Deploy),
+        item(14, "web-01", Job::Check),
+    ]);
     app.status.entry("db-02".into()).or_default().insert(
         Job::Deploy,
         LastRun {
@@ -196,7 +196,7 @@ fn before(action: Action) -> App {
         | Action::EnqueueWithOptions => app.selected = selection(&["web-01", "web-02"]),
         // db-02's latest deploy failed.
         Action::Retry => app.selected = selection(&["db-02", "web-01"]),
-        Action::DiscardHeld => app.snapshot.queue[0].item.held = true,
+        Action::DiscardHeld => change_queued(&mut app, 0, |item| item.held = true),
         Action::Quit => app = idle(),
         Action::Cancel | Action::RaisePriority | Action::LowerPriority | Action::Open => {
             app.cursor.insert(Pane::Queue, 1);
@@ -613,8 +613,7 @@ fn pause_and_resume() {
     // Not paused, but holding an earlier session's items: P lets them run, once the operator
     // has seen what they are.
     app.snapshot.paused = None;
-    let queued = app.snapshot.queue.first_mut().expect("busy() has a queue");
-    queued.item.held = true;
+    change_queued(&mut app, 0, |item| item.held = true);
     assert_eq!(press(&mut app, &[ch('P')]), Vec::new());
     let Mode::Dialog(Dialog::Confirm(confirm)) = &app.mode else {
         panic!("P asks first: {:?}", app.mode);

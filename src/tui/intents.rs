@@ -248,10 +248,9 @@ impl App {
 
     /// `x` in the queue: a chain link takes its later links with it, so that is asked first.
     pub(super) fn cancel_queued(&mut self) -> Vec<Effect> {
-        let Some(queued) = self.snapshot.queue.get(self.cursor(Pane::Queue)) else {
+        let Some(item) = self.snapshot.queue.nth(self.cursor(Pane::Queue)) else {
             return Vec::new();
         };
-        let item = &queued.item;
         let label = format!("{} on {} (#{})", item.action, item.server, item.id);
         let later = self.later_links(item.id);
         let command = Command::Cancel(item.id);
@@ -261,8 +260,8 @@ impl App {
         }
         let links: Vec<String> = later
             .iter()
-            .filter_map(|id| self.snapshot.queue.iter().find(|q| q.item.id == *id))
-            .map(|q| format!("{} #{}", q.item.action, q.item.id))
+            .filter_map(|id| self.snapshot.queue.get(*id))
+            .map(|item| format!("{} #{}", item.action, item.id))
             .collect();
         self.mode = Mode::Dialog(Dialog::Confirm(Confirm {
             question: format!(
@@ -280,30 +279,17 @@ impl App {
 
     /// Queued items that wait, directly or through others, for `id`.
     pub(super) fn later_links(&self, id: ItemId) -> Vec<ItemId> {
-        let mut found = vec![id];
-        let mut i = 0;
-        while i < found.len() {
-            let parent = found[i];
-            found.extend(
-                self.snapshot
-                    .queue
-                    .iter()
-                    .filter(|q| q.item.after == Some(parent))
-                    .map(|q| q.item.id),
-            );
-            i += 1;
-        }
-        found.remove(0);
-        found
+        self.snapshot.queue.later_links(id)
     }
 
     /// The pending links of `id`'s chain, first to last (the engine moves them as one).
     pub(super) fn chain_links(&self, id: ItemId) -> Vec<ItemId> {
-        let find = |id: ItemId| self.snapshot.queue.iter().find(|q| q.item.id == id);
+        let queue = &self.snapshot.queue;
         let mut root = id;
-        while let Some(previous) = find(root)
-            .and_then(|q| q.item.after)
-            .filter(|p| find(*p).is_some())
+        while let Some(previous) = queue
+            .get(root)
+            .and_then(|item| item.after)
+            .filter(|p| queue.get(*p).is_some())
         {
             root = previous;
         }
@@ -314,7 +300,7 @@ impl App {
 
     /// Items an earlier session left, waiting for the operator.
     pub fn held_count(&self) -> usize {
-        self.snapshot.queue.iter().filter(|q| q.item.held).count()
+        self.snapshot.queue.held_count()
     }
 
     /// "provision on web-03", … for each held item, in queue order.
@@ -322,8 +308,8 @@ impl App {
         self.snapshot
             .queue
             .iter()
-            .filter(|q| q.item.held)
-            .map(|q| format!("{} on {}", q.item.action, q.item.server))
+            .filter(|item| item.held)
+            .map(|item| format!("{} on {}", item.action, item.server))
             .collect()
     }
 

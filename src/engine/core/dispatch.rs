@@ -4,8 +4,8 @@
 use super::{Core, Effect, RunState, log, worker_target};
 use crate::engine::journal::Record;
 use crate::engine::model::{Action, ItemId, Purpose, Recap, Slot};
-use crate::engine::queue::{DispatchView, Wait};
-use crate::engine::snapshot::{QueuedView, RunView, Snapshot, WorkerView};
+use crate::engine::queue::DispatchView;
+use crate::engine::snapshot::{RunView, Snapshot, WorkerView};
 use chrono::{DateTime, Utc};
 use log::Level;
 use std::collections::HashMap;
@@ -101,32 +101,6 @@ impl Core {
     }
 
     pub fn snapshot(&self, now: DateTime<Utc>) -> Snapshot {
-        let busy = self.busy_servers();
-        let running = self.running_actions();
-        let view = DispatchView {
-            busy: &busy,
-            running: &running,
-            succeeded: &self.succeeded,
-            now,
-        };
-        let queue = self
-            .queue
-            .ordered()
-            .into_iter()
-            .map(|item| {
-                let wait = self.queue.blocker(item, &view).or_else(|| {
-                    if self.paused.is_some() || self.shutdown.is_some() {
-                        Some(Wait::Paused)
-                    } else {
-                        Some(Wait::NoFreeWorker)
-                    }
-                });
-                QueuedView {
-                    item: item.clone(),
-                    wait,
-                }
-            })
-            .collect();
         let workers = self
             .pool
             .slots()
@@ -142,7 +116,9 @@ impl Core {
             active: self.pool.active(),
             draining: self.pool.draining(),
             paused: self.paused.clone(),
-            queue,
+            dispatch_stopped: self.paused.is_some() || self.shutdown.is_some(),
+            queue: self.queue.view(),
+            succeeded: self.succeeded.clone(),
             workers,
             finished: self.finished,
             failed: self.failed,

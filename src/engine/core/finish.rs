@@ -138,9 +138,10 @@ impl Core {
         }
         match outcome {
             Outcome::Succeeded => {
-                let chain_checks = self.queue.ordered().iter().any(|pending| {
-                    pending.after == Some(item.id) && pending.action == Action::Check
-                });
+                let chain_checks = self
+                    .queue
+                    .dependents_of(item.id)
+                    .any(|pending| pending.action == Action::Check);
                 if item.action == Action::Deploy
                     && self.policy.health_check_enabled
                     && !item.check_mode

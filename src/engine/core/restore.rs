@@ -27,7 +27,7 @@ impl Core {
     /// succeed (it was interrupted, or failed) are skipped, so nothing waits forever.
     pub fn restore(&mut self, restore: Restore, now: DateTime<Utc>) -> Vec<Effect> {
         let mut fx = Vec::new();
-        self.succeeded = restore.succeeded;
+        self.succeeded = restore.succeeded.into_iter().collect();
         self.next_id = self.next_id.max(restore.next_id);
         for item in restore.retryable {
             self.retryable
@@ -74,7 +74,6 @@ impl Core {
         }
         let stranded: Vec<ItemId> = self
             .queue
-            .ordered()
             .iter()
             .filter(|item| {
                 item.after

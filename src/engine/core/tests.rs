@@ -229,10 +229,11 @@ fn wakes(fx: &[Effect]) -> Vec<DateTime<Utc>> {
 
 /// (id, why it waits) for every queued item, in dispatch order.
 fn waits(core: &Core, now: DateTime<Utc>) -> Vec<(ItemId, Wait)> {
-    core.snapshot(now)
+    let snapshot = core.snapshot(now);
+    snapshot
         .queue
-        .into_iter()
-        .map(|queued| (queued.item.id, queued.wait.expect("queued items say why")))
+        .iter()
+        .map(|item| (item.id, snapshot.wait_of(item)))
         .collect()
 }
 
@@ -349,7 +350,7 @@ fn enqueue_spawns_one_run_per_free_worker() {
             snapshot
                 .queue
                 .iter()
-                .all(|queued| queued.wait == Some(Wait::NoFreeWorker)),
+                .all(|queued| snapshot.wait_of(queued) == Wait::NoFreeWorker),
             "{}: the rest waits for a worker",
             case.name
         );
@@ -1510,7 +1511,7 @@ fn restored() -> Core {
         Restore {
             pending: restored_items(),
             interrupted: Vec::new(),
-            succeeded: HashSet::from([5]),
+            succeeded: std::collections::HashSet::from([5]),
             retryable: Vec::new(),
             next_id: 9,
         },
@@ -1526,7 +1527,7 @@ fn restored_items_come_back_held_and_new_work_does_not_wait_for_them() {
         Restore {
             pending: restored_items(),
             interrupted: Vec::new(),
-            succeeded: HashSet::from([5]),
+            succeeded: std::collections::HashSet::from([5]),
             retryable: Vec::new(),
             next_id: 9,
         },
@@ -1672,7 +1673,7 @@ fn restore_skips_links_of_interrupted_runs() {
         Restore {
             pending,
             interrupted: vec![1],
-            succeeded: HashSet::new(),
+            succeeded: Default::default(),
             retryable: Vec::new(),
             next_id: 5,
         },
@@ -1705,7 +1706,7 @@ fn restore_skips_links_of_interrupted_runs() {
         Restore {
             pending,
             interrupted: vec![1],
-            succeeded: HashSet::new(),
+            succeeded: Default::default(),
             retryable: Vec::new(),
             next_id: 4,
         },
@@ -1727,7 +1728,7 @@ fn restore_skips_links_of_interrupted_runs() {
         Restore {
             pending: vec![orphan],
             interrupted: Vec::new(),
-            succeeded: HashSet::new(),
+            succeeded: Default::default(),
             retryable: Vec::new(),
             next_id: 5,
         },

@@ -44,7 +44,7 @@ fn queue_of(items: Vec<Item>) -> Queue {
 struct World {
     busy: HashMap<String, (Action, Slot)>,
     running: HashMap<ItemId, Action>,
-    succeeded: HashSet<ItemId>,
+    succeeded: imbl::HashSet<ItemId>,
     now: DateTime<Utc>,
 }
 
@@ -93,7 +93,7 @@ fn waves(queue: &mut Queue, mut world: World) -> Vec<Vec<ItemId>> {
             return waves;
         }
         world.busy.clear();
-        world.succeeded.extend(&wave);
+        world.succeeded.extend(wave.iter().copied());
         waves.push(wave);
     }
 }
@@ -305,7 +305,7 @@ fn dispatch_order() {
         let mut queue = queue_of(case.items);
         let got = waves(&mut queue, World::new(&case.busy, &case.succeeded));
         assert_eq!(got, case.waves, "{}: waves of dispatch", case.name);
-        let left: Vec<ItemId> = queue.ordered().iter().map(|item| item.id).collect();
+        let left: Vec<ItemId> = queue.iter().map(|item| item.id).collect();
         assert_eq!(left, case.left, "{}: still queued", case.name);
     }
 }
@@ -432,7 +432,6 @@ fn dedup() {
         let expected_len = pending_len + usize::from(case.expect.1);
         assert_eq!(queue.len(), expected_len, "{}: queue length", case.name);
         let held: Vec<ItemId> = queue
-            .ordered()
             .iter()
             .filter(|item| item.held)
             .map(|item| item.id)
@@ -660,7 +659,7 @@ fn remove_dependents_is_transitive() {
         .collect();
     removed.sort();
     assert_eq!(removed, vec![2, 3, 4], "children and grandchildren of #1");
-    let left: Vec<ItemId> = queue.ordered().iter().map(|item| item.id).collect();
+    let left: Vec<ItemId> = queue.iter().map(|item| item.id).collect();
     assert_eq!(left, vec![1, 5, 6], "#1 itself and the other chain stay");
     assert!(
         queue.remove_dependents(42).is_empty(),
@@ -681,11 +680,8 @@ fn repoint_dependents_moves_only_direct_waiters() {
         linked(5, None),
     ]);
     queue.repoint_dependents(1, 9);
-    let afters: Vec<(ItemId, Option<ItemId>)> = queue
-        .ordered()
-        .iter()
-        .map(|item| (item.id, item.after))
-        .collect();
+    let afters: Vec<(ItemId, Option<ItemId>)> =
+        queue.iter().map(|item| (item.id, item.after)).collect();
     assert_eq!(
         afters,
         vec![(2, Some(9)), (3, Some(9)), (4, Some(2)), (5, None)]
@@ -707,10 +703,101 @@ fn set_priority_reorders_and_release_held_counts() {
     ]);
     assert!(queue.set_priority(3, 4));
     assert!(!queue.set_priority(42, 4), "unknown id");
-    let order: Vec<ItemId> = queue.ordered().iter().map(|item| item.id).collect();
+    let order: Vec<ItemId> = queue.iter().map(|item| item.id).collect();
     assert_eq!(order, vec![3, 1, 2]);
     assert_eq!(queue.held_count(), 2);
     assert_eq!(queue.release_held(), 2);
     assert_eq!(queue.held_count(), 0);
     assert_eq!(queue.release_held(), 0, "nothing left to release");
+}
+
+/// The indexed queue against the plainest possible model of the rules (sort everything, take
+/// the first eligible item), over a long deterministic mix of pushes, pops, cancels,
+/// reprioritisations, holds, chains and backoffs on a handful of servers.
+#[test]
+fn the_indexed_queue_takes_what_a_plain_sorted_scan_would() {
+    let servers = ["a", "b", "c", "d"];
+    let mut queue = Queue::default();
+    let mut model: Vec<Item> = Vec::new();
+    let mut world = World::idle();
+    let mut seed: u64 = 0x5eed;
+    let mut next = |bound: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % bound
+    };
+    let mut id = 0;
+    for step in 0..5000 {
+        match next(6) {
+            0 | 1 => {
+                id += 1;
+                let mut pushed = item(id, servers[next(4) as usize], Action::ALL[next(3) as usize]);
+                pushed.priority = next(3) as i32 - 1;
+                pushed.tags = vec![format!("t{}", next(3))];
+                pushed.held = next(8) == 0;
+                if next(4) == 0 && !model.is_empty() {
+                    pushed.after = Some(model[next(model.len() as u64) as usize].id);
+                }
+                if next(8) == 0 {
+                    pushed.not_before = Some(secs(next(20) as i64));
+                }
+                let duplicate = model
+                    .iter()
+                    .find(|p| !p.held && p.same_work(&pushed))
+                    .map(|p| p.id);
+                let answer = queue.push(pushed.clone());
+                match duplicate {
+                    Some(existing) => assert_eq!(answer, (existing, false), "step {step}"),
+                    None => {
+                        assert_eq!(answer, (id, true), "step {step}");
+                        model.push(pushed);
+                    }
+                }
+            }
+            2 => {
+                let view = world.view();
+                let mut sorted: Vec<&Item> = model.iter().collect();
+                sorted.sort_by_key(|item| (std::cmp::Reverse(item.priority), item.id));
+                let expected = sorted
+                    .into_iter()
+                    .find(|item| queue.blocker(item, &view).is_none())
+                    .map(|item| item.id);
+                let taken = queue.take_next(&view).map(|item| item.id);
+                assert_eq!(taken, expected, "step {step}");
+                if let Some(taken) = taken {
+                    let item = model.remove(model.iter().position(|i| i.id == taken).unwrap());
+                    // It runs; the previous run on its server finishes and succeeds.
+                    world.busy.retain(|_, (_, slot)| *slot != 1);
+                    world.busy.insert(item.server.clone(), (item.action, 1));
+                    world.succeeded.insert(taken);
+                }
+            }
+            3 if !model.is_empty() => {
+                let victim = model[next(model.len() as u64) as usize].id;
+                assert_eq!(queue.remove(victim).map(|i| i.id), Some(victim));
+                model.retain(|i| i.id != victim);
+            }
+            4 if !model.is_empty() => {
+                let index = next(model.len() as u64) as usize;
+                let priority = next(5) as i32 - 2;
+                assert!(queue.set_priority(model[index].id, priority));
+                model[index].priority = priority;
+            }
+            5 => {
+                world.now = secs(next(25) as i64);
+                if next(10) == 0 {
+                    queue.release_held();
+                    model.iter_mut().for_each(|i| i.held = false);
+                }
+            }
+            _ => {}
+        }
+        assert_eq!(queue.len(), model.len(), "step {step}");
+        assert_eq!(
+            queue.held_count(),
+            model.iter().filter(|i| i.held).count(),
+            "step {step}"
+        );
+    }
 }

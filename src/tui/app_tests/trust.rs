@@ -155,7 +155,7 @@ fn cancelling_a_chain_link_asks_and_names_the_links_it_skips() {
     let mut again = item(16, "web-02", Job::Provision);
     again.after = Some(15);
     for item in [check, again] {
-        app.snapshot.queue.push(QueuedView { item, wait: None });
+        app.snapshot.queue.insert(item);
     }
     app.focus = Pane::Queue;
     app.cursor.insert(Pane::Queue, 1);
@@ -183,10 +183,7 @@ fn raising_a_chain_link_says_the_chain_moves() {
     let mut app = busy();
     let mut check = item(15, "web-02", Job::Check);
     check.after = Some(12);
-    app.snapshot.queue.push(QueuedView {
-        item: check,
-        wait: None,
-    });
+    app.snapshot.queue.insert(check);
     app.focus = Pane::Queue;
     app.cursor.insert(Pane::Queue, 3);
     assert_eq!(
@@ -205,8 +202,8 @@ fn raising_a_chain_link_says_the_chain_moves() {
 #[test]
 fn held_items_are_counted_and_discarded_after_asking() {
     let mut app = busy();
-    app.snapshot.queue[1].item.held = true;
-    app.snapshot.queue[2].item.held = true;
+    change_queued(&mut app, 1, |item| item.held = true);
+    change_queued(&mut app, 2, |item| item.held = true);
     assert_eq!(app.held_count(), 2);
     press(&mut app, &[ch('X')]);
     assert_eq!(
@@ -358,7 +355,7 @@ fn stopping_a_run_answers_and_names_the_links_it_skips() {
     let mut app = busy();
     app.focus = Pane::Workers;
     // Worker 1 runs #10 (deploy web-01); #14 (check web-01) waits for it.
-    app.snapshot.queue[2].item.after = Some(10);
+    change_queued(&mut app, 2, |item| item.after = Some(10));
     press(&mut app, &[ch('x')]);
     assert_eq!(press(&mut app, &[ch('i')]), engine(Command::Cancel(10)));
     assert_eq!(
@@ -400,7 +397,7 @@ fn space_says_what_it_selected() {
 fn priority_saturates_at_the_ends_of_its_range() {
     let mut app = busy();
     app.focus = Pane::Queue;
-    app.snapshot.queue[0].item.priority = i32::MAX;
+    change_queued(&mut app, 0, |item| item.priority = i32::MAX);
     assert_eq!(
         press(&mut app, &[ch('K')]),
         engine(Command::SetPriority {
@@ -408,7 +405,9 @@ fn priority_saturates_at_the_ends_of_its_range() {
             priority: i32::MAX
         })
     );
-    app.snapshot.queue[0].item.priority = i32::MIN;
+    change_queued(&mut app, 0, |item| item.priority = i32::MIN);
+    // The lowest priority goes last in dispatch order.
+    app.cursor.insert(Pane::Queue, app.snapshot.queue.len() - 1);
     assert_eq!(
         press(&mut app, &[ch('J')]),
         engine(Command::SetPriority {

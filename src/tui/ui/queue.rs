@@ -10,8 +10,11 @@ use ratatui::widgets::{Cell, Row, TableState};
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let focused = app.focus == Pane::Queue;
     let queue = &app.snapshot.queue;
-    let rows = queue.iter().map(|queued| {
-        let item = &queued.item;
+    // Only the rows that fit are built: the queue may hold 100,000 items.
+    let height = area.height.saturating_sub(3) as usize;
+    let cursor = app.cursor(Pane::Queue);
+    let first = cursor.saturating_sub(height.saturating_sub(1));
+    let rows = queue.iter().skip(first).take(height.max(1)).map(|item| {
         let mut what = item.action.to_string();
         if item.check_mode {
             what.push_str(" ✎");
@@ -23,11 +26,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         if item.attempt > 1 {
             extra.push(format!("try {}", item.attempt));
         }
-        let wait = queued
-            .wait
-            .as_ref()
-            .map(|w| w.to_string())
-            .unwrap_or_default();
+        let wait = app.snapshot.wait_of(item).to_string();
         let why = if extra.is_empty() {
             wait
         } else {
@@ -52,6 +51,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let title = format!(" Queue {} ", queue.len());
     let table = style::pane_table(rows, widths, headings, title, focused);
     let mut state =
-        TableState::default().with_selected((!queue.is_empty()).then(|| app.cursor(Pane::Queue)));
+        TableState::default().with_selected((!queue.is_empty()).then_some(cursor - first));
     frame.render_stateful_widget(table, area, &mut state);
 }

@@ -74,8 +74,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
 /// What runs and waits, per server, gathered once per frame.
 struct Activity<'a> {
     running: HashMap<&'a str, Job>,
-    /// Per (server, action): whether every pending item of it is held from an earlier session.
-    queued: HashMap<(&'a str, Job), bool>,
+    queue: &'a crate::engine::queue::QueueView,
 }
 
 impl<'a> Activity<'a> {
@@ -87,14 +86,19 @@ impl<'a> Activity<'a> {
             .filter_map(|w| w.run.as_ref())
             .map(|run| (run.item.server.as_str(), run.item.action))
             .collect();
-        let mut queued: HashMap<(&str, Job), bool> = HashMap::new();
-        for q in &app.snapshot.queue {
-            let held = queued
-                .entry((q.item.server.as_str(), q.item.action))
-                .or_insert(true);
-            *held &= q.item.held;
+        Activity {
+            running,
+            queue: &app.snapshot.queue,
         }
-        Activity { running, queued }
+    }
+
+    /// Whether `job` is queued on `server`, and if so whether every such item is held from an
+    /// earlier session. Asked only for the rows on screen: the queue may hold 100,000 items.
+    fn queued(&self, server: &str, job: Job) -> Option<bool> {
+        self.queue
+            .of_server(server)
+            .filter(|item| item.action == job)
+            .fold(None, |held, item| Some(held.unwrap_or(true) && item.held))
     }
 }
 
@@ -129,9 +133,9 @@ fn action_cell(
         }
         None => Vec::new(),
     };
-    match activity.queued.get(&(server, job)) {
+    match activity.queued(server, job) {
         Some(held) => {
-            let (mark, color) = if *held { style::HELD } else { style::QUEUED };
+            let (mark, color) = if held { style::HELD } else { style::QUEUED };
             if !spans.is_empty() {
                 spans.push(Span::raw(" "));
             }
@@ -185,11 +189,10 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     let waiting: Vec<String> = app
         .snapshot
         .queue
-        .iter()
-        .filter(|q| q.item.server == server)
-        .map(|q| {
-            let held = if q.item.held { " (held)" } else { "" };
-            format!("{} #{}{held}", q.item.action, q.item.id)
+        .of_server(&server)
+        .map(|item| {
+            let held = if item.held { " (held)" } else { "" };
+            format!("{} #{}{held}", item.action, item.id)
         })
         .collect();
     if !waiting.is_empty() {

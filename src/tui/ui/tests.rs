@@ -5,8 +5,8 @@
 
 use super::{draw, footer, header, queue, servers, workers};
 use crate::engine::model::{Action as Job, Item, ItemId, Outcome, Purpose, Recap};
-use crate::engine::queue::Wait;
-use crate::engine::snapshot::{QueuedView, RunView, WorkerView};
+use crate::engine::queue::QueueView;
+use crate::engine::snapshot::{RunView, WorkerView};
 use crate::engine::{Snapshot, StopMode, Target};
 use crate::inventory::Inventory;
 use crate::status::{FleetStatus, LastRun};
@@ -96,10 +96,6 @@ fn item(id: ItemId, server: &str, action: Job) -> Item {
         not_before: None,
         held: false,
     }
-}
-
-fn queued(item: Item, wait: Option<Wait>) -> QueuedView {
-    QueuedView { item, wait }
 }
 
 fn run(item: Item, started_secs_ago: i64, task: &str, tasks_started: u32) -> RunView {
@@ -196,23 +192,13 @@ fn running_app() -> App {
     let mut check = item(24, "web-01", Job::Check);
     check.after = Some(20);
     check.purpose = Purpose::HealthCheck { deploy: 20 };
-    app.snapshot.queue = vec![
-        queued(item(23, "web-03", Job::Deploy), Some(Wait::NoFreeWorker)),
-        queued(
-            check,
-            Some(Wait::After {
-                id: 20,
-                action: Job::Deploy,
-            }),
-        ),
-        queued(
-            item(25, "db-01", Job::Deploy),
-            Some(Wait::HostBusy {
-                action: Job::Provision,
-                slot: 3,
-            }),
-        ),
-    ];
+    // Waits follow from the state: web-03 waits for a worker, the check for deploy #20 on
+    // worker 1, db-01's deploy for its provision on worker 3.
+    app.snapshot.queue = QueueView::of([
+        item(23, "web-03", Job::Deploy),
+        check,
+        item(25, "db-01", Job::Deploy),
+    ]);
     app.last_duration
         .insert(("web-01".into(), Job::Deploy), Duration::from_secs(180));
     app.busy_since = Some(ago(150));
@@ -290,19 +276,16 @@ fn paused() {
     app.snapshot.paused = Some("db-02 deploy failed (max_fail_percentage 10%)".into());
     app.snapshot.failed = 1;
     app.snapshot.finished = 3;
-    app.snapshot.queue = ["web-04", "web-05", "web-06", "lb-01"]
-        .iter()
-        .enumerate()
-        .map(|(i, server)| {
-            queued(
-                item(40 + i as ItemId, server, Job::Deploy),
-                Some(Wait::Paused),
-            )
-        })
-        .collect();
+    app.snapshot.dispatch_stopped = true;
+    app.snapshot.queue = QueueView::of(
+        ["web-04", "web-05", "web-06", "lb-01"]
+            .iter()
+            .enumerate()
+            .map(|(i, server)| item(40 + i as ItemId, server, Job::Deploy)),
+    );
     let mut held = item(50, "db-01", Job::Check);
     held.held = true;
-    app.snapshot.queue.push(queued(held, Some(Wait::Held)));
+    app.snapshot.queue.insert(held);
     let terminal = render(&app, WIDTH, HEIGHT);
     let text = screen(&terminal);
     assert!(text.contains("⏸ PAUSED: db-02 deploy failed"), "{text}");
@@ -583,12 +566,10 @@ fn pane_queue_reasons() {
     tagged.check_mode = true;
     tagged.priority = 5;
     tagged.attempt = 2;
-    app.snapshot
-        .queue
-        .insert(0, queued(tagged, Some(Wait::NoFreeWorker)));
+    app.snapshot.queue.insert(tagged);
     let mut low = item(27, "db-02", Job::Check);
     low.priority = -1;
-    app.snapshot.queue.push(queued(low, None));
+    app.snapshot.queue.insert(low);
     app.cursor.insert(Pane::Queue, 1);
     let terminal = render_pane(100, 9, |frame, area| queue::draw(frame, area, &app));
     let text = screen(&terminal);

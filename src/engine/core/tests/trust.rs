@@ -85,7 +85,7 @@ fn discarding_held_items_drops_them_as_cancelled_and_journals_it() {
     core.restore(
         Restore {
             pending: restored_items(),
-            succeeded: HashSet::from([5]),
+            succeeded: std::collections::HashSet::from([5]),
             next_id: 9,
             ..Restore::default()
         },
@@ -170,7 +170,7 @@ fn held_duplicates_from_crash_after_crash_merge_on_restore() {
         .snapshot(t0())
         .queue
         .iter()
-        .map(|q| q.item.id)
+        .map(|item| item.id)
         .collect();
     assert_eq!(kept, [1, 2, 3, 7], "one of each, in dispatch order");
     let repointed: Vec<(ItemId, ItemId)> = journal(&fx)

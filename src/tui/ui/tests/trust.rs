@@ -26,10 +26,7 @@ fn restarted_app() -> App {
     let mut held_check = item(53, "web-06", Job::Check);
     held_check.held = true;
     held_check.after = Some(52);
-    app.snapshot.queue = vec![
-        queued(held_deploy, Some(Wait::Held)),
-        queued(held_check, Some(Wait::Held)),
-    ];
+    app.snapshot.queue = QueueView::of([held_deploy, held_check]);
     app
 }
 
