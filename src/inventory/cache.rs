@@ -7,8 +7,12 @@
 //!
 //! It is keyed by the [`Fingerprint`] of every file ansible-inventory reads, the program's
 //! path (and its stamp: an upgraded ansible-core is re-read), the inventory path, the working
-//! folder and fleetdeck's version. The fingerprint is taken *before* ansible-inventory runs, so a
-//! file written during the read leaves a key that no longer matches: the next start re-reads.
+//! folder, the `ANSIBLE_*` settings that shape a read, and fleetdeck's version. The fingerprint
+//! is taken *before* ansible-inventory runs, so a file written during the read leaves a key
+//! that no longer matches: the next start re-reads. Not seen: an edit that keeps a file's size
+//! within the file system's timestamp granularity of the previous write (a few ms), and
+//! configuration outside the files fingerprinted (e.g. a collection upgraded in place); `R`
+//! (a refresh) covers both.
 //!
 //! Dynamic inventories (a script, a `plugin:` config) may change with no file changing. For
 //! those a matching cache is still served — the dashboard's first screen should not wait for a
@@ -27,7 +31,7 @@ use std::time::SystemTime;
 pub const CACHE_FILE: &str = "inventory-cache.json";
 
 /// Bumped whenever the file's layout changes: an old file is then a miss, not an error.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Where an inventory came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,7 +89,27 @@ struct Key {
     program_stamp: Option<FileStamp>,
     inventory: PathBuf,
     cwd: PathBuf,
+    /// The ansible settings from the environment that change what is read or how.
+    settings: Vec<(String, String)>,
     files: Vec<FileStamp>,
+}
+
+/// Names of `ANSIBLE_*` variables that shape an inventory read (enabled plugins, ignored
+/// names, vars plugins, collections). Only these are kept: other variables may hold secrets,
+/// and this file holds none.
+fn inventory_settings() -> Vec<(String, String)> {
+    let mut settings: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value)))
+        .filter(|(name, _)| {
+            name.starts_with("ANSIBLE_")
+                && ["INVENTORY", "VARS", "CONFIG", "COLLECTIONS", "PLUGIN"]
+                    .iter()
+                    .any(|part| name.contains(part))
+        })
+        .map(|(name, value)| (name, value.to_string_lossy().into_owned()))
+        .collect();
+    settings.sort();
+    settings
 }
 
 #[derive(Serialize, Deserialize)]
@@ -106,6 +130,7 @@ impl Key {
             program_stamp,
             inventory: source.inventory.to_path_buf(),
             cwd: source.cwd.to_path_buf(),
+            settings: inventory_settings(),
             files: fingerprint.files,
         }
     }

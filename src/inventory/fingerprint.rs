@@ -8,7 +8,8 @@
 //! - `group_vars/` and `host_vars/` beside an inventory file;
 //! - `group_vars/` and `host_vars/` of its working folder (the project root), which it takes as
 //!   the playbook folder when none is given;
-//! - `ansible.cfg` of the working folder, or the one `$ANSIBLE_CONFIG` names.
+//! - its configuration: `$ANSIBLE_CONFIG`, `ansible.cfg` of the working folder, `~/.ansible.cfg`,
+//!   `/etc/ansible/ansible.cfg`.
 //!
 //! Names ansible skips are skipped too (dotfiles, editor backups, `*.retry` and the rest of
 //! ansible's default `inventory_ignore_extensions`), so an editor's swap file costs no re-read.
@@ -78,11 +79,19 @@ pub fn fingerprint(inventory: &Path, cwd: &Path) -> Fingerprint {
         }
     }
     walk.vars_dirs(cwd);
-    let config = std::env::var_os("ANSIBLE_CONFIG")
-        .filter(|path| !path.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cwd.join("ansible.cfg"));
-    walk.file(&config);
+    // Every place ansible looks for its configuration: a newly created one changes the set.
+    let home = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".ansible.cfg"));
+    let configs = [
+        std::env::var_os("ANSIBLE_CONFIG")
+            .filter(|path| !path.is_empty())
+            .map(PathBuf::from),
+        Some(cwd.join("ansible.cfg")),
+        home,
+        Some(PathBuf::from("/etc/ansible/ansible.cfg")),
+    ];
+    for config in configs.iter().flatten() {
+        walk.file(config);
+    }
     walk.files.sort_by(|a, b| a.path.cmp(&b.path));
     walk.files.dedup_by(|a, b| a.path == b.path);
     Fingerprint {
