@@ -103,19 +103,25 @@ fn a_second_load_is_served_from_the_cache_and_an_edit_is_read_again() {
     let (third, freshness) = env.load_inventory_cached().unwrap();
     assert_eq!((freshness, lab.calls()), (Freshness::Fresh, 2));
     assert!(third.groups["late"].contains("host-late"));
+    // Read right after the edit: not trusted until the file has settled.
+    assert_eq!(env.load_inventory_cached().unwrap().1, Freshness::Fresh);
+    scale::backdate(&hosts);
+    env.load_inventory_cached().unwrap();
     assert!(env.load_inventory_cached().unwrap().1.is_cached());
+    assert_eq!(lab.calls(), 4);
 
     // A group_vars file beside the playbooks (the project root) appears: read again.
     std::fs::create_dir_all(lab.root.join("group_vars")).unwrap();
     std::fs::write(lab.root.join("group_vars/all.yml"), "x: 1\n").unwrap();
+    scale::backdate(&lab.root.join("group_vars/all.yml"));
     assert_eq!(env.load_inventory_cached().unwrap().1, Freshness::Fresh);
-    assert_eq!(lab.calls(), 3);
+    assert_eq!(lab.calls(), 5);
 
     // `R`: always runs ansible-inventory, and the cache it writes serves the next start.
     assert_eq!(env.refresh_inventory().unwrap(), third);
-    assert_eq!(lab.calls(), 4);
+    assert_eq!(lab.calls(), 6);
     assert!(env.load_inventory_cached().unwrap().1.is_cached());
-    assert_eq!(lab.calls(), 4);
+    assert_eq!(lab.calls(), 6);
 }
 
 #[test]
@@ -146,6 +152,7 @@ fn a_dynamic_inventory_is_cached_for_the_screen_but_never_for_a_headless_run() {
         &dir.join("cloud.sh"),
         "#!/bin/sh\necho '{\"_meta\": {\"hostvars\": {}}, \"cloud\": {\"hosts\": [\"vm-1\", \"vm-2\"]}}'\n",
     );
+    scale::backdate(&dir.join("cloud.sh"));
     let env = lab.env();
     assert_eq!(env.load_inventory_cached().unwrap().1, Freshness::Fresh);
     let (inventory, freshness) = env.load_inventory_cached().unwrap();

@@ -42,6 +42,17 @@ pub fn generate(root: &Path, env: &str, hosts: usize, groups: usize) {
     }
     std::fs::write(dir.join("hosts.yml"), yaml).unwrap();
     std::fs::write(dir.join("host_vars/host-00000.yml"), "role: first\n").unwrap();
+    for file in ["config.yml", "hosts.yml", "host_vars/host-00000.yml"] {
+        backdate(&dir.join(file));
+    }
+}
+
+/// Sets a file's mtime a minute back, as an inventory not edited just now: the cache does not
+/// trust a read of files written within the last 2 s (see `inventory::cache`).
+pub fn backdate(path: &Path) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
+        .unwrap();
 }
 
 /// The environment `env` of `root`, its ansible-inventory being the one in `bin`.

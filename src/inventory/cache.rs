@@ -31,7 +31,7 @@ use std::time::SystemTime;
 pub const CACHE_FILE: &str = "inventory-cache.json";
 
 /// Bumped whenever the file's layout changes: an old file is then a miss, not an error.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// Where an inventory came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,8 +116,18 @@ fn inventory_settings() -> Vec<(String, String)> {
 struct CacheFile {
     key: Key,
     written: SystemTime,
+    /// Some file had been written just before the read ([`RACY`]): the file is kept but not
+    /// trusted, so the next start reads again.
+    racy: bool,
     inventory: Inventory,
 }
+
+/// A file written this shortly before the fingerprint was taken may be written again within
+/// the same timestamp tick (coarse kernel clocks: ms; FAT, some NFS: up to 2 s) with the same
+/// size, which no fingerprint would see. A cache of such a read is not trusted (as git treats
+/// "racily clean" entries), which costs one more read only after an edit made within 2 s of a
+/// start.
+const RACY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Key {
     fn new(source: &Source, fingerprint: Fingerprint) -> Key {
@@ -159,10 +169,19 @@ pub fn refresh(source: &Source) -> Result<Inventory> {
 }
 
 fn read_fresh(source: &Source, key: Key) -> Result<Inventory> {
+    let since_epoch = |time: SystemTime| {
+        let since = time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
+    };
+    let settled_before = since_epoch(SystemTime::now() - RACY);
+    let racy = key.files.iter().any(|file| file.mtime_ns >= settled_before);
     let inventory = Inventory::load(source.program, source.inventory, source.cwd)?;
     let file = CacheFile {
         key,
         written: SystemTime::now(),
+        racy,
         inventory,
     };
     // A cache that cannot be written costs the next start time, never this one.
@@ -186,7 +205,14 @@ fn read(path: &Path, key: &Key) -> Option<CacheFile> {
         }
     };
     match serde_json::from_slice::<CacheFile>(&bytes) {
-        Ok(file) if file.key == *key => Some(file),
+        Ok(file) if file.key == *key && !file.racy => Some(file),
+        Ok(file) if file.key == *key => {
+            log::debug!(
+                "{} was written right after an edit: reading again",
+                path.display()
+            );
+            None
+        }
         Ok(_) => {
             log::debug!("the inventory changed since {} was written", path.display());
             None
@@ -227,6 +253,7 @@ mod tests {
         let inv = dir.join("inv");
         std::fs::create_dir_all(&inv).unwrap();
         std::fs::write(inv.join("hosts.ini"), "web-01\n").unwrap();
+        backdate(&inv.join("hosts.ini"), 60);
         let program = dir.join("fake-inventory");
         let list = r#"{"_meta":{"hostvars":{"web-01":{}}},"all":{"children":["web"]},"web":{"hosts":["web-01"]}}"#;
         std::fs::write(
@@ -239,6 +266,13 @@ mod tests {
         .unwrap();
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
         (program, inv, dir.join("state").join(CACHE_FILE))
+    }
+
+    /// Sets a file's mtime `secs` seconds back: an inventory not edited just now.
+    fn backdate(path: &Path, secs: u64) {
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        let then = SystemTime::now() - std::time::Duration::from_secs(secs);
+        file.set_modified(then).unwrap();
     }
 
     fn calls(dir: &Path) -> usize {
@@ -275,6 +309,27 @@ mod tests {
         assert_eq!(calls(dir.path()), 4);
         assert_eq!(refresh(&source).unwrap(), first);
         assert_eq!(calls(dir.path()), 5);
+    }
+
+    #[test]
+    fn a_read_right_after_an_edit_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (program, inv, cache) = setup(dir.path());
+        let source = Source {
+            program: &program,
+            inventory: &inv,
+            cwd: dir.path(),
+            cache: &cache,
+        };
+        // Just written: a same-size rewrite in the same timestamp tick would go unseen.
+        std::fs::write(inv.join("hosts.ini"), "web-02\n").unwrap();
+        for _ in 0..2 {
+            assert_eq!(load_cached(&source, Use::Any).unwrap().1, Freshness::Fresh);
+        }
+        backdate(&inv.join("hosts.ini"), 10);
+        assert_eq!(load_cached(&source, Use::Any).unwrap().1, Freshness::Fresh);
+        assert!(load_cached(&source, Use::Any).unwrap().1.is_cached());
+        assert_eq!(calls(dir.path()), 3);
     }
 
     #[test]
