@@ -2,12 +2,11 @@
 //! (server, action)'s latest run (with its log, check mode and health), which every face shows.
 
 use super::Record;
+use super::wire::Line;
 use crate::engine::model::{Action, Item, ItemId, Outcome, Recap, Slot};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 /// What the journal says, folded one record at a time (`apply`), so the engine can fold in what
@@ -199,33 +198,35 @@ impl Replay {
 }
 
 pub fn replay(path: &Path) -> Result<Replay> {
+    replay_on(path, super::wire::threads())
+}
+
+/// `replay`, decoding on up to `threads` threads.
+pub(super) fn replay_on(path: &Path, threads: usize) -> Result<Replay> {
     let mut replay = Replay::empty();
-    let file = match File::open(path) {
-        Ok(file) => file,
+    // Read whole: one allocation for the file instead of one per line, and blocks of it can
+    // be decoded on several cores.
+    let text = match std::fs::read(path) {
+        Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(replay),
         Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
     };
-    // One buffer for every line (not one allocation per line), read in large blocks.
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut line = Vec::with_capacity(4096);
+    // A final newline ends the last line; it does not start an empty one.
+    let text = text.strip_suffix(b"\n").unwrap_or(&text);
     let mut index = 0;
-    loop {
-        line.clear();
-        let read = reader
-            .read_until(b'\n', &mut line)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if read == 0 {
-            break;
-        }
+    super::wire::for_each_line(text, threads, |line| {
         index += 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
+        match line {
+            Line::Blank => {}
+            Line::Unreadable => {
+                replay.last_line = index;
+                replay.skipped_lines.push(index);
+            }
+            Line::Read(record) => {
+                replay.last_line = index;
+                replay.apply_owned(record);
+            }
         }
-        replay.last_line = index;
-        match super::wire::parse(&line) {
-            Some(record) => replay.apply_owned(record),
-            None => replay.skipped_lines.push(index),
-        }
-    }
+    });
     Ok(replay)
 }

@@ -275,35 +275,76 @@ pub fn write_history(path: &Path, servers: usize, lines: usize) -> Result<usize>
     Ok(w.lines)
 }
 
+/// Writes a journal of about `lines` lines over `servers` servers into `work`, then starts on it
+/// twice as the engine does (`open_and_replay`, the first compacting), and prints lines, sizes
+/// and times. Figures only: shared machines are too noisy to assert times on.
+pub fn time_starts(work: &Path, servers: usize, lines: usize) -> Result<()> {
+    use std::time::Instant;
+    let path = work.join("scale").join("journal.jsonl");
+    let clock = Instant::now();
+    let written = write_history(&path, servers, lines)?;
+    let size = std::fs::metadata(&path)?.len();
+    println!(
+        "journal: {written} lines, {:.1} MB over {servers} servers (written in {:.2?})",
+        size as f64 / 1e6,
+        clock.elapsed()
+    );
+    // What start cost before: every line its own allocation, decoded through `Record`.
+    let clock = Instant::now();
+    let mut decoded = 0usize;
+    let reader = std::io::BufReader::new(std::fs::File::open(&path)?);
+    for line in std::io::BufRead::split(reader, b'\n') {
+        decoded += usize::from(serde_json::from_slice::<Record>(&line?).is_ok());
+    }
+    println!(
+        "  decoding alone, the old way ({decoded} records): {:.2?}",
+        clock.elapsed()
+    );
+    let clock = Instant::now();
+    let text = std::fs::read(&path)?;
+    let mut decoded = 0usize;
+    super::wire::for_each_line(&text, 1, |line| {
+        decoded += usize::from(matches!(line, super::wire::Line::Read(_)));
+    });
+    println!(
+        "  decoding alone, now ({decoded} records): {:.2?}",
+        clock.elapsed()
+    );
+    for threads in [1, super::wire::threads()] {
+        let clock = Instant::now();
+        let replay = super::replay::replay_on(&path, threads)?;
+        let took = clock.elapsed();
+        drop(replay);
+        println!("  replay alone, now, {threads} thread(s): {took:.2?}");
+    }
+    for start in ["first start (compacts)", "second start"] {
+        let clock = Instant::now();
+        let (journal, replay) = super::open_and_replay(&path)?;
+        let took = clock.elapsed();
+        drop(journal);
+        let after = std::fs::read(&path)?;
+        let lines = after.iter().filter(|b| **b == b'\n').count();
+        println!(
+            "  {start}: {took:.2?}; now {lines} lines, {:.1} MB; {} pending, {} interrupted, {} latest runs",
+            after.len() as f64 / 1e6,
+            replay.pending().len(),
+            replay.interrupted().len(),
+            replay.latest.len()
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     /// `FLEETDECK_LINES=1000000 cargo test --lib synth -- --ignored --nocapture`
     #[test]
     #[ignore]
-    fn time_replay() {
-        let lines: usize = std::env::var("FLEETDECK_LINES")
+    fn time_starts() {
+        let lines = std::env::var("FLEETDECK_LINES")
             .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1_000_000);
-        let dir = std::env::var("FLEETDECK_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|_| std::env::temp_dir());
-        let path = dir.join("synth").join("journal.jsonl");
-        if !path.exists() {
-            let t = std::time::Instant::now();
-            let n = super::write_history(&path, 10_000, lines).unwrap();
-            eprintln!("wrote {n} lines in {:?}", t.elapsed());
-        }
-        eprintln!("size {} bytes", std::fs::metadata(&path).unwrap().len());
-        let t = std::time::Instant::now();
-        let replay = super::super::replay(&path).unwrap();
-        eprintln!(
-            "replay {:?}: pending {} interrupted {} latest {} next_id {}",
-            t.elapsed(),
-            replay.pending().len(),
-            replay.interrupted().len(),
-            replay.latest.len(),
-            replay.next_id
-        );
+            .and_then(|v| v.parse().ok());
+        let work = tempfile::tempdir().unwrap();
+        super::time_starts(work.path(), 10_000, lines.unwrap_or(1_000_000)).unwrap();
     }
 }

@@ -1,0 +1,167 @@
+use super::*;
+use crate::engine::model::Purpose;
+use chrono::TimeZone;
+
+fn at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
+}
+
+fn item(id: ItemId, server: &str) -> Item {
+    Item {
+        id,
+        server: server.into(),
+        action: Action::Deploy,
+        priority: 0,
+        tags: vec!["release".into()],
+        check_mode: false,
+        attempt: 1,
+        enqueued_at: at(),
+        after: None,
+        purpose: Purpose::Requested,
+        not_before: None,
+        held: false,
+    }
+}
+
+fn finished(id: ItemId, server: &str, outcome: Outcome) -> Record {
+    Record::Finished {
+        at: at(),
+        id,
+        server: server.into(),
+        action: Action::Deploy,
+        outcome,
+        recap: None,
+        duration_ms: Some(10),
+        log: None,
+    }
+}
+
+#[test]
+fn replay_sorts_items_into_pending_interrupted_and_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let mut journal = Journal::open(&path).unwrap();
+    for id in 1..=4 {
+        journal
+            .append(&Record::Enqueued {
+                at: at(),
+                item: item(id, &format!("web-0{id}")),
+            })
+            .unwrap();
+    }
+    journal
+        .append(&Record::Started {
+            at: at(),
+            id: 1,
+            slot: 1,
+        })
+        .unwrap();
+    journal
+        .append(&finished(1, "web-01", Outcome::Succeeded))
+        .unwrap();
+    journal
+        .append(&Record::Started {
+            at: at(),
+            id: 2,
+            slot: 2,
+        })
+        .unwrap();
+    journal
+        .append(&Record::Reprioritized {
+            at: at(),
+            id: 4,
+            priority: 7,
+        })
+        .unwrap();
+    let replay = replay(&path).unwrap();
+    assert_eq!(
+        replay.pending().iter().map(|i| i.id).collect::<Vec<_>>(),
+        [3, 4]
+    );
+    assert_eq!(
+        replay.pending()[1].priority,
+        7,
+        "reprioritised while queued"
+    );
+    assert_eq!(
+        replay
+            .interrupted()
+            .iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>(),
+        [2]
+    );
+    assert!(replay.succeeded.contains(&1));
+    assert_eq!(replay.next_id, 5);
+    assert!(replay.skipped_lines.is_empty());
+}
+
+#[test]
+fn a_torn_last_line_is_skipped_and_the_next_record_starts_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let mut journal = Journal::open(&path).unwrap();
+    journal
+        .append(&Record::Enqueued {
+            at: at(),
+            item: item(1, "web-01"),
+        })
+        .unwrap();
+    drop(journal);
+    // A crash in the middle of a write leaves half a record and no newline.
+    let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+    file.write_all(br#"{"kind":"enqueued","at":"2026-01-02T03:04:05Z","item":{"id":2,"serv"#)
+        .unwrap();
+    drop(file);
+    let torn = replay(&path).unwrap();
+    assert_eq!(torn.skipped_lines, [2]);
+    assert_eq!(torn.pending().len(), 1);
+
+    let mut journal = Journal::open(&path).unwrap();
+    journal
+        .append(&Record::Enqueued {
+            at: at(),
+            item: item(3, "web-03"),
+        })
+        .unwrap();
+    let repaired = replay(&path).unwrap();
+    assert_eq!(repaired.skipped_lines, [2], "only the torn line is lost");
+    assert_eq!(
+        repaired.pending().iter().map(|i| i.id).collect::<Vec<_>>(),
+        [1, 3]
+    );
+}
+
+#[test]
+fn the_journal_is_private_and_a_missing_one_is_empty() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo").join("journal.jsonl");
+    let empty = replay(&path).unwrap();
+    assert!(empty.pending().is_empty() && empty.latest.is_empty());
+    assert_eq!(empty.next_id, 1);
+    Journal::open(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "mode {mode:o}");
+}
+
+#[test]
+fn one_fleetdeck_per_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo").join("journal.jsonl");
+    let first = Journal::open(&path).unwrap();
+    let err = Journal::open(&path)
+        .err()
+        .expect("a second owner is refused")
+        .to_string();
+    assert!(
+        err.contains("environment demo is in use by another fleetdeck"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    drop(first);
+    Journal::open(&path).expect("free again once the first one is gone");
+}
