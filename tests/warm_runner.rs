@@ -5,6 +5,7 @@
 mod common;
 
 use common::{REPO, Sandbox};
+use fleetdeck::engine::feed::Feed;
 use fleetdeck::engine::model::{Action, Outcome};
 use fleetdeck::engine::shell::EngineTask;
 use fleetdeck::engine::warm::RunnerMode;
@@ -13,7 +14,6 @@ use fleetdeck::engine::{
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Bounds waits on real ansible; never a pace.
 const SAFETY: Duration = Duration::from_secs(180);
@@ -54,7 +54,7 @@ fn lab(hosts: &[(&str, u32)], play: &str, workers: u32, config: &str) -> Sandbox
 
 struct Session {
     engine: EngineHandle,
-    events: UnboundedReceiver<EngineEvent>,
+    events: Feed,
     task: EngineTask,
     /// Every time a warm server said it was ready.
     servers_ready: usize,

@@ -4,6 +4,7 @@
 
 pub mod callback;
 pub mod core;
+pub mod feed;
 pub mod journal;
 pub mod limit;
 pub mod model;

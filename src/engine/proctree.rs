@@ -6,6 +6,10 @@
 //! group's leader) that now names a process started at another time was reused by someone
 //! else's process, and `kill_all` spares it.
 
+mod scanner;
+
+pub use scanner::descendants_soon;
+
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -65,15 +69,23 @@ impl Tree {
     }
 
     pub fn of(root: i32) -> Tree {
-        let table = all_processes();
+        Tree::from_table(root, &all_processes())
+    }
+
+    fn from_table(root: i32, table: &HashMap<i32, StatLine>) -> Tree {
+        // Children by parent, so the walk costs the table once, not once per process found.
+        let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+        for (pid, stat) in table {
+            children.entry(stat.ppid).or_default().push(*pid);
+        }
         let mut tree = Tree::default();
         tree.seen
             .insert(root, table.get(&root).map(|stat| stat.start));
         let mut frontier = vec![root];
         while let Some(parent) = frontier.pop() {
-            for (pid, stat) in &table {
-                if stat.ppid == parent && !tree.pids.contains(pid) {
-                    tree.add(*pid, stat, &table);
+            for pid in children.get(&parent).into_iter().flatten() {
+                if !tree.pids.contains(pid) {
+                    tree.add(*pid, &table[pid], table);
                     frontier.push(*pid);
                 }
             }

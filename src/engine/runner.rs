@@ -456,8 +456,20 @@ impl RunTree {
         }
     }
 
-    /// Adds what descends from the main process now to what was seen before: a /proc scan, cheap
-    /// at the pace of tasks.
+    /// Adds what descends from the main process, from the scan shared by every run (at each
+    /// task start: workers must be seen while they still descend from the run).
+    async fn note_workers(&self) {
+        if self.reaped.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = proctree::descendants_soon(self.pid).await;
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.merge(now);
+        }
+    }
+
+    /// Adds what descends from the main process now to what was seen before: a scan of its own,
+    /// before a signal, where a shared scan's few milliseconds of delay would matter.
     fn refresh(&self) {
         if self.reaped.load(Ordering::SeqCst) {
             return;

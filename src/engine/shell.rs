@@ -2,19 +2,20 @@
 //! feeds every input to `Core::update` and carries out the effects it returns.
 
 use super::core::{Core, Effect, Restore};
+use super::feed::{EVENT_BACKLOG, Feed};
 use super::journal::{self, Journal, Record};
 use super::model::{Action, Item, ItemId, Outcome};
 use super::runlog;
 use super::runner::{self, RunHandle, RunSpec, RunnerMsg};
 use super::warm::{RunnerMode, WarmRunner};
-use super::{Command, EngineEvent, Input, Policy, RunEvent, ShutdownMode};
+use super::{Command, EngineEvent, Input, Policy, RunEvent, ShutdownMode, Snapshot};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// At most this many queued inputs are folded before consumers get a new snapshot.
 const MAX_BATCH: usize = 512;
@@ -57,7 +58,10 @@ pub struct Engine {
     core: Core,
     journal: Journal,
     runs: HashMap<ItemId, RunHandle>,
-    events: mpsc::UnboundedSender<EngineEvent>,
+    events: mpsc::Sender<EngineEvent>,
+    state: watch::Sender<Snapshot>,
+    /// Events made while folding a batch, sent (awaiting a slow face) once the batch is done.
+    outbox: Vec<EngineEvent>,
     runner_tx: mpsc::UnboundedSender<RunnerMsg>,
     wake_at: Option<DateTime<Utc>>,
     warm: Option<Arc<WarmRunner>>,
@@ -70,7 +74,7 @@ pub type EngineTask = tokio::task::JoinHandle<Result<()>>;
 /// the start (runs cut by a crash already marked interrupted), which faces draw first.
 pub struct Started {
     pub handle: EngineHandle,
-    pub events: mpsc::UnboundedReceiver<EngineEvent>,
+    pub events: Feed,
     pub task: EngineTask,
     pub history: journal::Replay,
     /// The state before anything happened, so a face's first frame is already true.
@@ -149,25 +153,28 @@ impl Engine {
         })?;
 
         let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::channel(EVENT_BACKLOG);
         let (runner_tx, runner_rx) = mpsc::unbounded_channel();
         let warm = setup.warm.clone();
-        let _ = events_tx.send(EngineEvent::Runner(match &warm {
+        let outbox = vec![EngineEvent::Runner(match &warm {
             Some(_) => RunnerMode::WarmIdle,
             None => RunnerMode::Fresh,
-        }));
+        })];
         if let Some(warm) = &warm {
             let modes = runner_tx.clone();
             warm.attach(move |mode| {
                 let _ = modes.send(RunnerMsg::Mode(mode));
             });
         }
+        let first_state = core.snapshot(now);
         let mut engine = Engine {
             setup,
             core,
             journal,
             runs: HashMap::new(),
             events: events_tx,
+            state: watch::Sender::new(first_state),
+            outbox,
             runner_tx,
             wake_at: None,
             warm,
@@ -176,12 +183,13 @@ impl Engine {
         let opening = engine.core.start();
         engine.apply(opening);
         let snapshot = Box::new(engine.core.snapshot(Utc::now()));
+        let events = Feed::new(events_rx, engine.state.subscribe());
         let task = tokio::spawn(engine.run(commands_rx, runner_rx));
         Ok(Started {
             handle: EngineHandle {
                 commands: commands_tx,
             },
-            events: events_rx,
+            events,
             task,
             history,
             snapshot,
@@ -196,9 +204,7 @@ impl Engine {
         let mut commands_open = true;
         let mut idle_announced = false;
         // Consumers draw the pool before anything happens.
-        let _ = self.events.send(EngineEvent::Snapshot(Box::new(
-            self.core.snapshot(Utc::now()),
-        )));
+        self.publish().await;
         loop {
             let wake = self.wake_at.map(to_instant);
             let first = tokio::select! {
@@ -229,6 +235,7 @@ impl Engine {
             if batch.is_empty() {
                 // Only news for the faces (the runner's mode): no state changed, and an engine
                 // that has not been asked for anything yet is not "idle" in any useful sense.
+                self.send_outbox().await;
                 continue;
             }
             for input in batch {
@@ -245,17 +252,29 @@ impl Engine {
                     self.runs.remove(&id);
                 }
             }
-            let snapshot = self.core.snapshot(Utc::now());
-            let _ = self.events.send(EngineEvent::Snapshot(Box::new(snapshot)));
+            self.publish().await;
             if self.core.is_stopped() {
-                let _ = self.events.send(EngineEvent::Stopped);
+                let _ = self.events.send(EngineEvent::Stopped).await;
                 return Ok(());
             }
             let idle = self.core.is_idle();
             if idle && !idle_announced {
-                let _ = self.events.send(EngineEvent::Idle);
+                let _ = self.events.send(EngineEvent::Idle).await;
             }
             idle_announced = idle;
+        }
+    }
+
+    /// The batch's events, then the state they led to.
+    async fn publish(&mut self) {
+        self.send_outbox().await;
+        self.state.send_replace(self.core.snapshot(Utc::now()));
+    }
+
+    async fn send_outbox(&mut self) {
+        for event in std::mem::take(&mut self.outbox) {
+            // A face that went away needs no news; the engine still finishes its runs.
+            let _ = self.events.send(event).await;
         }
     }
 
@@ -264,7 +283,7 @@ impl Engine {
         match message {
             RunnerMsg::Event(id, event) => Some(Input::Run { id, event }),
             RunnerMsg::Mode(mode) => {
-                let _ = self.events.send(EngineEvent::Runner(mode));
+                self.outbox.push(EngineEvent::Runner(mode));
                 None
             }
             RunnerMsg::OutputReady(id) => {
@@ -300,9 +319,7 @@ impl Engine {
                         log::error!(target: "engine", "{err:#}");
                     }
                 }
-                Effect::Emit(event) => {
-                    let _ = self.events.send(event);
-                }
+                Effect::Emit(event) => self.outbox.push(event),
                 Effect::Log {
                     target,
                     level,

@@ -5,7 +5,8 @@
 
 use super::app::{App, Effect, Mode, Viewer};
 use super::ui;
-use crate::engine::{Command, EngineEvent, EngineHandle, ShutdownMode};
+use crate::engine::feed::Feed;
+use crate::engine::{Command, EngineHandle, ShutdownMode};
 use anyhow::{Context, Result};
 use chrono::Utc;
 use crossterm::event::{Event, KeyEventKind};
@@ -18,7 +19,7 @@ pub(super) struct Parts {
     pub app: App,
     pub logs: TuiWidgetState,
     pub input: mpsc::UnboundedReceiver<Event>,
-    pub events: mpsc::UnboundedReceiver<EngineEvent>,
+    pub events: Feed,
     pub new_logs: mpsc::UnboundedReceiver<()>,
     pub terminate: Signal,
     pub hangup: Signal,
@@ -55,10 +56,18 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
     // so every run log gets its footer.
     let mut screen_gone = false;
     let mut dirty = true;
+    // Under load the engine changes the state hundreds of times a second: news waits for the
+    // next frame (at most one per refresh tick), an operator's key is drawn at once.
+    let frame_gap = ticker.period();
+    let mut urgent = true;
+    let mut last_draw = tokio::time::Instant::now();
     'dashboard: loop {
         let mut effects = Vec::new();
-        if dirty && !screen_gone {
+        let frame_due = urgent || last_draw.elapsed() >= frame_gap;
+        if dirty && frame_due && !screen_gone {
             dirty = false;
+            urgent = false;
+            last_draw = tokio::time::Instant::now();
             let drawn = terminal.draw(|frame| ui::draw(frame, &app, &logs, Utc::now()));
             if drawn.is_err() {
                 effects = lose_screen(&mut screen_gone);
@@ -71,6 +80,7 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
             effects = tokio::select! {
                 Some(event) = input.recv() => {
                     dirty = true;
+                    urgent = true;
                     match event {
                         Event::Key(key) if key.kind != KeyEventKind::Release => {
                             #[cfg(debug_assertions)]
@@ -88,7 +98,7 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
                         Some(event) => {
                             let mut effects = app.apply(event);
                             // Fold whatever else is waiting before drawing once.
-                            while let Ok(more) = events.try_recv() {
+                            while let Some(more) = events.try_recv() {
                                 effects.extend(app.apply(more));
                             }
                             effects
@@ -104,6 +114,7 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
                     }
                     Vec::new()
                 }
+                _ = tokio::time::sleep_until(last_draw + frame_gap), if dirty && !screen_gone => Vec::new(),
                 _ = terminate.recv() => lose_screen(&mut screen_gone),
                 _ = hangup.recv() => lose_screen(&mut screen_gone),
             };

@@ -117,7 +117,7 @@ pub(super) async fn read_events(
             CallbackEvent::TaskStart { task, .. } => {
                 // Workers come and go with tasks: list them while they still descend from
                 // the main process (before the engine hears of the task, so tests can rely on it).
-                tree.refresh();
+                tree.note_workers().await;
                 Some(RunEvent::TaskStarted { name: task.clone() })
             }
             other => other
