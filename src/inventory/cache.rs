@@ -186,7 +186,7 @@ fn read_fresh(source: &Source, key: Key) -> Result<Inventory> {
     };
     // A cache that cannot be written costs the next start time, never this one.
     if let Err(err) = write(source.cache, &file) {
-        log::warn!("could not write the inventory cache: {err:#}");
+        log::warn!(target: "inventory", "could not write the inventory cache: {err:#}");
     }
     Ok(file.inventory)
 }
@@ -198,6 +198,7 @@ fn read(path: &Path, key: &Key) -> Option<CacheFile> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
         Err(err) => {
             log::warn!(
+                target: "inventory",
                 "ignoring the inventory cache {}: {err}; reading the inventory again",
                 path.display()
             );
@@ -219,6 +220,7 @@ fn read(path: &Path, key: &Key) -> Option<CacheFile> {
         }
         Err(err) => {
             log::warn!(
+                target: "inventory",
                 "ignoring the inventory cache {}: it is not whole ({err}); reading the inventory again",
                 path.display()
             );
@@ -236,8 +238,13 @@ fn write(path: &Path, file: &CacheFile) -> Result<()> {
     // NamedTempFile is created 0600 in `dir`, with a name no other writer takes.
     let mut temp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temp file in {}", dir.display()))?;
-    serde_json::to_writer(std::io::BufWriter::new(&mut temp), file)
-        .with_context(|| format!("writing {}", temp.path().display()))?;
+    let mut out = std::io::BufWriter::new(&mut temp);
+    // Flushed here: BufWriter's drop would swallow a full disk's error.
+    serde_json::to_writer(&mut out, file)
+        .map_err(std::io::Error::from)
+        .and_then(|()| std::io::Write::flush(&mut out))
+        .with_context(|| format!("writing a temp file in {}", dir.display()))?;
+    drop(out);
     temp.persist(path)
         .with_context(|| format!("renaming into {}", path.display()))?;
     Ok(())
