@@ -7,7 +7,7 @@
 //! disagree about what a line says (a test compares them on every kind).
 
 use super::Record;
-use crate::engine::model::{Action, Item, ItemId, Outcome, Recap, Slot};
+use crate::engine::model::{Action, Item, ItemId, Outcome, Purpose, Recap, Slot};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -18,9 +18,10 @@ use std::path::PathBuf;
 #[serde(deny_unknown_fields)]
 struct Flat<'a> {
     kind: &'a str,
+    #[serde(deserialize_with = "time")]
     at: DateTime<Utc>,
-    #[serde(default)]
-    item: Option<Item>,
+    #[serde(default, borrow)]
+    item: Option<FlatItem<'a>>,
     #[serde(default)]
     id: Option<ItemId>,
     #[serde(default)]
@@ -37,6 +38,106 @@ struct Flat<'a> {
     duration_ms: Option<u64>,
     #[serde(default)]
     log: Option<PathBuf>,
+}
+
+/// `Item` as written, decoded without `Purpose`'s generic tree and with the fast clock.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlatItem<'a> {
+    id: ItemId,
+    server: String,
+    action: Action,
+    priority: i32,
+    tags: Vec<String>,
+    check_mode: bool,
+    attempt: u32,
+    #[serde(deserialize_with = "time")]
+    enqueued_at: DateTime<Utc>,
+    after: Option<ItemId>,
+    #[serde(default, borrow)]
+    purpose: Option<FlatPurpose<'a>>,
+    #[serde(default)]
+    not_before: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlatPurpose<'a> {
+    kind: &'a str,
+    #[serde(default)]
+    deploy: Option<ItemId>,
+}
+
+impl FlatItem<'_> {
+    /// The item, or `None` for a purpose this decoder does not know (the fallback decides).
+    fn item(self) -> Option<Item> {
+        let purpose = match self.purpose {
+            None => Purpose::Requested,
+            Some(FlatPurpose {
+                kind: "requested",
+                deploy: None,
+            }) => Purpose::Requested,
+            Some(FlatPurpose {
+                kind: "health_check",
+                deploy: Some(deploy),
+            }) => Purpose::HealthCheck { deploy },
+            Some(_) => return None,
+        };
+        Some(Item {
+            id: self.id,
+            server: self.server,
+            action: self.action,
+            priority: self.priority,
+            tags: self.tags,
+            check_mode: self.check_mode,
+            attempt: self.attempt,
+            enqueued_at: self.enqueued_at,
+            after: self.after,
+            purpose,
+            not_before: self.not_before,
+            held: false,
+        })
+    }
+}
+
+/// A time as the journal writes them (`2026-01-02T03:04:05.678Z`: UTC, 0 to 9 decimals),
+/// read by hand: chrono's general parser was a tenth of a replay. Any other shape goes to it.
+fn time<'de, D: serde::Deserializer<'de>>(de: D) -> Result<DateTime<Utc>, D::Error> {
+    let text = <std::borrow::Cow<'de, str>>::deserialize(de)?;
+    match utc(text.as_bytes()) {
+        Some(at) => Ok(at),
+        None => text
+            .parse::<DateTime<Utc>>()
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+fn utc(b: &[u8]) -> Option<DateTime<Utc>> {
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = b.get(range)?;
+        digits.iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let shape = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if b.len() < 20 || b.last() != Some(&b'Z') || shape.iter().any(|(i, c)| b[*i] != *c) {
+        return None;
+    }
+    let fraction = &b[19..b.len() - 1];
+    let nanos = match fraction {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            num(20..b.len() - 1)? * 10u32.pow(9 - digits.len() as u32)
+        }
+        _ => return None,
+    };
+    let (second, minute, hour) = (num(17..19)?, num(14..16)?, num(11..13)?);
+    if second > 59 {
+        return None; // a leap second: chrono's to place
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let time = chrono::NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
+    Some(date.and_time(time).and_utc())
 }
 
 /// Journals smaller than this are read on the calling thread: threads would cost more than
@@ -139,7 +240,7 @@ fn fast(line: &[u8]) -> Option<Record> {
         "enqueued" if line.id.is_none() && line.log.is_none() && line.server.is_none() => {
             Record::Enqueued {
                 at,
-                item: line.item?,
+                item: line.item?.item()?,
             }
         }
         "started" if line.item.is_none() && line.log.is_none() && line.server.is_none() => {
@@ -198,11 +299,53 @@ mod tests {
             fast_kinds * 10 > lines * 8,
             "{fast_kinds} of {lines} lines fast"
         );
+        let health = br#"{"kind":"enqueued","at":"2026-01-02T03:04:05Z","item":{"id":7,"server":"a","action":"check","priority":0,"tags":[],"check_mode":false,"attempt":1,"enqueued_at":"2026-01-02T03:04:05Z","after":null,"purpose":{"kind":"health_check","deploy":6},"not_before":"2026-01-02T03:05:05Z"}}"#;
+        let slow: Record = serde_json::from_slice(health).unwrap();
+        assert_eq!(
+            fast(health),
+            Some(slow),
+            "a health check's purpose and backoff"
+        );
         // What the fast path cannot place falls back instead of guessing.
         let odd = br#"{"kind":"started","at":"2026-01-02T03:04:05Z","id":1,"slot":2,"new":1}"#;
         assert_eq!(fast(odd), None);
         assert!(parse(odd).is_some(), "Record ignores unknown fields");
         assert_eq!(parse(b"{\"kind\":\"enq"), None);
+    }
+
+    /// The hand-read clock reads what chrono reads, and leaves it what it does not know.
+    #[test]
+    fn times_read_as_chrono_reads_them() {
+        for text in [
+            "2026-01-02T03:04:05Z",
+            "2026-01-02T03:04:05.6Z",
+            "2026-01-02T03:04:05.678Z",
+            "2026-12-31T23:59:59.123456Z",
+            "2024-02-29T00:00:00.123456789Z",
+        ] {
+            let chrono: DateTime<Utc> = text.parse().unwrap();
+            assert_eq!(utc(text.as_bytes()), Some(chrono), "{text}");
+            let json = serde_json::to_string(&chrono).unwrap();
+            assert_eq!(
+                utc(json.trim_matches('"').as_bytes()),
+                Some(chrono),
+                "{json}"
+            );
+        }
+        for other in [
+            "2026-01-02T03:04:05+00:00",
+            "2026-02-30T03:04:05Z",
+            "2026-01-02T03:04:60Z",
+            "2026-01-02 03:04:05Z",
+            "2026-01-02T03:04:05.Z",
+            "2026-01-02T03:04:05.1234567890Z",
+            "2026-01-02T03:04Z",
+        ] {
+            assert_eq!(utc(other.as_bytes()), None, "{other}");
+        }
+        let line = br#"{"kind":"started","at":"2026-01-02T03:04:05+02:00","id":1,"slot":2}"#;
+        let record = fast(line).expect("another shape still reads, through chrono");
+        assert_eq!(Some(record), serde_json::from_slice(line).ok());
     }
 
     /// Decoded on several threads, a journal reads line for line as on one: same records,
