@@ -169,32 +169,33 @@ impl Environment {
         if crate::secrets::session().has_vault() {
             return self.refresh_inventory();
         }
-        self.with_source(|source| cache::load_cached(source, Use::StaticOnly))
-            .map(|(inventory, _)| inventory)
+        let (inventory, _) = self.inventory_source().load_cached(Use::StaticOnly)?;
+        Ok(inventory)
     }
 
     /// The inventory for a first screen: the cache whenever no file of the inventory changed,
-    /// dynamic inventories too. `Freshness::Cached` means the caller should call
-    /// [`Environment::refresh_inventory`] in the background (at once if `may_be_stale()`).
+    /// dynamic inventories too. `Freshness::Cached` means the caller should refresh in the
+    /// background (`inventory_source().refresh()` on a thread; at once if `may_be_stale()`).
     pub fn load_inventory_cached(&self) -> Result<(Inventory, Freshness)> {
-        self.with_source(|source| cache::load_cached(source, Use::Any))
+        self.inventory_source().load_cached(Use::Any)
     }
 
     /// Runs `ansible-inventory --list` whatever the cache holds, and rewrites the cache.
-    /// Blocking: run it on a thread of its own (or `spawn_blocking`).
+    /// Blocking: run it on a thread of its own (or `spawn_blocking`), e.g. through
+    /// [`Environment::inventory_source`], which owns what it needs.
     pub fn refresh_inventory(&self) -> Result<Inventory> {
-        self.with_source(cache::refresh)
+        self.inventory_source().refresh()
     }
 
-    fn with_source<T>(&self, read: impl FnOnce(&cache::Source) -> Result<T>) -> Result<T> {
-        let (program, cache) = (self.inventory_program(), self.inventory_cache_path());
-        let source = cache::Source {
-            program: &program,
-            inventory: &self.inventory_path,
-            cwd: &self.root,
-            cache: &cache,
-        };
-        read(&source).with_context(|| format!("reading the inventory of environment {}", self.name))
+    /// What reads this environment's inventory and where its cache lives, owned.
+    pub fn inventory_source(&self) -> cache::Source {
+        cache::Source {
+            env: self.name.clone(),
+            program: self.inventory_program(),
+            inventory: self.inventory_path.clone(),
+            cwd: self.root.clone(),
+            cache: self.inventory_cache_path(),
+        }
     }
 
     pub fn policy(&self) -> Policy {

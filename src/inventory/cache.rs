@@ -73,12 +73,16 @@ pub enum Use {
     StaticOnly,
 }
 
-/// What is read, by which program, and where the cache lives.
-pub struct Source<'a> {
-    pub program: &'a Path,
-    pub inventory: &'a Path,
-    pub cwd: &'a Path,
-    pub cache: &'a Path,
+/// What is read, by which program, and where the cache lives. Owned, so a face can hand a
+/// clone to a thread of its own for the background refresh.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The environment's name, for messages.
+    pub env: String,
+    pub program: PathBuf,
+    pub inventory: PathBuf,
+    pub cwd: PathBuf,
+    pub cache: PathBuf,
 }
 
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,40 +136,44 @@ const RACY: std::time::Duration = std::time::Duration::from_secs(2);
 impl Key {
     fn new(source: &Source, fingerprint: Fingerprint) -> Key {
         // The program's own file, when it is a path (a bare name is looked up on $PATH).
-        let program_stamp = FileStamp::read(source.program);
+        let program_stamp = FileStamp::read(&source.program);
         Key {
             format: FORMAT,
             fleetdeck: env!("CARGO_PKG_VERSION").to_string(),
-            program: source.program.to_path_buf(),
+            program: source.program.clone(),
             program_stamp,
-            inventory: source.inventory.to_path_buf(),
-            cwd: source.cwd.to_path_buf(),
+            inventory: source.inventory.clone(),
+            cwd: source.cwd.clone(),
             settings: inventory_settings(),
             files: fingerprint.files,
         }
     }
 }
 
-/// The cached inventory if its key matches; the inventory read fresh (and cached) otherwise.
-pub fn load_cached(source: &Source, accept: Use) -> Result<(Inventory, Freshness)> {
-    let print = fingerprint(source.inventory, source.cwd);
-    let dynamic = print.dynamic.clone();
-    let key = Key::new(source, print);
-    let usable = dynamic.is_none() || accept == Use::Any;
-    if usable && let Some(cached) = read(source.cache, &key) {
-        let freshness = Freshness::Cached {
-            written: cached.written,
-            dynamic,
-        };
-        return Ok((cached.inventory, freshness));
+impl Source {
+    /// The cached inventory if its key matches; the inventory read fresh (and cached) else.
+    pub fn load_cached(&self, accept: Use) -> Result<(Inventory, Freshness)> {
+        let print = fingerprint(&self.inventory, &self.cwd);
+        let dynamic = print.dynamic.clone();
+        let key = Key::new(self, print);
+        let usable = dynamic.is_none() || accept == Use::Any;
+        if usable && let Some(cached) = read(&self.cache, &key) {
+            let freshness = Freshness::Cached {
+                written: cached.written,
+                dynamic,
+            };
+            return Ok((cached.inventory, freshness));
+        }
+        Ok((read_fresh(self, key)?, Freshness::Fresh))
     }
-    Ok((read_fresh(source, key)?, Freshness::Fresh))
-}
 
-/// Runs ansible-inventory whatever the cache holds, and rewrites the cache.
-pub fn refresh(source: &Source) -> Result<Inventory> {
-    let key = Key::new(source, fingerprint(source.inventory, source.cwd));
-    read_fresh(source, key)
+    /// Runs ansible-inventory whatever the cache holds, and rewrites the cache. Blocking.
+    pub fn refresh(&self) -> Result<Inventory> {
+        read_fresh(
+            self,
+            Key::new(self, fingerprint(&self.inventory, &self.cwd)),
+        )
+    }
 }
 
 fn read_fresh(source: &Source, key: Key) -> Result<Inventory> {
@@ -177,7 +185,8 @@ fn read_fresh(source: &Source, key: Key) -> Result<Inventory> {
     };
     let settled_before = since_epoch(SystemTime::now() - RACY);
     let racy = key.files.iter().any(|file| file.mtime_ns >= settled_before);
-    let inventory = Inventory::load(source.program, source.inventory, source.cwd)?;
+    let inventory = Inventory::load(&source.program, &source.inventory, &source.cwd)
+        .with_context(|| format!("reading the inventory of environment {}", source.env))?;
     let file = CacheFile {
         key,
         written: SystemTime::now(),
@@ -185,7 +194,7 @@ fn read_fresh(source: &Source, key: Key) -> Result<Inventory> {
         inventory,
     };
     // A cache that cannot be written costs the next start time, never this one.
-    if let Err(err) = write(source.cache, &file) {
+    if let Err(err) = write(&source.cache, &file) {
         log::warn!(target: "inventory", "could not write the inventory cache: {err:#}");
     }
     Ok(file.inventory)
@@ -294,27 +303,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (program, inv, cache) = setup(dir.path());
         let source = Source {
-            program: &program,
-            inventory: &inv,
-            cwd: dir.path(),
-            cache: &cache,
+            env: "lab".into(),
+            program,
+            inventory: inv.clone(),
+            cwd: dir.path().to_path_buf(),
+            cache: cache.clone(),
         };
-        let (first, freshness) = load_cached(&source, Use::Any).unwrap();
+        let (first, freshness) = source.load_cached(Use::Any).unwrap();
         assert_eq!(freshness, Freshness::Fresh);
         assert!(first.groups["web"].contains("web-01"));
-        let (second, freshness) = load_cached(&source, Use::StaticOnly).unwrap();
+        let (second, freshness) = source.load_cached(Use::StaticOnly).unwrap();
         assert!(freshness.is_cached() && !freshness.may_be_stale());
         assert_eq!((first.clone(), calls(dir.path())), (second, 1));
 
         for garbage in ["", "{\"key\": 1", "not json at all"] {
             std::fs::write(&cache, garbage).unwrap();
-            let (again, freshness) = load_cached(&source, Use::Any).unwrap();
+            let (again, freshness) = source.load_cached(Use::Any).unwrap();
             assert_eq!((again, freshness), (first.clone(), Freshness::Fresh));
             // …and the rewritten cache serves the next load.
-            assert!(load_cached(&source, Use::Any).unwrap().1.is_cached());
+            assert!(source.load_cached(Use::Any).unwrap().1.is_cached());
         }
         assert_eq!(calls(dir.path()), 4);
-        assert_eq!(refresh(&source).unwrap(), first);
+        assert_eq!(source.refresh().unwrap(), first);
         assert_eq!(calls(dir.path()), 5);
     }
 
@@ -323,19 +333,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (program, inv, cache) = setup(dir.path());
         let source = Source {
-            program: &program,
-            inventory: &inv,
-            cwd: dir.path(),
-            cache: &cache,
+            env: "lab".into(),
+            program,
+            inventory: inv.clone(),
+            cwd: dir.path().to_path_buf(),
+            cache: cache.clone(),
         };
         // Just written: a same-size rewrite in the same timestamp tick would go unseen.
         std::fs::write(inv.join("hosts.ini"), "web-02\n").unwrap();
         for _ in 0..2 {
-            assert_eq!(load_cached(&source, Use::Any).unwrap().1, Freshness::Fresh);
+            assert_eq!(source.load_cached(Use::Any).unwrap().1, Freshness::Fresh);
         }
         backdate(&inv.join("hosts.ini"), 10);
-        assert_eq!(load_cached(&source, Use::Any).unwrap().1, Freshness::Fresh);
-        assert!(load_cached(&source, Use::Any).unwrap().1.is_cached());
+        assert_eq!(source.load_cached(Use::Any).unwrap().1, Freshness::Fresh);
+        assert!(source.load_cached(Use::Any).unwrap().1.is_cached());
         assert_eq!(calls(dir.path()), 3);
     }
 
@@ -347,13 +358,14 @@ mod tests {
         std::fs::write(dir.path().join("blocked"), "").unwrap();
         let cache = dir.path().join("blocked").join(CACHE_FILE);
         let source = Source {
-            program: &program,
-            inventory: &inv,
-            cwd: dir.path(),
-            cache: &cache,
+            env: "lab".into(),
+            program,
+            inventory: inv.clone(),
+            cwd: dir.path().to_path_buf(),
+            cache: cache.clone(),
         };
         for _ in 0..2 {
-            let (inventory, freshness) = load_cached(&source, Use::Any).unwrap();
+            let (inventory, freshness) = source.load_cached(Use::Any).unwrap();
             assert_eq!(freshness, Freshness::Fresh);
             assert_eq!(inventory.hosts.len(), 1);
         }
