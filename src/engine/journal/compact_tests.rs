@@ -45,6 +45,7 @@ fn a_compacted_journal_says_what_the_whole_history_said() {
     assert!(before.latest.values().any(|l| l.healthy == Some(false)));
     assert!(before.latest.values().any(|l| l.recap.is_some()));
 
+    assert_eq!(live_line_count(&before), live_records(&before, at()).len());
     let (journal, replayed) = open_and_replay(&path).unwrap();
     assert_eq!(view(&replayed, &before), view(&before, &before));
     let after = replay(&path).unwrap();
@@ -68,6 +69,16 @@ fn a_compacted_journal_says_what_the_whole_history_said() {
             before.succeeded.contains(&dep)
         );
     }
+    assert!(says_the_same(&after, &before));
+    // And the check that guards the rename sees a difference when there is one.
+    let mut other = replay(&path).unwrap();
+    other.next_id += 1;
+    assert!(!says_the_same(&other, &before));
+    let mut other = replay(&path).unwrap();
+    let dep = before.pending().iter().find_map(|i| i.after).unwrap();
+    other.succeeded.remove(&dep);
+    let changed = before.succeeded.contains(&dep);
+    assert_eq!(says_the_same(&other, &before), !changed);
     let lines = line_count(&path);
     assert!(lines * MIN_RATIO < before.last_line, "{lines} lines left");
     assert!(!tmp_path(&path).exists());
