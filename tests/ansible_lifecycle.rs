@@ -106,7 +106,8 @@ fn kill_9_mid_run_loses_nothing_and_leaves_no_ansible(runner: &str) {
         cut,
         "the restart journaled them interrupted: the same runs, still named"
     );
-    assert!(sandbox.ansible_processes().is_empty());
+    let left = sandbox.ansible_processes();
+    assert!(left.is_empty(), "fleetdeck exited, and left: {left:?}");
 }
 
 fn ctrl_c_interrupts_running_runs_and_exits_130(runner: &str) {

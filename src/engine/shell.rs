@@ -254,6 +254,9 @@ impl Engine {
             }
             self.publish().await;
             if self.core.is_stopped() {
+                if let Some(warm) = &self.warm {
+                    warm.close().await;
+                }
                 let _ = self.events.send(EngineEvent::Stopped).await;
                 return Ok(());
             }

@@ -124,6 +124,24 @@ impl WarmRunner {
         }
     }
 
+    /// Fleetdeck is done with the server: it is told so (its stdin closes) and awaited, so that
+    /// nothing of ours outlives fleetdeck, not even for the moment the server takes to notice.
+    pub async fn close(&self) {
+        let server = {
+            let mut state = self.state.lock().await;
+            match std::mem::replace(&mut *state, State::NotStarted) {
+                State::Up(server) => Some(server),
+                other => {
+                    *state = other;
+                    None
+                }
+            }
+        };
+        if let Some(server) = server {
+            server.close(self.setup.grace).await;
+        }
+    }
+
     /// Starts the server in the background, before the first run needs it (while the
     /// inventory is read, for instance). Needs a tokio runtime.
     pub fn prewarm(self: &Arc<Self>) {

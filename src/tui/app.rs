@@ -76,6 +76,10 @@ pub struct Viewer {
     pub read_to: u64,
     /// The last line had no newline yet: the next read replaces it.
     pub partial: bool,
+    /// Bytes at the log's start that the window leaves out (a huge or long-growing log).
+    pub hidden_bytes: u64,
+    /// The first line is the note that says so.
+    pub noted: bool,
 }
 
 /// What the loop must do after a key or an event.

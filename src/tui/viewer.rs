@@ -18,6 +18,12 @@ pub const VIEWER_KEYS: &[(&str, &str)] = &[
 /// Lines scrolled by a page key.
 const PAGE: usize = 20;
 
+/// The viewer holds a window of the log, not the whole file: a flood of output can make a log
+/// of gigabytes, and the viewer reads in the dashboard's loop. Opening reads at most the last
+/// `OPEN_BYTES`; a growing log keeps at most `KEEP_LINES`, the oldest going first.
+const OPEN_BYTES: u64 = 4 << 20;
+const KEEP_LINES: usize = 50_000;
+
 impl App {
     pub(super) fn viewer_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         let Mode::Viewer(viewer) = &mut self.mode else {
@@ -117,11 +123,43 @@ impl Viewer {
             self.partial = false;
             self.scroll = 0;
         }
+        let len = file.metadata()?.len();
+        if self.read_to == 0 && len > OPEN_BYTES {
+            // Start at a line's beginning inside the last OPEN_BYTES.
+            file.seek(SeekFrom::Start(len - OPEN_BYTES))?;
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes)?;
+            let start = bytes.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1);
+            self.read_to = len - OPEN_BYTES + start as u64;
+            self.hidden_bytes = self.read_to;
+            self.append(&bytes[start..]);
+            return Ok(());
+        }
         file.seek(SeekFrom::Start(self.read_to))?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
         self.append(&bytes);
         Ok(())
+    }
+
+    /// Says what the window leaves out, as the first line.
+    fn note_hidden(&mut self) {
+        if self.hidden_bytes == 0 {
+            return;
+        }
+        let note = format!(
+            "… the first {} of this log are not shown here; the whole log: {}",
+            human_bytes(self.hidden_bytes),
+            self.path.display()
+        );
+        match self.lines.first_mut() {
+            Some(first) if self.noted => *first = note,
+            _ => {
+                self.lines.insert(0, note);
+                self.noted = true;
+                self.scroll += 1;
+            }
+        }
     }
 
     /// The bytes that follow `read_to` in the file. Lines are cut at newlines only, so a line
@@ -143,6 +181,18 @@ impl Viewer {
             self.partial = true;
         }
         self.read_to += complete as u64;
+        if self.lines.len() > KEEP_LINES {
+            let drop = self.lines.len() - KEEP_LINES;
+            let first_log_line = usize::from(self.noted);
+            let dropped: usize = self.lines[first_log_line..first_log_line + drop]
+                .iter()
+                .map(|line| line.len() + 1)
+                .sum();
+            self.lines.drain(first_log_line..first_log_line + drop);
+            self.hidden_bytes += dropped as u64;
+            self.scroll = self.scroll.saturating_sub(drop);
+        }
+        self.note_hidden();
         let last = self.lines.len().saturating_sub(1);
         if self.follow {
             self.scroll = last;
@@ -181,5 +231,67 @@ impl Viewer {
             }
             None => self.no_match = true,
         }
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_huge_log_opens_on_its_last_window_and_says_what_it_leaves_out() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        let line = "x".repeat(99);
+        let total = (OPEN_BYTES as usize / 100) * 3;
+        for n in 0..total {
+            writeln!(file, "{n:08} {}", &line[9..]).unwrap();
+        }
+        file.flush().unwrap();
+        let viewer = Viewer::open("log".into(), file.path().to_path_buf());
+        assert!(
+            viewer.lines[0].starts_with("… the first 8.0 MiB"),
+            "{}",
+            viewer.lines[0]
+        );
+        assert!(viewer.lines[0].contains(&file.path().display().to_string()));
+        let shown = viewer.lines.len() - 1;
+        assert!(shown <= OPEN_BYTES as usize / 100 + 1, "{shown} lines read");
+        assert_eq!(
+            viewer.lines.last().unwrap()[..8],
+            format!("{:08}", total - 1),
+            "the window ends at the log's end"
+        );
+        assert_eq!(viewer.scroll, viewer.lines.len() - 1, "it follows the end");
+    }
+
+    #[test]
+    fn a_growing_log_keeps_its_newest_lines_and_counts_the_rest_as_left_out() {
+        let mut viewer = Viewer::new("log".into(), PathBuf::from("/tmp/run.log"), "");
+        let chunk: String = (0..KEEP_LINES).map(|n| format!("{n:09}\n")).collect();
+        viewer.append(chunk.as_bytes());
+        assert_eq!(viewer.lines.len(), KEEP_LINES, "nothing left out yet");
+        viewer.append(b"newest\n");
+        assert_eq!(
+            viewer.lines.len(),
+            KEEP_LINES + 1,
+            "the note and the newest lines"
+        );
+        assert!(
+            viewer.lines[0].starts_with("… the first 10 bytes"),
+            "{}",
+            viewer.lines[0]
+        );
+        assert_eq!(viewer.lines[1], "000000001");
+        assert_eq!(viewer.lines.last().unwrap(), "newest");
     }
 }

@@ -28,6 +28,22 @@ pub(super) struct Server {
     versions: Vec<(PathBuf, Option<(SystemTime, u64)>)>,
 }
 
+impl Server {
+    /// Closes its stdin (fleetdeck is done) and waits for it: it interrupts what still runs,
+    /// waits `grace`, then kills; after that, we kill it.
+    pub(super) async fn close(self, grace: Duration) {
+        let Server {
+            mut child, stdin, ..
+        } = self;
+        drop(stdin);
+        let limit = grace + Duration::from_secs(2);
+        if tokio::time::timeout(limit, child.wait()).await.is_err() {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub(super) struct Ready {
     pub(super) ansible_version: String,
