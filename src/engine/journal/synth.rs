@@ -325,11 +325,21 @@ pub fn time_starts(work: &Path, servers: usize, lines: usize) -> Result<()> {
         let after = std::fs::read(&path)?;
         let lines = after.iter().filter(|b| **b == b'\n').count();
         println!(
-            "  {start}: {took:.2?}; now {lines} lines, {:.1} MB; {} pending, {} interrupted, {} latest runs",
+            "  {start}: {took:.2?}; now {lines} lines, {:.1} MB",
             after.len() as f64 / 1e6,
-            replay.pending().len(),
-            replay.interrupted().len(),
-            replay.latest.len()
+        );
+        // What `Engine::start` and the faces derive from it before the first frame.
+        let clock = Instant::now();
+        let (pending, interrupted) = (replay.pending(), replay.interrupted());
+        let status = crate::status::derive(&replay);
+        let etas = crate::status::last_durations(&replay);
+        let derived = clock.elapsed();
+        println!(
+            "    then derived {} pending, {} interrupted, {} servers' status, {} ETAs in {derived:.2?}",
+            pending.len(),
+            interrupted.len(),
+            status.len(),
+            etas.len()
         );
     }
     Ok(())
