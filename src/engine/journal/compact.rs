@@ -27,16 +27,22 @@ pub fn open_and_replay(path: &Path) -> Result<(Journal, Replay)> {
     // Lock first, then read: nobody else may write while we replay or rewrite.
     let mut journal = Journal::open(path)?;
     let replay = replay(path)?;
-    if let Err(err) = compact_if_worthwhile(&mut journal, &replay, Utc::now()) {
-        log::warn!(target: "engine", "{} was not compacted: {err:#}", path.display());
+    match compact_if_worthwhile(&journal, &replay, Utc::now()) {
+        // Past the rename, appends must reach the new file or they are lost: no soft failing.
+        Ok(Some(_)) => journal.reopen()?,
+        Ok(None) => {}
+        Err(err) => {
+            log::warn!(target: "engine", "{} was not compacted: {err:#}", path.display());
+        }
     }
     Ok((journal, replay))
 }
 
 /// Rewrites the journal as `replay`'s live state when it is big, mostly history, and
-/// undamaged. Returns the compacted line count when it did.
+/// undamaged. Returns the compacted line count when it did; then `journal` still appends to
+/// the file that was replaced, and must be reopened. An error means nothing was replaced.
 pub(super) fn compact_if_worthwhile(
-    journal: &mut Journal,
+    journal: &Journal,
     replay: &Replay,
     now: DateTime<Utc>,
 ) -> Result<Option<usize>> {
@@ -69,12 +75,13 @@ pub(super) fn compact_if_worthwhile(
         .with_context(|| format!("replacing {} by {}", path.display(), tmp.display()))?;
     if let Some(dir) = path.parent() {
         // The rename itself must reach the disk, or a power cut could bring back the old file
-        // after new records went to the new one.
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .with_context(|| format!("syncing {}", dir.display()))?;
+        // after new records went to the new one. Failing that is said, not an error: the
+        // rename is done and the new file is the journal now.
+        let synced = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        if let Err(err) = synced {
+            log::warn!(target: "engine", "syncing {} after compaction: {err}", dir.display());
+        }
     }
-    journal.reopen()?;
     log::info!(
         target: "engine",
         "{} compacted: {} lines of history became {} lines of live state",
