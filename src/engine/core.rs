@@ -165,6 +165,7 @@ impl Core {
                     self.drop_item(item, Outcome::Cancelled { during_task: None }, now, fx);
                 }
             }
+            Command::SetServers(servers) => self.set_servers(servers, now, fx),
             Command::DiscardHeld => {
                 let held = self.queue.drain_held();
                 if !held.is_empty() {
@@ -215,6 +216,24 @@ impl Core {
                         self.stop_run(id, stop, fx);
                     }
                 }
+            }
+        }
+    }
+
+    fn set_servers(&mut self, servers: Vec<String>, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        self.servers = servers.into_iter().collect();
+        let gone: Vec<ItemId> = self
+            .queue
+            .iter()
+            .filter(|item| !self.servers.contains(&item.server))
+            .map(|item| item.id)
+            .collect();
+        for id in gone {
+            if let Some(item) = self.queue.remove(id) {
+                let reason = "server left the inventory".to_string();
+                let msg = format!("Skipped {} ({reason})", item.describe());
+                log(fx, ENGINE_TARGET, Level::Warn, msg);
+                self.drop_item(item, Outcome::Skipped { reason }, now, fx);
             }
         }
     }

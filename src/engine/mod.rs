@@ -107,6 +107,10 @@ pub enum Command {
     Clear,
     /// Drop the items an earlier session left held: they will not run.
     DiscardHeld,
+    /// The inventory was read again: these are the servers now. Queued items of servers that
+    /// left it are skipped (nothing runs on a server the operator cannot see); runs in flight
+    /// finish.
+    SetServers(Vec<String>),
     /// Requeue the latest failed or interrupted run of each (server, action) the journal
     /// knows (this session's and earlier ones'), of these servers or of all.
     RetryFailed {

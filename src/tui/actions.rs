@@ -159,6 +159,10 @@ impl App {
             }
             Action::Retry => return self.retry(),
             Action::DiscardHeld => return self.discard_held(),
+            Action::ReloadInventory => {
+                self.notice = Some("reading the inventory again…".into());
+                return vec![Effect::ReloadInventory];
+            }
             Action::CommandLine => self.open_command_line(),
             Action::Open => return self.open_log(),
             Action::Details => self.details = !self.details,

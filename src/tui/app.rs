@@ -86,6 +86,8 @@ pub struct Viewer {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     Engine(Command),
+    /// Read the inventory again, off the loop (`ansible-inventory` takes seconds at scale).
+    ReloadInventory,
     /// Read this log into the viewer.
     OpenLog {
         title: String,
@@ -149,14 +151,7 @@ pub struct App {
 
 impl App {
     pub fn new(env: &str, inventory: &Inventory, status: FleetStatus) -> App {
-        let servers = inventory
-            .hosts
-            .iter()
-            .map(|(name, groups)| ServerRow {
-                name: name.clone(),
-                groups: groups.iter().cloned().collect(),
-            })
-            .collect();
+        let servers = server_rows(inventory);
         App {
             env: env.to_string(),
             servers,
@@ -182,6 +177,36 @@ impl App {
             unusable: BTreeMap::new(),
             become_asked: BTreeSet::new(),
         }
+    }
+
+    /// The inventory as read again: the list follows it, the selection keeps only servers that
+    /// are still there, and the engine is told (it skips what was queued for servers gone).
+    pub fn replace_inventory(&mut self, inventory: &Inventory) -> Vec<Effect> {
+        let rows = server_rows(inventory);
+        let before: BTreeSet<&str> = self.servers.iter().map(|row| row.name.as_str()).collect();
+        let after: BTreeSet<&str> = rows.iter().map(|row| row.name.as_str()).collect();
+        let added = after.difference(&before).count();
+        let gone: Vec<String> = before.difference(&after).map(|s| s.to_string()).collect();
+        let unchanged = added == 0 && gone.is_empty() && self.servers == rows;
+        self.notice = Some(if unchanged {
+            format!("inventory read again: {} servers, unchanged", rows.len())
+        } else {
+            let mut words = format!("inventory read again: {} servers", rows.len());
+            if added > 0 {
+                words.push_str(&format!(", {added} new"));
+            }
+            if !gone.is_empty() {
+                words.push_str(&format!(", {} gone ({})", gone.len(), gone.join(", ")));
+            }
+            words
+        });
+        self.selected.retain(|name| !gone.contains(name));
+        self.servers = rows;
+        if unchanged {
+            return Vec::new();
+        }
+        let names = self.servers.iter().map(|row| row.name.clone()).collect();
+        vec![Effect::Engine(Command::SetServers(names))]
     }
 
     /// Folds one engine event; returns whether the screen must change.
@@ -359,3 +384,14 @@ impl App {
 #[cfg(test)]
 #[path = "app_tests.rs"]
 mod tests;
+
+fn server_rows(inventory: &Inventory) -> Vec<ServerRow> {
+    inventory
+        .hosts
+        .iter()
+        .map(|(name, groups)| ServerRow {
+            name: name.clone(),
+            groups: groups.iter().cloned().collect(),
+        })
+        .collect()
+}

@@ -333,6 +333,7 @@ fn expect(action: Action, scope: Scope, app: &App, effects: &[Effect]) {
             );
             assert_eq!(app.notice.as_deref(), Some("retrying deploy on db-02"));
         }
+        Action::ReloadInventory => assert_eq!(effects, vec![Effect::ReloadInventory]),
         Action::DiscardHeld => {
             assert_eq!(effects, none);
             assert_eq!(confirmed(app), engine(Command::DiscardHeld));

@@ -7,6 +7,8 @@ use super::app::{App, Effect, Mode, Viewer};
 use super::ui;
 use crate::engine::feed::Feed;
 use crate::engine::{Command, EngineHandle, ShutdownMode};
+use crate::inventory::Inventory;
+use crate::inventory::cache::Source;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use crossterm::event::{Event, KeyEventKind};
@@ -25,6 +27,46 @@ pub(super) struct Parts {
     pub hangup: Signal,
     pub ticker: tokio::time::Interval,
     pub engine: EngineHandle,
+    pub inventory_reader: InventoryReader,
+}
+
+/// Reads the inventory again on a thread of its own (`ansible-inventory` takes seconds at
+/// scale); one read at a time, its result comes back into the loop.
+pub(super) struct InventoryReader {
+    source: Source,
+    results: mpsc::UnboundedSender<anyhow::Result<Inventory>>,
+    done: mpsc::UnboundedReceiver<anyhow::Result<Inventory>>,
+    reading: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl InventoryReader {
+    pub fn new(source: Source) -> InventoryReader {
+        let (results, done) = mpsc::unbounded_channel();
+        InventoryReader {
+            source,
+            results,
+            done,
+            reading: Default::default(),
+        }
+    }
+
+    /// Starts a read unless one is under way.
+    pub fn start(&self) {
+        use std::sync::atomic::Ordering;
+        if self.reading.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (source, results, reading) = (
+            self.source.clone(),
+            self.results.clone(),
+            self.reading.clone(),
+        );
+        std::thread::spawn(move || {
+            let read = source.refresh();
+            reading.store(false, Ordering::SeqCst);
+            let _ = results.send(read);
+        });
+    }
 }
 
 pub(super) async fn drive(parts: Parts) -> Result<()> {
@@ -38,6 +80,7 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
         mut hangup,
         mut ticker,
         engine: parts_engine,
+        mut inventory_reader,
     } = parts;
     #[cfg(debug_assertions)]
     let crash_key = crash_key_for_tests();
@@ -107,6 +150,17 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
                     }
                 }
                 Some(()) = new_logs.recv() => { dirty = true; Vec::new() }
+                Some(read) = inventory_reader.done.recv() => {
+                    dirty = true;
+                    match read {
+                        Ok(inventory) => app.replace_inventory(&inventory),
+                        Err(err) => {
+                            log::error!(target: "engine", "reading the inventory again: {err:#}");
+                            app.notice = Some(format!("the inventory could not be read again: {err:#}"));
+                            Vec::new()
+                        }
+                    }
+                }
                 _ = ticker.tick(), if ticking => {
                     dirty = true;
                     if live_log && let Mode::Viewer(viewer) = &mut app.mode {
@@ -138,6 +192,7 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
                     app.mode = Mode::Viewer(Viewer::open(title, path));
                 }
                 Effect::Log(event) => logs.transition(event),
+                Effect::ReloadInventory => inventory_reader.start(),
                 Effect::Exit => break 'dashboard,
                 Effect::BecomePassword(typed) => match crate::secrets::Secret::new(typed) {
                     Ok(secret) => crate::secrets::session().set_become(secret),

@@ -60,6 +60,8 @@ pub enum Action {
     Retry,
     /// Drop the items held from an earlier session.
     DiscardHeld,
+    /// Read the inventory again.
+    ReloadInventory,
     /// Open the `:` command line.
     CommandLine,
     /// Open the run log.
@@ -353,6 +355,13 @@ pub const NORMAL: &[Binding] = &[
         S::Global,
         A::DiscardHeld,
         "discard items held from an earlier session (asks)",
+        None,
+    ),
+    bind(
+        &[ch('R')],
+        S::Global,
+        A::ReloadInventory,
+        "read the inventory again (ansible-inventory --list)",
         None,
     ),
     bind(

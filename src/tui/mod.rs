@@ -15,6 +15,7 @@ pub mod ui;
 pub mod viewer;
 
 use crate::engine::{Command, Engine, EngineEvent, ShutdownMode, Started};
+use crate::inventory::cache::Freshness;
 use crate::project::Environment;
 use anyhow::{Context, Result};
 use app::App;
@@ -35,7 +36,14 @@ pub async fn run(env: Environment, secrets: &crate::cli::SecretArgs) -> Result<E
     // Passwords are asked on the terminal before the screen opens: the inventory may need the
     // vault password to be read at all.
     crate::secrets::prepare(&env, secrets)?;
-    let inventory = env.load_inventory()?;
+    // The first screen comes from the inventory cache when no file of the inventory changed;
+    // it is read again in the background at once, and on `R`. With a vault password it is
+    // read now, so a wrong password is named before the screen opens.
+    let (inventory, freshness) = if crate::secrets::session().has_vault() {
+        (env.refresh_inventory()?, Freshness::Fresh)
+    } else {
+        env.load_inventory_cached()?
+    };
     // The warm runner's server starts with the operator's first action.
     let setup = env.engine_setup(&inventory, None, env.warm_runner()?)?;
     let Started {
@@ -73,6 +81,10 @@ pub async fn run(env: Environment, secrets: &crate::cli::SecretArgs) -> Result<E
             }
         }
     });
+    let inventory_reader = event_loop::InventoryReader::new(env.inventory_source());
+    if freshness.is_cached() {
+        inventory_reader.start();
+    }
     let terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     let hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
     let mut ticker = tokio::time::interval(env.config.refresh_interval);
@@ -88,6 +100,7 @@ pub async fn run(env: Environment, secrets: &crate::cli::SecretArgs) -> Result<E
         hangup,
         ticker,
         engine: engine.clone(),
+        inventory_reader,
     };
     // The loop runs as a task of its own so that a panic in it is caught here: the terminal is
     // restored by ratatui's panic hook, and the runs are cancelled cleanly (log footers, journal

@@ -525,3 +525,37 @@ fn stopping_a_run_that_already_finished_sends_nothing_and_says_so() {
         Some("that run already finished: nothing to stop")
     );
 }
+
+#[test]
+fn an_inventory_read_again_updates_the_list_the_selection_and_the_engine() {
+    let mut app = idle();
+    app.selected = selection(&["web-01", "db-02"]);
+    let mut inventory = inventory();
+    inventory.hosts.remove("db-02");
+    inventory
+        .hosts
+        .insert("web-09".into(), ["web".to_string()].into_iter().collect());
+    let effects = app.replace_inventory(&inventory);
+    let names: Vec<String> = inventory.hosts.keys().cloned().collect();
+    assert_eq!(effects, engine(Command::SetServers(names.clone())));
+    let shown: Vec<String> = app.servers.iter().map(|row| row.name.clone()).collect();
+    assert_eq!(shown, names);
+    assert_eq!(
+        app.selected,
+        selection(&["web-01"]),
+        "a server gone is not selected"
+    );
+    assert_eq!(
+        app.notice.as_deref(),
+        Some(
+            format!(
+                "inventory read again: {} servers, 1 new, 1 gone (db-02)",
+                names.len()
+            )
+            .as_str()
+        )
+    );
+    // The same inventory again: nothing to tell the engine.
+    assert_eq!(app.replace_inventory(&inventory), Vec::new());
+    assert!(app.notice.as_deref().unwrap().ends_with("unchanged"));
+}

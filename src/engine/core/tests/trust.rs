@@ -188,3 +188,32 @@ fn held_duplicates_from_crash_after_crash_merge_on_restore() {
         "{fx:?}"
     );
 }
+
+#[test]
+fn a_server_that_left_the_inventory_keeps_nothing_queued_and_its_run_finishes() {
+    let mut core = core_with(Policy {
+        workers: 1,
+        ..policy()
+    });
+    deploy(&mut core, &["web-01"]);
+    deploy(&mut core, &["web-02"]);
+    let servers: Vec<String> = ["web-01", "db-01"].map(String::from).to_vec();
+    let fx = command(&mut core, Command::SetServers(servers));
+    assert_eq!(
+        finished_records(&fx),
+        vec![(2, skipped("server left the inventory"))],
+        "web-02's queued deploy is skipped, with why"
+    );
+    assert_eq!(core.snapshot(t0()).active, 1, "web-01's run goes on");
+    let fx = command(
+        &mut core,
+        Command::Enqueue(EnqueueRequest {
+            servers: vec!["web-02".into()],
+            target: Target::Action(Action::Check),
+            tags: None,
+            check_mode: false,
+            priority: 0,
+        }),
+    );
+    assert!(spawns(&fx).is_empty() && core.snapshot(t0()).queue.is_empty());
+}
