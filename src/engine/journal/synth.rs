@@ -279,63 +279,62 @@ pub fn write_history(path: &Path, servers: usize, lines: usize) -> Result<usize>
 /// twice as the engine does (`open_and_replay`, the first compacting), and prints lines, sizes
 /// and times. Figures only: shared machines are too noisy to assert times on.
 pub fn time_starts(work: &Path, servers: usize, lines: usize) -> Result<()> {
-    use std::time::Instant;
     let path = work.join("scale").join("journal.jsonl");
-    let clock = Instant::now();
+    let clock = Clock::start();
     let written = write_history(&path, servers, lines)?;
     let size = std::fs::metadata(&path)?.len();
     println!(
-        "journal: {written} lines, {:.1} MB over {servers} servers (written in {:.2?})",
+        "journal: {written} lines, {:.1} MB over {servers} servers (written in {})",
         size as f64 / 1e6,
-        clock.elapsed()
+        clock.read()
     );
     // What start cost before: every line its own allocation, decoded through `Record`.
-    let clock = Instant::now();
+    let clock = Clock::start();
     let mut decoded = 0usize;
     let reader = std::io::BufReader::new(std::fs::File::open(&path)?);
     for line in std::io::BufRead::split(reader, b'\n') {
         decoded += usize::from(serde_json::from_slice::<Record>(&line?).is_ok());
     }
     println!(
-        "  decoding alone, the old way ({decoded} records): {:.2?}",
-        clock.elapsed()
+        "  decoding alone, the old way ({decoded} records): {}",
+        clock.read()
     );
-    let clock = Instant::now();
+    let clock = Clock::start();
     let text = std::fs::read(&path)?;
     let mut decoded = 0usize;
     super::wire::for_each_line(&text, 1, |line| {
         decoded += usize::from(matches!(line, super::wire::Line::Read(_)));
     });
     println!(
-        "  decoding alone, now ({decoded} records): {:.2?}",
-        clock.elapsed()
+        "  decoding alone, now ({decoded} records): {}",
+        clock.read()
     );
     for threads in [1, super::wire::threads()] {
-        let clock = Instant::now();
+        let clock = Clock::start();
         let replay = super::replay::replay_on(&path, threads)?;
-        let took = clock.elapsed();
+        let took = clock.read();
         drop(replay);
-        println!("  replay alone, now, {threads} thread(s): {took:.2?}");
+        println!("  replay alone, now, {threads} thread(s): {took}");
     }
     for start in ["first start (compacts)", "second start"] {
-        let clock = Instant::now();
+        let clock = Clock::start();
         let (journal, replay) = super::open_and_replay(&path)?;
-        let took = clock.elapsed();
+        let took = clock.read();
         drop(journal);
         let after = std::fs::read(&path)?;
         let lines = after.iter().filter(|b| **b == b'\n').count();
         println!(
-            "  {start}: {took:.2?}; now {lines} lines, {:.1} MB",
+            "  {start}: {took}; now {lines} lines, {:.1} MB",
             after.len() as f64 / 1e6,
         );
         // What `Engine::start` and the faces derive from it before the first frame.
-        let clock = Instant::now();
+        let clock = Clock::start();
         let (pending, interrupted) = (replay.pending(), replay.interrupted());
         let status = crate::status::derive(&replay);
         let etas = crate::status::last_durations(&replay);
-        let derived = clock.elapsed();
+        let derived = clock.read();
         println!(
-            "    then derived {} pending, {} interrupted, {} servers' status, {} ETAs in {derived:.2?}",
+            "    then derived {} pending, {} interrupted, {} servers' status, {} ETAs in {derived}",
             pending.len(),
             interrupted.len(),
             status.len(),
@@ -343,6 +342,36 @@ pub fn time_starts(work: &Path, servers: usize, lines: usize) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Wall time and this process's CPU time (all threads) since it started: on a shared machine
+/// the CPU time says what the work costs, the wall time what a user waits.
+struct Clock {
+    wall: std::time::Instant,
+    cpu: std::time::Duration,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            wall: std::time::Instant::now(),
+            cpu: cpu_time(),
+        }
+    }
+
+    fn read(&self) -> String {
+        let cpu = cpu_time().saturating_sub(self.cpu);
+        format!("{:.2?} (CPU {:.2?})", self.wall.elapsed(), cpu)
+    }
+}
+
+fn cpu_time() -> std::time::Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) else {
+        return std::time::Duration::ZERO;
+    };
+    let micros = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
+    std::time::Duration::from_micros(micros(usage.user_time()) + micros(usage.system_time()))
 }
 
 #[cfg(test)]
