@@ -201,7 +201,7 @@ pub fn replay(path: &Path) -> Result<Replay> {
     replay_on(path, super::wire::threads())
 }
 
-/// `replay`, decoding on up to `threads` threads.
+/// `replay`, decoding on `threads` threads beside the calling one (0: on it alone).
 pub(super) fn replay_on(path: &Path, threads: usize) -> Result<Replay> {
     let mut replay = Replay::empty();
     // Read whole: one allocation for the file instead of one per line, and blocks of it can

@@ -309,12 +309,12 @@ pub fn time_starts(work: &Path, servers: usize, lines: usize) -> Result<()> {
         "  decoding alone, now ({decoded} records): {}",
         clock.read()
     );
-    for threads in [1, super::wire::threads()] {
+    for threads in [0, super::wire::threads()] {
         let clock = Clock::start();
         let replay = super::replay::replay_on(&path, threads)?;
         let took = clock.read();
         drop(replay);
-        println!("  replay alone, now, {threads} thread(s): {took}");
+        println!("  replay alone, now, {threads} decoding thread(s) beside: {took}");
     }
     for start in ["first start (compacts)", "second start"] {
         let clock = Clock::start();
