@@ -11,7 +11,7 @@ use fleetdeck::inventory::Inventory;
 use fleetdeck::tui::app::App;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tui_logger::TuiWidgetState;
 
@@ -62,7 +62,7 @@ pub fn queue_operations() {
         let mut queue = filled(n);
         let busy = HashMap::new();
         let running = HashMap::new();
-        let succeeded = HashSet::new();
+        let succeeded = imbl::HashSet::new();
         let view = DispatchView {
             busy: &busy,
             running: &running,
@@ -131,12 +131,20 @@ pub fn hundred_thousand_queued() {
         );
     }
     let enqueue = started.elapsed();
-    let started = Instant::now();
+    // The first snapshot shares the queue's structure; the engine takes one per batch.
+    let mut times: Vec<Duration> = (0..100)
+        .map(|_| {
+            let started = Instant::now();
+            std::hint::black_box(core.snapshot(Utc::now()));
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    let snapshot_time = times[times.len() / 2];
     let snapshot = core.snapshot(Utc::now());
-    let snapshot_time = started.elapsed();
     println!("(5) 100,000 actions queued (10 per server, 10,000 servers):");
     println!(
-        "    enqueue {:.3} s  (goal ≤ 1 s); one snapshot for the faces {:.2} ms",
+        "    enqueue {:.3} s  (goal ≤ 1 s); one snapshot for the faces (median) {:.3} ms",
         enqueue.as_secs_f64(),
         snapshot_time.as_secs_f64() * 1e3
     );

@@ -85,9 +85,8 @@ impl Engine {
     /// Opens the journal, brings back what an earlier session left, and starts the loop.
     /// Must be called inside a tokio runtime.
     pub fn start(setup: EngineSetup) -> Result<Started> {
-        // Lock first, then read: nobody else may write while we replay.
-        let mut journal = Journal::open(&setup.journal)?;
-        let mut history = journal::replay(&setup.journal)?;
+        // Lock first, then read (and compact when worthwhile): nobody else may write meanwhile.
+        let (mut journal, mut history) = journal::open_and_replay(&setup.journal)?;
         let now = Utc::now();
         let (damaged, torn): (Vec<usize>, Vec<usize>) = history
             .skipped_lines
