@@ -10,8 +10,8 @@
 
 use chrono::{TimeZone, Utc};
 use fleetdeck::engine::model::{Action, Item, Purpose, Recap};
-use fleetdeck::engine::queue::Wait;
-use fleetdeck::engine::snapshot::{QueuedView, RunView, Snapshot, WorkerView};
+use fleetdeck::engine::queue::QueueView;
+use fleetdeck::engine::snapshot::{RunView, Snapshot, WorkerView};
 use fleetdeck::inventory::Inventory;
 use fleetdeck::tui::app::App;
 use ratatui::Terminal;
@@ -86,12 +86,9 @@ fn frame_time() {
             }),
         })
         .collect();
-    let queue = (0..200u64)
-        .map(|n| QueuedView {
-            item: item(100 + n, servers[100 + n as usize].clone(), Action::Check),
-            wait: Some(Wait::NoFreeWorker),
-        })
-        .collect();
+    let queue = QueueView::of(
+        (0..200u64).map(|n| item(100 + n, servers[100 + n as usize].clone(), Action::Check)),
+    );
     app.snapshot = Snapshot {
         at: now,
         target_workers: 64,
@@ -188,17 +185,17 @@ fn real_terminal() {
         "(2) idle dashboard in tmux over {IDLE_SECONDS} s: {idle:.2} % of a core  (goal ≤ 1 %)"
     );
 
-    tmux.run(&["send-keys", "-t", "bench", "a", "c"]);
+    tmux.keys(&["a", "c"]);
     tmux.wait_for("64 running", Duration::from_secs(60), |s| {
         s.contains("running 64")
     });
     let mut delays = Vec::new();
     for _ in 0..10 {
-        tmux.run(&["send-keys", "-t", "bench", "?"]);
+        tmux.keys(&["?"]);
         delays.push(tmux.wait_for("help", Duration::from_secs(10), |s| {
             s.contains("any key closes")
         }));
-        tmux.run(&["send-keys", "-t", "bench", "Escape"]);
+        tmux.keys(&["Escape"]);
         delays.push(tmux.wait_for("help gone", Duration::from_secs(10), |s| {
             !s.contains("any key closes")
         }));
@@ -227,5 +224,5 @@ fn real_terminal() {
             " — LOST LINES"
         }
     );
-    tmux.run(&["send-keys", "-t", "bench", "q"]);
+    tmux.keys(&["q"]);
 }

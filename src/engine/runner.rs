@@ -533,6 +533,7 @@ impl Drop for TreeGuard {
 pub mod ansible_cfg;
 mod launch;
 mod readers;
+mod vfork;
 use launch::{Launched, Process, Waited, launch};
 pub use readers::LiveLine;
 use readers::{pump, read_events};

@@ -23,7 +23,10 @@ pub(super) struct Launched {
 }
 
 pub(super) enum Process {
-    Fresh(tokio::process::Child),
+    /// Started without copying fleetdeck (`vfork.rs`).
+    Fresh(vfork::Child),
+    /// Forked, where the kernel has no pidfds.
+    Forked(tokio::process::Child),
     Warm(WarmRun),
 }
 
@@ -44,6 +47,10 @@ impl Process {
                 Ok(status) => Waited::Exit(status),
                 Err(_) => Waited::Unknown,
             },
+            Process::Forked(child) => match child.wait().await {
+                Ok(status) => Waited::Exit(status),
+                Err(_) => Waited::Unknown,
+            },
             Process::Warm(run) => match run.wait().await {
                 WarmExit::Status(status) => Waited::Exit(status),
                 WarmExit::ServerLost => Waited::RunnerLost,
@@ -54,7 +61,7 @@ impl Process {
     /// A signal to the main process (which forwards INT and TERM to its workers).
     pub async fn signal(&mut self, pid: i32, signal: Signal) {
         match self {
-            Process::Fresh(_) => proctree::signal(pid, signal),
+            Process::Fresh(_) | Process::Forked(_) => proctree::signal(pid, signal),
             Process::Warm(run) => {
                 let name = match signal {
                     Signal::SIGINT => "INT",
@@ -159,11 +166,61 @@ pub(super) async fn launch(
         .map(|(_, fd)| *fd)
         .collect();
     let mut secret_pipes = secret_pipes;
-    let stdin = match secret_pipes
+    let become_pipe = secret_pipes
         .iter()
         .position(|(kind, _)| *kind == Kind::Become)
-    {
-        Some(at) => Stdio::from(secret_pipes.remove(at).1),
+        .map(|at| secret_pipes.remove(at).1);
+    let not_started = |err: std::io::Error| {
+        if err.kind() == std::io::ErrorKind::NotFound {
+            let program = spec.program.display();
+            format!("{program} not found ({NOT_FOUND_HINT})")
+        } else {
+            format!("could not start {}: {err}", spec.program.display())
+        }
+    };
+    if vfork::available() {
+        let mut keep = vec![events_write.as_raw_fd()];
+        keep.extend_from_slice(&inherited);
+        let mut env = spec.env.clone();
+        env.push((
+            "FLEETDECK_EVENTS_FD".into(),
+            events_write.as_raw_fd().to_string(),
+        ));
+        let mut args = spec.args.clone();
+        args.extend(extra_args.iter().cloned());
+        let mut child = vfork::spawn(vfork::Plan {
+            program: spec.program.clone(),
+            args,
+            env,
+            cwd: spec.cwd.clone(),
+            keep,
+            stdin: become_pipe,
+        })
+        .map_err(not_started)?;
+        drop(secret_pipes);
+        let pipes = [child.stdout.as_ref(), child.stderr.as_ref()]
+            .into_iter()
+            .flatten()
+            .chain([events_write])
+            .filter_map(|fd| inode(fd.as_fd()))
+            .collect();
+        let reader = |fd: OwnedFd| -> Option<Reader> {
+            let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok()?;
+            Some(Box::new(pipe))
+        };
+        let pid = child.pid;
+        return Ok(Launched {
+            stdout: child.stdout.take().and_then(reader),
+            stderr: child.stderr.take().and_then(reader),
+            process: Process::Fresh(child),
+            pid,
+            pipes,
+            runner: "fresh".into(),
+            extra_args,
+        });
+    }
+    let stdin = match become_pipe {
+        Some(pipe) => Stdio::from(pipe),
         None => Stdio::null(),
     };
     let mut child = match spawn(spec, events_write, &extra_args, &inherited, stdin) {
@@ -188,7 +245,7 @@ pub(super) async fn launch(
     let stdout = child.stdout.take().map(|out| Box::new(out) as Reader);
     let stderr = child.stderr.take().map(|err| Box::new(err) as Reader);
     Ok(Launched {
-        process: Process::Fresh(child),
+        process: Process::Forked(child),
         pid,
         stdout,
         stderr,
