@@ -24,16 +24,25 @@ struct StatLine {
 }
 
 fn read_stat(pid: i32) -> Option<StatLine> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    use std::io::Read;
+    // One read into a buffer on the stack: a scan reads every process's stat.
+    let mut buffer = [0u8; 1024];
+    let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let len = file.read(&mut buffer).ok()?;
+    let text = std::str::from_utf8(&buffer[..len]).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &text[text.rfind(')')? + 1..];
     // From field 3 (state) on: ppid is field 4, pgrp 5, starttime 22.
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let mut fields = rest.split_ascii_whitespace();
+    let zombie = fields.next()? == "Z";
+    let ppid = fields.next()?.parse().ok()?;
+    let pgid = fields.next()?.parse().ok()?;
+    let start = fields.nth(16)?.parse().ok()?;
     Some(StatLine {
-        zombie: *fields.first()? == "Z",
-        ppid: fields.get(1)?.parse().ok()?,
-        pgid: fields.get(2)?.parse().ok()?,
-        start: fields.get(19)?.parse().ok()?,
+        zombie,
+        ppid,
+        pgid,
+        start,
     })
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// At most one scan per this long: short against a task (seconds), long against a scan (ms).
-const MIN_GAP: Duration = Duration::from_millis(25);
+const MIN_GAP: Duration = Duration::from_millis(50);
 
 struct Ask {
     root: i32,

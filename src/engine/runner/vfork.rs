@@ -22,6 +22,11 @@ use tokio::io::unix::AsyncFd;
 /// The child's stack until its `execve`: it only makes system calls.
 const STACK: usize = 64 * 1024;
 
+thread_local! {
+    /// One stack per thread, reused: the child is done with it when `clone` returns.
+    static STACKS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// What the child does, prepared in full before it exists.
 pub(super) struct Plan {
     pub program: PathBuf,
@@ -122,7 +127,7 @@ pub(super) fn spawn(plan: Plan) -> io::Result<Child> {
     let (err_read, err_write) = pipe()?;
     let parent = std::process::id() as c_int;
     let failure = AtomicI32::new(0);
-    let mut stack = vec![0u8; STACK];
+    STACKS.with_borrow_mut(|stack| stack.resize(STACK, 0));
     let (stdin_fd, out_fd, err_fd) = (
         stdin.as_raw_fd(),
         out_write.as_raw_fd(),
@@ -184,7 +189,9 @@ pub(super) fn spawn(plan: Plan) -> io::Result<Child> {
     let flags = nix::sched::CloneFlags::CLONE_VM | nix::sched::CloneFlags::CLONE_VFORK;
     // SAFETY: the child runs `child_steps` on `stack` (ours, alive until after it execs or
     // exits, since CLONE_VFORK suspends us until then) and touches nothing else of ours.
-    let cloned = unsafe { nix::sched::clone(child_steps, &mut stack, flags, Some(libc::SIGCHLD)) };
+    let cloned = STACKS.with_borrow_mut(|stack| unsafe {
+        nix::sched::clone(child_steps, stack, flags, Some(libc::SIGCHLD))
+    });
     // SAFETY: restores the mask saved above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
     let pid = os_error(cloned)?.as_raw();
