@@ -139,9 +139,14 @@ fn form_lines(form: &EnqueueForm) -> Vec<Line<'static>> {
 /// A list on one line: a long selection (`a` on a big fleet) would wrap and push the fields out
 /// of the dialog, so it is cut to "servers (30): web-01, web-02, … +28 more".
 fn list_line(label: &str, servers: &[String], width: usize) -> String {
-    let all = format!("{label}: {}", servers.join(", "));
-    if all.chars().count() <= width {
-        return all;
+    // Joined only when short: the list may name 100,000 held items.
+    let mut length = label.chars().count() + 2;
+    let fits = servers.iter().all(|server| {
+        length += server.chars().count() + 2;
+        length <= width + 2
+    });
+    if fits {
+        return format!("{label}: {}", servers.join(", "));
     }
     let mut line = format!("{label} ({}):", servers.len());
     for (shown, server) in servers.iter().enumerate() {
