@@ -36,7 +36,9 @@ pub(super) async fn pump(
     live: Arc<LiveLine>,
     notify: impl Fn(),
 ) -> Vec<u8> {
-    let mut chunk = vec![0u8; READ_CHUNK];
+    // Most runs print a few KiB: the buffer starts small, unzeroed, and grows (to READ_CHUNK)
+    // only while reads fill it. Two zeroed 64 KiB buffers per run were an allocator hot spot.
+    let mut chunk: Vec<u8> = Vec::with_capacity(4096);
     let mut partial: Vec<u8> = Vec::new();
     let mut tail: Vec<u8> = Vec::new();
     let mut log_ok = true;
@@ -49,7 +51,11 @@ pub(super) async fn pump(
         }
     };
     loop {
-        let n = match source.read(&mut chunk).await {
+        if chunk.len() == chunk.capacity() && chunk.capacity() < READ_CHUNK {
+            chunk.reserve(chunk.capacity());
+        }
+        chunk.clear();
+        let n = match source.read_buf(&mut chunk).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
