@@ -61,6 +61,7 @@ fn main() {
         queue::hundred_thousand_queued();
     }
     if wanted(6) {
+        print!("(6) ");
         inventory::inventory_start(&work.join("inventory"));
     }
     if wanted(7) {
@@ -77,16 +78,25 @@ fn dashboard_first_screens(work: &std::path::Path) {
     std::fs::create_dir_all(work).unwrap();
     inventory::generate(work, "big", 10_000, 20);
     let bin = inventory::real_ansible_bin();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    let command = format!("env PATH='{path}' {BINARY} --root {} -e big", work.display());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let command = format!(
+        "env PATH='{path}' {BINARY} --root {} -e big",
+        work.display()
+    );
     println!("(8) the dashboard's first screen, 10,000 hosts, the real ansible-inventory:");
     for start in ["first start", "second start (inventory cache)"] {
         let started = Instant::now();
         let tmux = Tmux::start(160, 45, &command);
-        tmux.wait_for("the dashboard", Duration::from_secs(300), |s| s.contains("/10000"));
+        tmux.wait_for("the dashboard", Duration::from_secs(300), |s| {
+            s.contains("/10000")
+        });
         println!("    {start}: {:.2} s", started.elapsed().as_secs_f64());
-        tmux.keys(&["q"]);
         let pid = tmux.pid();
+        tmux.keys(&["q"]);
         let quit = Instant::now();
         while own_cpu_seconds(&pid).is_some() && quit.elapsed() < Duration::from_secs(30) {
             std::thread::sleep(Duration::from_millis(20));
