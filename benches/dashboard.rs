@@ -189,18 +189,7 @@ fn real_terminal() {
     tmux.wait_for("64 running", Duration::from_secs(60), |s| {
         s.contains("running 64")
     });
-    let mut delays = Vec::new();
-    for _ in 0..10 {
-        tmux.keys(&["?"]);
-        delays.push(tmux.wait_for("help", Duration::from_secs(10), |s| {
-            s.contains("any key closes")
-        }));
-        tmux.keys(&["Escape"]);
-        delays.push(tmux.wait_for("help gone", Duration::from_secs(10), |s| {
-            !s.contains("any key closes")
-        }));
-    }
-    delays.sort();
+    let delays = tmux.key_delays(10);
     println!(
         "(3) {FLOOD_WORKERS} workers × {FLOOD_RATE} lines/s: key press → screen, median {:.0} ms, max {:.0} ms  (goal ≤ 50 ms)",
         ms(delays[delays.len() / 2]),

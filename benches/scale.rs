@@ -210,18 +210,7 @@ fn dashboard_with_100k_queued(work: &std::path::Path) {
     tmux.wait_for("64 running", Duration::from_secs(60), |s| {
         s.contains("running 64")
     });
-    let mut delays = Vec::new();
-    for _ in 0..50 {
-        tmux.keys(&["?"]);
-        delays.push(tmux.wait_for("help", Duration::from_secs(10), |s| {
-            s.contains("any key closes")
-        }));
-        tmux.keys(&["Escape"]);
-        delays.push(tmux.wait_for("help gone", Duration::from_secs(10), |s| {
-            !s.contains("any key closes")
-        }));
-    }
-    delays.sort();
+    let delays = tmux.key_delays(50);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
         "    key press → screen: median {:.0} ms, p99 {:.0} ms  (goal ≤ 50 ms)",

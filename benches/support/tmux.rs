@@ -54,6 +54,24 @@ impl Tmux {
             .to_string()
     }
 
+    /// Opens and closes the help `rounds` times: each key's delay until the screen shows it,
+    /// sorted.
+    pub fn key_delays(&self, rounds: usize) -> Vec<Duration> {
+        let mut delays = Vec::new();
+        for _ in 0..rounds {
+            self.keys(&["?"]);
+            delays.push(self.wait_for("help", Duration::from_secs(10), |s| {
+                s.contains("any key closes")
+            }));
+            self.keys(&["Escape"]);
+            delays.push(self.wait_for("help gone", Duration::from_secs(10), |s| {
+                !s.contains("any key closes")
+            }));
+        }
+        delays.sort();
+        delays
+    }
+
     /// Polls the terminal (the only way to watch another program's screen) until `pred` holds.
     pub fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> Duration {
         let started = Instant::now();

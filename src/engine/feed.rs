@@ -78,3 +78,39 @@ impl Feed {
         EngineEvent::Snapshot(Box::new(self.state.borrow_and_update().clone()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(finished: u32) -> Snapshot {
+        Snapshot {
+            finished,
+            ..Snapshot::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_busy_face_gets_the_latest_state_every_event_and_the_state_before_idle() {
+        let (events, events_rx) = mpsc::channel(EVENT_BACKLOG);
+        let (states, states_rx) = watch::channel(state(0));
+        let mut feed = Feed::new(events_rx, states_rx);
+        // The engine published three states and one piece of news while the face drew.
+        for finished in 1..=3 {
+            states.send_replace(state(finished));
+        }
+        events.send(EngineEvent::Stopped).await.unwrap();
+        let Some(EngineEvent::Snapshot(latest)) = feed.recv().await else {
+            panic!("the state comes before the stop it led to");
+        };
+        assert_eq!(latest.finished, 3, "only the latest state, not three");
+        assert_eq!(feed.recv().await, Some(EngineEvent::Stopped));
+        drop((events, states));
+        assert_eq!(
+            feed.recv().await,
+            None,
+            "nothing more once the engine is gone"
+        );
+        assert_eq!(feed.latest().finished, 3);
+    }
+}

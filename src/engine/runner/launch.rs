@@ -74,6 +74,12 @@ impl Process {
     }
 }
 
+/// A pipe's read end, read without blocking a runtime thread.
+fn pipe_reader(fd: OwnedFd) -> Option<Reader> {
+    let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok()?;
+    Some(Box::new(pipe))
+}
+
 /// `--vault-password-file /dev/fd/N` and the like, for passwords at these fd numbers.
 /// The become password is read from stdin (`-`): ansible resolves a become password file's
 /// path, and a pipe's `/dev/fd/N` resolves to no path at all.
@@ -139,16 +145,12 @@ pub(super) async fn launch(
                 .into_iter()
                 .filter_map(|fd| inode(fd.as_fd()))
                 .collect();
-            let reader = |fd: OwnedFd| -> Option<Reader> {
-                let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok()?;
-                Some(Box::new(pipe))
-            };
             let pid = run.pid;
             return Ok(Launched {
                 process: Process::Warm(run),
                 pid,
-                stdout: reader(out_read),
-                stderr: reader(err_read),
+                stdout: pipe_reader(out_read),
+                stderr: pipe_reader(err_read),
                 pipes,
                 runner: format!("warm (forked by the warm runner as pid {pid})"),
                 extra_args,
@@ -204,14 +206,10 @@ pub(super) async fn launch(
             .chain([events_write])
             .filter_map(|fd| inode(fd.as_fd()))
             .collect();
-        let reader = |fd: OwnedFd| -> Option<Reader> {
-            let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok()?;
-            Some(Box::new(pipe))
-        };
         let pid = child.pid;
         return Ok(Launched {
-            stdout: child.stdout.take().and_then(reader),
-            stderr: child.stderr.take().and_then(reader),
+            stdout: child.stdout.take().and_then(pipe_reader),
+            stderr: child.stderr.take().and_then(pipe_reader),
             process: Process::Fresh(child),
             pid,
             pipes,
