@@ -114,6 +114,12 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
         tokio::select! {
             event = events.recv() => match event {
                 Some(EngineEvent::Snapshot(snapshot)) => last = Some(snapshot),
+                // Held items of an earlier session dropped on request (--discard-held) are
+                // not this run's failures; the engine's log line counts them.
+                Some(EngineEvent::Finished(run))
+                    if args.discard_held
+                        && run.item.held
+                        && matches!(run.outcome, crate::engine::model::Outcome::Cancelled { .. }) => {}
                 Some(EngineEvent::Finished(run)) => finished.push(run),
                 Some(EngineEvent::Health { deploy, healthy, .. }) => { health.insert(deploy, healthy); }
                 Some(EngineEvent::Idle) => {

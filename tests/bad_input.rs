@@ -159,6 +159,10 @@ fn held_duplicates_merge_on_restore_and_one_flag_discards_them_all() {
         "{said}"
     );
     assert!(said.contains("Discarded 2 held item(s)"), "{said}");
+    // Doing what was asked is no failure.
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["runs"], serde_json::json!([]), "{summary}");
     let status: Value =
         serde_json::from_slice(&run(&sandbox, &["status", "-e", "demo", "--json"]).stdout).unwrap();
     assert_eq!(status["queued"], 0, "{status}");

@@ -222,19 +222,27 @@ impl Core {
 
     fn set_servers(&mut self, servers: Vec<String>, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         self.servers = servers.into_iter().collect();
+        self.skip_items_of_gone_servers(now, fx);
+    }
+
+    /// Queued items of servers no longer in the inventory are skipped, each saying why (taken
+    /// out first, so that a chain's later links say the same, not "upstream failed").
+    pub(super) fn skip_items_of_gone_servers(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         let gone: Vec<ItemId> = self
             .queue
             .iter()
             .filter(|item| !self.servers.contains(&item.server))
             .map(|item| item.id)
             .collect();
-        for id in gone {
-            if let Some(item) = self.queue.remove(id) {
-                let reason = "server left the inventory".to_string();
-                let msg = format!("Skipped {} ({reason})", item.describe());
-                log(fx, ENGINE_TARGET, Level::Warn, msg);
-                self.drop_item(item, Outcome::Skipped { reason }, now, fx);
-            }
+        let items: Vec<Item> = gone
+            .into_iter()
+            .filter_map(|id| self.queue.remove(id))
+            .collect();
+        for item in items {
+            let reason = "server left the inventory".to_string();
+            let msg = format!("Skipped {} ({reason})", item.describe());
+            log(fx, ENGINE_TARGET, Level::Warn, msg);
+            self.drop_item(item, Outcome::Skipped { reason }, now, fx);
         }
     }
 

@@ -342,9 +342,16 @@ impl App {
     /// Servers whose latest run of some action failed, was unreachable, timed out, could not
     /// start or was interrupted.
     pub fn failing_servers(&self) -> usize {
+        // Counted among the servers listed (the journal may remember servers that left the
+        // inventory), so the header and the `failing` filter agree.
         self.status
-            .values()
-            .filter(|runs| runs.values().any(|last| last.is_failing()))
+            .iter()
+            .filter(|(name, _)| {
+                self.servers
+                    .binary_search_by(|row| row.name.as_str().cmp(name.as_str()))
+                    .is_ok()
+            })
+            .filter(|(_, runs)| runs.values().any(|last| last.is_failing()))
             .count()
     }
 

@@ -16,6 +16,9 @@ use tokio::signal::unix::Signal;
 use tokio::sync::mpsc;
 use tui_logger::TuiWidgetState;
 
+/// How long after a key the engine's news counts as its answer, drawn at once.
+const KEY_ANSWER: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Everything the loop owns.
 pub(super) struct Parts {
     pub app: App,
@@ -104,6 +107,10 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
     let frame_gap = ticker.period();
     let mut urgent = true;
     let mut last_draw = tokio::time::Instant::now();
+    // The engine's answer to a key (the queue after a cancel, the header after a pause) is drawn
+    // at once too: a screen a tick behind the key would have the next key act on rows the
+    // operator cannot see.
+    let mut key_at = tokio::time::Instant::now();
     'dashboard: loop {
         let mut effects = Vec::new();
         let frame_due = urgent || last_draw.elapsed() >= frame_gap;
@@ -118,12 +125,14 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
         }
         // A log only grows while its run is in flight: the viewer reads nothing otherwise.
         let live_log = app.viewing_live_log();
-        let ticking = !screen_gone && app.snapshot.active > 0;
+        // Idle too: the ages of outcomes ("3m") must not stand still on screen.
+        let ticking = !screen_gone;
         if effects.is_empty() {
             effects = tokio::select! {
                 Some(event) = input.recv() => {
                     dirty = true;
                     urgent = true;
+                    key_at = tokio::time::Instant::now();
                     match event {
                         Event::Key(key) if key.kind != KeyEventKind::Release => {
                             #[cfg(debug_assertions)]
@@ -137,6 +146,7 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
                 }
                 event = events.recv() => {
                     dirty = true;
+                    urgent |= key_at.elapsed() < KEY_ANSWER;
                     match event {
                         Some(event) => {
                             let mut effects = app.apply(event);

@@ -69,6 +69,9 @@ impl Core {
             );
             log(&mut fx, ENGINE_TARGET, Level::Info, msg);
         }
+        // Nothing runs on a server the operator cannot see: held work of servers that left the
+        // inventory while fleetdeck was stopped is skipped, saying why.
+        self.skip_items_of_gone_servers(now, &mut fx);
         for id in &restore.interrupted {
             self.skip_dependents(*id, "upstream interrupted", now, &mut fx);
         }

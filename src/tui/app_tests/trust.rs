@@ -559,3 +559,13 @@ fn an_inventory_read_again_updates_the_list_the_selection_and_the_engine() {
     assert_eq!(app.replace_inventory(&inventory), Vec::new());
     assert!(app.notice.as_deref().unwrap().ends_with("unchanged"));
 }
+
+#[test]
+fn the_failing_count_counts_the_servers_listed_not_those_that_left_the_inventory() {
+    let mut app = busy();
+    let before = app.failing_servers();
+    assert!(before >= 1, "db-02's deploy failed");
+    let failed = app.status["db-02"].clone();
+    app.status.insert("gone-01".into(), failed);
+    assert_eq!(app.failing_servers(), before, "gone-01 is not on the list");
+}

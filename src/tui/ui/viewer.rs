@@ -48,13 +48,23 @@ pub fn draw(frame: &mut Frame, area: Rect, viewer: &Viewer) {
     let status = if viewer.searching {
         format!(" search: {}▏  Enter find · Esc cancel", viewer.search)
     } else if viewer.no_match {
+        let shown = if viewer.hidden_bytes > 0 {
+            " in the part shown (the file has more)"
+        } else {
+            ""
+        };
         format!(
-            " no line matches \"{}\" · / search again · Esc close",
+            " no line matches \"{}\"{shown} · / search again · Esc close",
             viewer.search
         )
     } else {
+        let of = if viewer.hidden_bytes > 0 {
+            " of the part shown"
+        } else {
+            ""
+        };
         format!(
-            " line {}/{} · ↑↓ PgUp PgDn scroll · F follow · / search · n N next · Esc close",
+            " line {}/{}{of} · ↑↓ PgUp PgDn scroll · F follow · / search · n N next · Esc close",
             viewer.scroll + 1,
             viewer.lines.len()
         )

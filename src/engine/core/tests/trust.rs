@@ -217,3 +217,48 @@ fn a_server_that_left_the_inventory_keeps_nothing_queued_and_its_run_finishes() 
     );
     assert!(spawns(&fx).is_empty() && core.snapshot(t0()).queue.is_empty());
 }
+
+#[test]
+fn a_chain_of_a_server_that_left_the_inventory_is_skipped_link_by_link_with_the_same_reason() {
+    let mut core = core_with(Policy {
+        workers: 1,
+        ..policy()
+    });
+    deploy(&mut core, &["web-01"]);
+    enqueue(&mut core, &["web-02"], Target::Chain); // 2, 3, 4
+    let fx = command(&mut core, Command::SetServers(vec!["web-01".into()]));
+    let gone = skipped("server left the inventory");
+    assert_eq!(
+        finished_records(&fx),
+        vec![(2, gone.clone()), (3, gone.clone()), (4, gone)],
+    );
+}
+
+#[test]
+fn held_work_of_a_server_that_left_the_inventory_while_stopped_is_skipped_at_start() {
+    let mut core = core_with(policy());
+    let mut pending = restored_items();
+    pending.truncate(2);
+    pending[1].server = "web-09".into();
+    let fx = core.restore(
+        Restore {
+            pending,
+            interrupted: Vec::new(),
+            succeeded: Default::default(),
+            retryable: Vec::new(),
+            next_id: 9,
+        },
+        t0(),
+    );
+    assert_eq!(
+        finished_records(&fx),
+        vec![(8, skipped("server left the inventory"))]
+    );
+    let held: Vec<ItemId> = core
+        .snapshot(t0())
+        .queue
+        .iter()
+        .map(|item| item.id)
+        .collect();
+    assert_eq!(held, [7]);
+}
