@@ -974,4 +974,21 @@ fn small_terminal_resize_help_and_quit_restore_the_terminal() {
         "0",
         "back on the normal screen"
     );
+
+    // Ended by SIGTERM, it says so to whoever started it, as a shell would (128 + 15).
+    term.restart();
+    wait_for_dashboard(&term);
+    let pid: i32 = term.display("#{pane_pid}").parse().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(term.wait_for_exit(SCREEN), 143, "{}", term.screen());
+    assert_eq!(
+        term.display("#{pane_dead_status}"),
+        "143",
+        "an exit of its own (the signal was handled), not death by the signal"
+    );
+    assert_eq!(term.display("#{alternate_on}"), "0", "the screen restored");
 }

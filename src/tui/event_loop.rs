@@ -12,7 +12,8 @@ use crate::inventory::cache::Source;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use crossterm::event::{Event, KeyEventKind};
-use tokio::signal::unix::Signal;
+use nix::sys::signal::Signal;
+use tokio::signal::unix::Signal as SignalStream;
 use tokio::sync::mpsc;
 use tui_logger::TuiWidgetState;
 
@@ -26,8 +27,8 @@ pub(super) struct Parts {
     pub input: mpsc::UnboundedReceiver<Event>,
     pub events: Feed,
     pub new_logs: mpsc::UnboundedReceiver<()>,
-    pub terminate: Signal,
-    pub hangup: Signal,
+    pub terminate: SignalStream,
+    pub hangup: SignalStream,
     pub ticker: tokio::time::Interval,
     pub engine: EngineHandle,
     pub inventory_reader: InventoryReader,
@@ -72,7 +73,9 @@ impl InventoryReader {
     }
 }
 
-pub(super) async fn drive(parts: Parts) -> Result<()> {
+/// Returns the exit code: 0, or 128 + the signal that ended the dashboard (SIGHUP, SIGTERM),
+/// as a shell reports it, so a script that killed it is not told all went well.
+pub(super) async fn drive(parts: Parts) -> Result<u8> {
     let Parts {
         mut app,
         logs,
@@ -101,6 +104,7 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
     // on nothing is drawn; the runs are cancelled and the loop waits for the engine to stop,
     // so every run log gets its footer.
     let mut screen_gone = false;
+    let mut exit_code = 0u8;
     let mut dirty = true;
     // Under load the engine changes the state hundreds of times a second: news waits for the
     // next frame (at most one per refresh tick), an operator's key is drawn at once.
@@ -179,8 +183,14 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
                     Vec::new()
                 }
                 _ = tokio::time::sleep_until(last_draw + frame_gap), if dirty && !screen_gone => Vec::new(),
-                _ = terminate.recv() => lose_screen(&mut screen_gone),
-                _ = hangup.recv() => lose_screen(&mut screen_gone),
+                _ = terminate.recv() => {
+                    exit_code = 128 + Signal::SIGTERM as u8;
+                    lose_screen(&mut screen_gone)
+                }
+                _ = hangup.recv() => {
+                    exit_code = 128 + Signal::SIGHUP as u8;
+                    lose_screen(&mut screen_gone)
+                }
             };
         }
         // The run just ended: its log got its footer, read it one last time.
@@ -217,7 +227,7 @@ pub(super) async fn drive(parts: Parts) -> Result<()> {
         // Dropping the terminal would try again and complain on stderr.
         std::mem::forget(terminal);
     }
-    Ok(())
+    Ok(exit_code)
 }
 
 /// The screen is gone or about to be: stop drawing and cancel the runs, once. Nobody can

@@ -110,8 +110,7 @@ pub async fn run(env: Environment, secrets: &crate::cli::SecretArgs) -> Result<E
         Ok(result) => {
             drop(engine);
             task.await.context("engine task")??;
-            result?;
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitCode::from(result?))
         }
         Err(crash) => {
             engine.send(Command::Shutdown(ShutdownMode::Cancel));
