@@ -311,12 +311,17 @@ impl Core {
             item: item.clone(),
         };
         let purpose = item.purpose.clone();
+        let what = item.describe();
         let (id, added) = self.queue.push(item);
         if added {
             fx.push(Effect::Journal(record));
         } else if matches!(purpose, Purpose::HealthCheck { .. }) {
             // A pending check of the same server now also judges the deploy's health.
             self.queue.promote_to_health_check(id, purpose);
+        } else {
+            // Asked twice: said, so nobody counts two where one will run.
+            let msg = format!("Already queued: {what} (#{id}); not queued twice");
+            log(fx, ENGINE_TARGET, Level::Info, msg);
         }
         id
     }

@@ -249,6 +249,7 @@ impl App {
             "{} on {} (#{}){chain} → priority {priority:+}",
             item.action, item.server, item.id
         ));
+        self.follow_queued = Some((item.id, priority));
         vec![Effect::Engine(Command::SetPriority {
             id: item.id,
             priority,

@@ -147,6 +147,9 @@ pub struct App {
     pub unusable: BTreeMap<Job, String>,
     /// Servers the become password was already asked for: asked once, not after every run.
     pub become_asked: BTreeSet<String>,
+    /// An item whose priority the operator changed, and to what: the queue cursor follows it
+    /// to its new place once the engine has moved it, so the next K or J moves it again.
+    pub follow_queued: Option<(crate::engine::model::ItemId, i32)>,
 }
 
 impl App {
@@ -176,6 +179,7 @@ impl App {
             log_targets_hidden: false,
             unusable: BTreeMap::new(),
             become_asked: BTreeSet::new(),
+            follow_queued: None,
         }
     }
 
@@ -226,6 +230,18 @@ impl App {
                     self.requested_workers = None;
                 }
                 self.snapshot = *snapshot;
+                if let Some((id, priority)) = self.follow_queued {
+                    match self.snapshot.queue.get(id).map(|item| item.priority) {
+                        Some(now) if now == priority => {
+                            if let Some(at) = self.snapshot.queue.iter().position(|i| i.id == id) {
+                                self.cursor.insert(Pane::Queue, at);
+                            }
+                            self.follow_queued = None;
+                        }
+                        Some(_) => {}
+                        None => self.follow_queued = None,
+                    }
+                }
             }
             EngineEvent::Runner(mode) => self.runner = mode,
             EngineEvent::Finished(run) => {

@@ -569,3 +569,33 @@ fn the_failing_count_counts_the_servers_listed_not_those_that_left_the_inventory
     app.status.insert("gone-01".into(), failed);
     assert_eq!(app.failing_servers(), before, "gone-01 is not on the list");
 }
+
+#[test]
+fn the_queue_cursor_follows_an_item_the_operator_moved() {
+    let mut app = busy();
+    app.focus = Pane::Queue;
+    app.cursor.insert(Pane::Queue, 1);
+    let moved = app.snapshot.queue.nth(1).unwrap().id;
+    let first = press(&mut app, &[ch('K')]);
+    let Effect::Engine(Command::SetPriority { priority, .. }) = first[0] else {
+        panic!("{first:?}");
+    };
+    // The engine's answer: the item one priority up, now first in the queue.
+    let mut snapshot = app.snapshot.clone();
+    let mut item = snapshot.queue.get(moved).unwrap().clone();
+    item.priority = priority;
+    snapshot.queue.insert(item);
+    app.apply(EngineEvent::Snapshot(Box::new(snapshot)));
+    assert_eq!(
+        app.snapshot.queue.nth(app.cursor(Pane::Queue)).unwrap().id,
+        moved
+    );
+    // So the next K moves the same item again.
+    assert_eq!(
+        press(&mut app, &[ch('K')]),
+        engine(Command::SetPriority {
+            id: moved,
+            priority: priority + 1
+        })
+    );
+}

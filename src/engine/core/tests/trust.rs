@@ -262,3 +262,20 @@ fn held_work_of_a_server_that_left_the_inventory_while_stopped_is_skipped_at_sta
         .collect();
     assert_eq!(held, [7]);
 }
+
+#[test]
+fn asking_for_the_same_work_twice_says_it_is_already_queued() {
+    let mut core = core_with(Policy {
+        workers: 1,
+        ..policy()
+    });
+    deploy(&mut core, &["web-01"]);
+    enqueue(&mut core, &["web-02"], Target::Action(Action::Check));
+    let fx = enqueue(&mut core, &["web-02"], Target::Action(Action::Check));
+    assert!(
+        logs(&fx).contains(&"Already queued: check for server web-02 (#2); not queued twice"),
+        "{:?}",
+        logs(&fx)
+    );
+    assert_eq!(core.snapshot(t0()).queue.len(), 1);
+}
