@@ -91,27 +91,48 @@ fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// Fleetdeck's own environment as `KEY=value` strings, made once: it never changes while
+/// fleetdeck runs (nothing here sets variables), and every run starts from it.
+fn own_environment() -> &'static [(OsString, CString)] {
+    static OWN: std::sync::OnceLock<Vec<(OsString, CString)>> = std::sync::OnceLock::new();
+    OWN.get_or_init(|| {
+        std::env::vars_os()
+            .filter_map(|(key, value)| {
+                let pair = [key.as_bytes(), b"=", value.as_bytes()].concat();
+                Some((key, CString::new(pair).ok()?))
+            })
+            .collect()
+    })
+}
+
 pub(super) fn spawn(plan: Plan) -> io::Result<Child> {
-    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
-        .filter(|(key, _)| !plan.env.iter().any(|(k, _)| OsStr::new(k) == key))
-        .collect();
-    env.extend(plan.env.iter().map(|(k, v)| (k.into(), v.into())));
-    let path = env
+    let overridden = |key: &OsStr| plan.env.iter().any(|(k, _)| OsStr::new(k) == key);
+    let ours: Vec<CString> = plan
+        .env
         .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_os_str());
-    let program = cstring(resolve(&plan.program, path)?.as_os_str().as_bytes())?;
+        .map(|(k, v)| cstring(format!("{k}={v}").as_bytes()))
+        .collect::<io::Result<_>>()?;
+    let path = match plan.env.iter().find(|(k, _)| k == "PATH") {
+        Some((_, path)) => Some(OsString::from(path)),
+        None => std::env::var_os("PATH"),
+    };
+    let program = cstring(
+        resolve(&plan.program, path.as_deref())?
+            .as_os_str()
+            .as_bytes(),
+    )?;
     let mut argv = vec![cstring(plan.program.as_os_str().as_bytes())?];
     for arg in &plan.args {
         argv.push(cstring(arg.as_bytes())?);
     }
-    let envp: Vec<CString> = env
-        .iter()
-        .map(|(k, v)| cstring(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
-        .collect::<io::Result<_>>()?;
     let mut argv_ptrs: Vec<*const c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
-    let mut envp_ptrs: Vec<*const c_char> = envp.iter().map(|e| e.as_ptr()).collect();
+    let mut envp_ptrs: Vec<*const c_char> = own_environment()
+        .iter()
+        .filter(|(key, _)| !overridden(key))
+        .map(|(_, pair)| pair.as_ptr())
+        .chain(ours.iter().map(|pair| pair.as_ptr()))
+        .collect();
     envp_ptrs.push(std::ptr::null());
     let cwd = cstring(plan.cwd.as_os_str().as_bytes())?;
     let stdin = match plan.stdin {

@@ -223,6 +223,19 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
     Some((meta.modified().ok()?, meta.len()))
 }
 
+/// Fleetdeck's `ANSIBLE_*` variables, sorted, read once: they never change while it runs, and
+/// reading the whole environment at every run showed in the profile.
+fn ansible_settings() -> &'static [(String, String)] {
+    static SETTINGS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    SETTINGS.get_or_init(|| {
+        let mut env: Vec<(String, String)> = std::env::vars()
+            .filter(|(key, _)| key.starts_with("ANSIBLE_"))
+            .collect();
+        env.sort();
+        env
+    })
+}
+
 /// What ansible read at import: its config file (as ansible looks for it) and `ANSIBLE_*`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct ConfigPrint {
@@ -248,11 +261,10 @@ impl ConfigPrint {
                 (path, content)
             })
             .collect();
-        let mut env: Vec<(String, String)> = std::env::vars()
-            .filter(|(key, _)| key.starts_with("ANSIBLE_"))
-            .collect();
-        env.sort();
-        ConfigPrint { files, env }
+        ConfigPrint {
+            files,
+            env: ansible_settings().to_vec(),
+        }
     }
 }
 
