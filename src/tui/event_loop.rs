@@ -17,9 +17,6 @@ use tokio::signal::unix::Signal as SignalStream;
 use tokio::sync::mpsc;
 use tui_logger::TuiWidgetState;
 
-/// How long after a key the engine's news counts as its answer, drawn at once.
-const KEY_ANSWER: std::time::Duration = std::time::Duration::from_millis(300);
-
 /// Everything the loop owns.
 pub(super) struct Parts {
     pub app: App,
@@ -114,7 +111,7 @@ pub(super) async fn drive(parts: Parts) -> Result<u8> {
     // The engine's answer to a key (the queue after a cancel, the header after a pause) is drawn
     // at once too: a screen a tick behind the key would have the next key act on rows the
     // operator cannot see.
-    let mut key_at = tokio::time::Instant::now();
+    let mut awaiting_answer = false;
     'dashboard: loop {
         let mut effects = Vec::new();
         let frame_due = urgent || last_draw.elapsed() >= frame_gap;
@@ -136,7 +133,6 @@ pub(super) async fn drive(parts: Parts) -> Result<u8> {
                 Some(event) = input.recv() => {
                     dirty = true;
                     urgent = true;
-                    key_at = tokio::time::Instant::now();
                     match event {
                         Event::Key(key) if key.kind != KeyEventKind::Release => {
                             #[cfg(debug_assertions)]
@@ -150,7 +146,9 @@ pub(super) async fn drive(parts: Parts) -> Result<u8> {
                 }
                 event = events.recv() => {
                     dirty = true;
-                    urgent |= key_at.elapsed() < KEY_ANSWER;
+                    // Only the first news after a command is its answer: drawing every event
+                    // at once would be the flood of frames the tick is there to prevent.
+                    urgent |= std::mem::take(&mut awaiting_answer);
                     match event {
                         Some(event) => {
                             let mut effects = app.apply(event);
@@ -203,6 +201,7 @@ pub(super) async fn drive(parts: Parts) -> Result<u8> {
         for effect in effects {
             match effect {
                 Effect::Engine(command) => {
+                    awaiting_answer = true;
                     if let Command::Shutdown(mode) = &command {
                         app.quitting = Some(*mode);
                     }
