@@ -189,18 +189,20 @@ impl App {
         let rows = server_rows(inventory);
         let before: BTreeSet<&str> = self.servers.iter().map(|row| row.name.as_str()).collect();
         let after: BTreeSet<&str> = rows.iter().map(|row| row.name.as_str()).collect();
-        let added = after.difference(&before).count();
+        let added: Vec<String> = after.difference(&before).map(|s| s.to_string()).collect();
         let gone: Vec<String> = before.difference(&after).map(|s| s.to_string()).collect();
-        let unchanged = added == 0 && gone.is_empty() && self.servers == rows;
+        let unchanged = added.is_empty() && gone.is_empty() && self.servers == rows;
         self.notice = Some(if unchanged {
             format!("inventory read again: {} servers, unchanged", rows.len())
         } else {
             let mut words = format!("inventory read again: {} servers", rows.len());
-            if added > 0 {
-                words.push_str(&format!(", {added} new"));
+            if !added.is_empty() {
+                let names = super::intents::names(&added);
+                words.push_str(&format!(", {} new ({names})", added.len()));
             }
             if !gone.is_empty() {
-                words.push_str(&format!(", {} gone ({})", gone.len(), gone.join(", ")));
+                let names = super::intents::names(&gone);
+                words.push_str(&format!(", {} gone ({names})", gone.len()));
             }
             words
         });

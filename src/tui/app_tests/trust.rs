@@ -325,7 +325,7 @@ fn a_log_search_that_finds_nothing_says_so() {
     assert!(viewer.no_match);
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 10)).unwrap();
     terminal
-        .draw(|frame| crate::tui::ui::viewer::draw(frame, frame.area(), viewer))
+        .draw(|frame| crate::tui::ui::viewer::draw(frame, frame.area(), viewer, true))
         .unwrap();
     let text = terminal.backend().to_string();
     assert!(text.contains("no line matches \"checksum\""), "{text}");
@@ -549,7 +549,7 @@ fn an_inventory_read_again_updates_the_list_the_selection_and_the_engine() {
         app.notice.as_deref(),
         Some(
             format!(
-                "inventory read again: {} servers, 1 new, 1 gone (db-02)",
+                "inventory read again: {} servers, 1 new (web-09), 1 gone (db-02)",
                 names.len()
             )
             .as_str()

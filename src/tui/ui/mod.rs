@@ -70,7 +70,7 @@ pub fn draw(frame: &mut Frame, app: &App, logs: &TuiWidgetState, now: DateTime<U
     match &app.mode {
         Mode::Help => help::draw(frame, area, app.help_scroll),
         Mode::Dialog(dialog) => modal::draw(frame, area, dialog),
-        Mode::Viewer(viewer) => viewer::draw(frame, area, viewer),
+        Mode::Viewer(viewer) => viewer::draw(frame, area, viewer, app.viewing_live_log()),
         Mode::Normal | Mode::Filter | Mode::Command(_) => {}
     }
 }

@@ -7,9 +7,14 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-pub fn draw(frame: &mut Frame, area: Rect, viewer: &Viewer) {
+/// `live`: the log's run is still in flight (only then is there anything to follow).
+pub fn draw(frame: &mut Frame, area: Rect, viewer: &Viewer, live: bool) {
     frame.render_widget(Clear, area);
-    let follow = if viewer.follow { " · following" } else { "" };
+    let follow = match (live, viewer.follow) {
+        (true, true) => " · following",
+        (true, false) => " · still running",
+        (false, _) => "",
+    };
     let title = format!(" {} · {}{follow} ", viewer.title, viewer.path.display());
     let block = Block::bordered()
         .title(title)
