@@ -43,6 +43,9 @@ pub struct Report {
     pub environment: String,
     /// The table's rows: the inventory's servers, then any only the journal knows.
     pub servers: Vec<String>,
+    /// How many of `servers` come from the inventory (`None`: it could not be read, so
+    /// nothing is said about who is in it).
+    pub in_inventory: Option<usize>,
     /// Each (server, action)'s latest run, runs cut by a crash included.
     pub status: FleetStatus,
     /// Started and not finished while another fleetdeck holds the environment.
@@ -93,6 +96,7 @@ impl Report {
             }
         }
         let status = derive(&replay);
+        let in_inventory = Some(inventory.len());
         let mut servers = inventory;
         let known = status.keys().chain(running.iter().map(|run| &run.server));
         for server in known {
@@ -103,6 +107,7 @@ impl Report {
         Report {
             environment: environment.to_string(),
             servers,
+            in_inventory,
             status,
             running,
             holder,
@@ -162,7 +167,7 @@ impl Report {
 
     pub fn table(&self, now: DateTime<Utc>) -> String {
         let mut rows = vec![["SERVER", "PROVISION", "DEPLOY", "CHECK"].map(String::from)];
-        for server in &self.servers {
+        for (row, server) in self.servers.iter().enumerate() {
             let cells = Action::ALL.map(|action| {
                 self.running_cell(server, action)
                     .or_else(|| {
@@ -172,7 +177,12 @@ impl Report {
                     .unwrap_or_else(|| "-".into())
             });
             let [provision, deploy, check] = cells;
-            rows.push([server.clone(), provision, deploy, check]);
+            // The journal remembers servers the inventory no longer has: said, not hidden.
+            let name = match self.in_inventory {
+                Some(listed) if row >= listed => format!("{server} (not in the inventory)"),
+                _ => server.clone(),
+            };
+            rows.push([name, provision, deploy, check]);
         }
         let widths: Vec<usize> = (0..4)
             .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
@@ -367,7 +377,11 @@ pub fn print(env: &Environment, json: bool) -> Result<bool> {
             Vec::new()
         }
     };
-    let report = Report::new(&env.name, servers, replay, started, holder);
+    let read = !servers.is_empty();
+    let mut report = Report::new(&env.name, servers, replay, started, holder);
+    if !read {
+        report.in_inventory = None;
+    }
     let text = if json {
         serde_json::to_string_pretty(&report.json())? + "\n"
     } else {

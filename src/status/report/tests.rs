@@ -261,3 +261,14 @@ fn queued_items_are_held_for_resume_or_belong_to_the_running_fleetdeck() {
         "{text}"
     );
 }
+
+#[test]
+fn a_server_the_inventory_no_longer_has_is_listed_and_said_to_be_gone() {
+    let mut journal = Journal::new();
+    journal.ran(1, "web-01", Action::Check, Outcome::Succeeded);
+    journal.ran(2, "web-07", Action::Check, Outcome::Succeeded);
+    let report = journal.report(None);
+    let table = report.table(now());
+    assert!(table.contains("web-07 (not in the inventory)"), "{table}");
+    assert!(!table.contains("web-01 (not"), "{table}");
+}
