@@ -120,15 +120,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
         },
         Style::new().fg(Color::Gray),
     ));
-    spans.push(sep());
-    spans.push(runner(&app.runner, narrow));
-
     let elapsed = app.busy_total
         + app
             .busy_since
             .map(|since| (now - since).to_std().unwrap_or_default())
             .unwrap_or_default();
     let clock = format!(" ⏱ {} ", clock(elapsed));
+    // The runner comes last: whole, else in its short form, else not at all, never cut into
+    // half a word ("runn").
+    let room = usize::from(area.width).saturating_sub(clock.chars().count());
+    let used: usize = spans.iter().map(Span::width).sum::<usize>() + sep().width();
+    if let Some(runner) = [runner(&app.runner, narrow), runner(&app.runner, true)]
+        .into_iter()
+        .find(|runner| used + runner.width() <= room)
+    {
+        spans.push(sep());
+        spans.push(runner);
+    }
     let [left, right] = Layout::horizontal([
         Constraint::Min(0),
         Constraint::Length(clock.chars().count() as u16),
