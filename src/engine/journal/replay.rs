@@ -125,11 +125,14 @@ impl Replay {
                 // entry changes nothing.
                 let shown = match (ran, never_ran) {
                     (Some(item), _) => Some(item),
+                    // A skip never hides a run; a newer skip replaces an older one.
                     (None, Some(item)) if matches!(outcome, Outcome::Skipped { .. }) => Some(item)
                         .filter(|item| {
-                            !self
-                                .latest
-                                .contains_key(&(item.server.clone(), item.action))
+                            self.latest
+                                .get(&(item.server.clone(), item.action))
+                                .is_none_or(|latest| {
+                                    matches!(latest.outcome, Outcome::Skipped { .. })
+                                })
                         }),
                     _ => None,
                 };

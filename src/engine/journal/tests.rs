@@ -165,3 +165,33 @@ fn one_fleetdeck_per_environment() {
     drop(first);
     Journal::open(&path).expect("free again once the first one is gone");
 }
+
+#[test]
+fn a_newer_skip_replaces_an_older_one_but_never_hides_a_run() {
+    let skipped = |reason: &str| Outcome::Skipped {
+        reason: reason.into(),
+    };
+    let mut replay = Replay::empty();
+    for id in 1..=4 {
+        replay.apply(&Record::Enqueued {
+            at: at(),
+            item: item(id, "db-02"),
+        });
+    }
+    replay.apply(&finished(1, "db-02", skipped("upstream failed")));
+    replay.apply(&finished(2, "db-02", skipped("upstream cancelled")));
+    let key = ("db-02".to_string(), Action::Deploy);
+    assert_eq!(replay.latest[&key].outcome, skipped("upstream cancelled"));
+    replay.apply(&Record::Started {
+        at: at(),
+        id: 3,
+        slot: 1,
+    });
+    replay.apply(&finished(3, "db-02", Outcome::Succeeded));
+    replay.apply(&finished(4, "db-02", skipped("upstream failed")));
+    assert_eq!(
+        replay.latest[&key].outcome,
+        Outcome::Succeeded,
+        "the run stays what was last done"
+    );
+}
