@@ -117,13 +117,15 @@ impl Viewer {
     /// again); a log that shrank was rewritten, so it is read from the start.
     pub fn read_more(&mut self) -> std::io::Result<()> {
         let mut file = File::open(&self.path)?;
-        if file.metadata()?.len() < self.read_to {
+        let len = file.metadata()?.len();
+        if len < self.read_to {
             self.lines.clear();
             self.read_to = 0;
             self.partial = false;
             self.scroll = 0;
+            self.hidden_bytes = 0;
+            self.noted = false;
         }
-        let len = file.metadata()?.len();
         if self.read_to == 0 && len > OPEN_BYTES {
             // Start at a line's beginning inside the last OPEN_BYTES.
             file.seek(SeekFrom::Start(len - OPEN_BYTES))?;
@@ -272,6 +274,11 @@ mod tests {
             "the window ends at the log's end"
         );
         assert_eq!(viewer.scroll, viewer.lines.len() - 1, "it follows the end");
+        // Rewritten smaller: read from its start, and nothing is said to be left out.
+        let mut viewer = viewer;
+        std::fs::write(file.path(), "fresh\nlog\n").unwrap();
+        viewer.read_more().unwrap();
+        assert_eq!(viewer.lines, ["fresh", "log"]);
     }
 
     #[test]
