@@ -20,8 +20,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tui_logger::TuiWidgetState;
 
+#[path = "support/procstat.rs"]
+mod procstat;
 #[path = "support/tmux.rs"]
 mod tmux;
+use procstat::{own_cpu_seconds, peak_rss_mb};
 use tmux::Tmux;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -121,30 +124,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// utime + stime of `pid`, in seconds.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
-}
-
-fn peak_rss_mb(pid: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<f64>()
-        .unwrap()
-        / 1024.0
-}
-
 fn real_terminal() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path();
@@ -178,9 +157,9 @@ fn real_terminal() {
     });
     let pid = tmux.pid();
 
-    let before = cpu_seconds(&pid);
+    let before = own_cpu_seconds(&pid).unwrap();
     std::thread::sleep(Duration::from_secs(IDLE_SECONDS));
-    let idle = (cpu_seconds(&pid) - before) / IDLE_SECONDS as f64 * 100.0;
+    let idle = (own_cpu_seconds(&pid).unwrap() - before) / IDLE_SECONDS as f64 * 100.0;
     println!(
         "(2) idle dashboard in tmux over {IDLE_SECONDS} s: {idle:.2} % of a core  (goal ≤ 1 %)"
     );
@@ -198,7 +177,10 @@ fn real_terminal() {
     tmux.wait_for("the end of the flood", Duration::from_secs(300), |s| {
         s.contains("running 0") && s.contains("done 64")
     });
-    println!("    peak RSS {:.0} MB  (goal ≤ 150 MB)", peak_rss_mb(&pid));
+    println!(
+        "    peak RSS {:.0} MB  (goal ≤ 150 MB)",
+        peak_rss_mb(&pid).unwrap()
+    );
     let mut lines = 0usize;
     for entry in std::fs::read_dir(root.join("logs/bench")).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();

@@ -19,12 +19,15 @@ mod fleet;
 mod inventory;
 #[path = "scale/journal.rs"]
 mod journal;
+#[path = "support/procstat.rs"]
+mod procstat;
 #[path = "scale/queue.rs"]
 mod queue;
 #[path = "support/tmux.rs"]
 mod tmux;
 
-use fleet::{BINARY, Fleet, JournalWatch, own_cpu_seconds, peak_rss_mb};
+use fleet::{BINARY, Fleet, JournalWatch};
+use procstat::{own_cpu_seconds, peak_rss_mb};
 use std::time::{Duration, Instant};
 use tmux::Tmux;
 

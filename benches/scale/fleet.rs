@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::procstat::own_cpu_seconds;
+
 pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
 pub const BINARY: &str = env!("CARGO_BIN_EXE_fleetdeck");
 pub const GROUPS: usize = 20;
@@ -133,20 +135,6 @@ pub fn write_script(path: &Path, text: &str) {
     let mut perms = std::fs::metadata(path).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(path, perms).unwrap();
-}
-
-/// utime + stime of `pid`'s own threads, in seconds.
-pub fn own_cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-pub fn peak_rss_mb(pid: &str) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
 }
 
 /// Counts `finished` records as the journal grows (another process writes it).

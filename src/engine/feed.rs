@@ -37,16 +37,7 @@ impl Feed {
         }
         tokio::select! {
             biased;
-            event = self.events.recv() => match event {
-                // "Idle" and "stopped" describe the state: it is seen before them.
-                Some(event @ (EngineEvent::Idle | EngineEvent::Stopped))
-                    if self.state.has_changed().unwrap_or(false) =>
-                {
-                    self.held_back = Some(event);
-                    Some(self.latest_marked())
-                }
-                other => other,
-            },
+            event = self.events.recv() => event.map(|event| self.after_its_state(event)),
             Ok(()) = self.state.changed() => Some(self.latest_marked()),
         }
     }
@@ -57,13 +48,7 @@ impl Feed {
             return Some(event);
         }
         match self.events.try_recv() {
-            Ok(event @ (EngineEvent::Idle | EngineEvent::Stopped))
-                if self.state.has_changed().unwrap_or(false) =>
-            {
-                self.held_back = Some(event);
-                Some(self.latest_marked())
-            }
-            Ok(event) => Some(event),
+            Ok(event) => Some(self.after_its_state(event)),
             Err(_) if self.state.has_changed().unwrap_or(false) => Some(self.latest_marked()),
             Err(_) => None,
         }
@@ -72,6 +57,17 @@ impl Feed {
     /// The state as the engine last published it.
     pub fn latest(&self) -> Snapshot {
         self.state.borrow().clone()
+    }
+
+    /// "Idle" and "stopped" describe the state: a newer state is handed out first, and they
+    /// are kept back until the next call.
+    fn after_its_state(&mut self, event: EngineEvent) -> EngineEvent {
+        let describes_state = matches!(event, EngineEvent::Idle | EngineEvent::Stopped);
+        if describes_state && self.state.has_changed().unwrap_or(false) {
+            self.held_back = Some(event);
+            return self.latest_marked();
+        }
+        event
     }
 
     fn latest_marked(&mut self) -> EngineEvent {

@@ -2,7 +2,7 @@
 
 use super::StopMode;
 use super::core::RunState;
-use super::model::{Item, ItemId, Recap, Slot};
+use super::model::{Action, Item, ItemId, Recap, Slot};
 use super::queue::{DispatchView, QueueView, Wait};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -29,29 +29,50 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Why a queued item is not running yet, worked out for the items a face shows rather
-    /// than for the whole queue at every engine batch.
-    pub fn wait_of(&self, item: &Item) -> Wait {
+    /// Why queued items are not running yet, worked out for the items a face shows rather
+    /// than for the whole queue at every engine batch. What the workers run is gathered once,
+    /// here, for every row asked about after.
+    pub fn waits(&self) -> Waits<'_> {
         let runs = || {
             self.workers
                 .iter()
                 .filter_map(|worker| Some((worker.slot, worker.run.as_ref()?)))
         };
-        let busy: HashMap<String, (super::model::Action, Slot)> = runs()
-            .map(|(slot, run)| (run.item.server.clone(), (run.item.action, slot)))
-            .collect();
-        let running = runs()
-            .map(|(_, run)| (run.item.id, run.item.action))
-            .collect();
+        Waits {
+            snapshot: self,
+            busy: runs()
+                .map(|(slot, run)| (run.item.server.clone(), (run.item.action, slot)))
+                .collect(),
+            running: runs()
+                .map(|(_, run)| (run.item.id, run.item.action))
+                .collect(),
+        }
+    }
+
+    /// Why one queued item is not running yet.
+    pub fn wait_of(&self, item: &Item) -> Wait {
+        self.waits().of(item)
+    }
+}
+
+pub struct Waits<'a> {
+    snapshot: &'a Snapshot,
+    busy: HashMap<String, (Action, Slot)>,
+    running: HashMap<ItemId, Action>,
+}
+
+impl Waits<'_> {
+    pub fn of(&self, item: &Item) -> Wait {
         let view = DispatchView {
-            busy: &busy,
-            running: &running,
-            succeeded: &self.succeeded,
-            now: self.at,
+            busy: &self.busy,
+            running: &self.running,
+            succeeded: &self.snapshot.succeeded,
+            now: self.snapshot.at,
         };
-        self.queue
+        self.snapshot
+            .queue
             .blocker(item, &view)
-            .unwrap_or(if self.dispatch_stopped {
+            .unwrap_or(if self.snapshot.dispatch_stopped {
                 Wait::Paused
             } else {
                 Wait::NoFreeWorker

@@ -8,6 +8,24 @@ fn at() -> DateTime<Utc> {
 }
 
 /// A journal of `lines` lines over `servers` servers, and what it says.
+/// A plain item the operator asked for.
+fn requested(id: u64, server: String, action: Action) -> Item {
+    Item {
+        id,
+        server,
+        action,
+        priority: 0,
+        tags: Vec::new(),
+        check_mode: false,
+        attempt: 1,
+        enqueued_at: at(),
+        after: None,
+        purpose: Purpose::Requested,
+        not_before: None,
+        held: false,
+    }
+}
+
 fn history(servers: usize, lines: usize) -> (tempfile::TempDir, PathBuf, Replay) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("demo").join("journal.jsonl");
@@ -96,20 +114,7 @@ fn the_engine_writes_into_the_compacted_journal_and_the_lock_holds() {
         Journal::open(&path).is_err(),
         "still one fleetdeck per environment"
     );
-    let item = Item {
-        id: before.next_id,
-        server: "new-01".into(),
-        action: Action::Check,
-        priority: 0,
-        tags: Vec::new(),
-        check_mode: false,
-        attempt: 1,
-        enqueued_at: at(),
-        after: None,
-        purpose: Purpose::Requested,
-        not_before: None,
-        held: false,
-    };
+    let item = requested(before.next_id, "new-01".into(), Action::Check);
     journal
         .append(&Record::Enqueued { at: at(), item })
         .unwrap();
@@ -164,20 +169,7 @@ fn small_or_mostly_live_journals_stay_as_they_are() {
     let path = dir.path().join("journal.jsonl");
     let mut journal = Journal::open(&path).unwrap();
     for id in 1..=(MIN_LINES as u64 + 2_000) {
-        let item = Item {
-            id,
-            server: format!("srv-{}", id % 50),
-            action: Action::Deploy,
-            priority: 0,
-            tags: Vec::new(),
-            check_mode: false,
-            attempt: 1,
-            enqueued_at: at(),
-            after: None,
-            purpose: Purpose::Requested,
-            not_before: None,
-            held: false,
-        };
+        let item = requested(id, format!("srv-{}", id % 50), Action::Deploy);
         journal
             .append(&Record::Enqueued { at: at(), item })
             .unwrap();

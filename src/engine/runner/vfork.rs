@@ -13,6 +13,7 @@ use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -72,8 +73,6 @@ fn resolve(program: &Path, path: Option<&OsStr>) -> io::Result<PathBuf> {
         })
         .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
 }
-
-use std::os::unix::fs::PermissionsExt;
 
 /// Whether this kernel gives pidfds (Linux 5.3 and later); without them, runs are forked.
 pub(super) fn available() -> bool {

@@ -14,6 +14,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let height = area.height.saturating_sub(3) as usize;
     let cursor = app.cursor(Pane::Queue);
     let first = cursor.saturating_sub(height.saturating_sub(1));
+    let waits = app.snapshot.waits();
     let rows = queue.iter().skip(first).take(height.max(1)).map(|item| {
         let mut what = item.action.to_string();
         if item.check_mode {
@@ -26,7 +27,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         if item.attempt > 1 {
             extra.push(format!("try {}", item.attempt));
         }
-        let wait = app.snapshot.wait_of(item).to_string();
+        let wait = waits.of(item).to_string();
         let why = if extra.is_empty() {
             wait
         } else {
