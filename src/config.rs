@@ -2,6 +2,7 @@
 //! is an error naming the file, the line, the key and the fix.
 
 use crate::engine::MAX_WORKERS;
+use crate::engine::rollout::WindowSize;
 use crate::engine::warm::RunnerChoice;
 use anyhow::{Result, bail};
 use serde::Deserialize;
@@ -74,6 +75,26 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "max_fail_percentage: 25",
     ),
     (
+        "provisioning_strategy",
+        "parallel (the pool) or sequential (one server at a time)",
+        "provisioning_strategy: parallel",
+    ),
+    (
+        "deployment_strategy",
+        "all_at_once or rolling (blue_green is not implemented yet)",
+        "deployment_strategy: rolling",
+    ),
+    (
+        "rolling_max_unavailable",
+        "a whole number ≥ 1 or a percentage of the rollout's servers",
+        "rolling_max_unavailable: 25%",
+    ),
+    (
+        "rolling_canary",
+        "a whole number of servers that go first, alone (0 = no canary)",
+        "rolling_canary: 1",
+    ),
+    (
         "ansible_playbook",
         "a program name or path",
         "ansible_playbook: /opt/ansible/bin/ansible-playbook",
@@ -122,6 +143,10 @@ pub struct Config {
     pub auto_retry_enabled: bool,
     pub max_retries: u32,
     pub max_fail_percentage: Option<f64>,
+    pub provisioning_strategy: ProvisioningStrategy,
+    pub deployment_strategy: DeploymentStrategy,
+    pub rolling_max_unavailable: WindowSize,
+    pub rolling_canary: u32,
     pub ansible_playbook: String,
     pub runner: RunnerChoice,
     pub refresh_interval: Duration,
@@ -150,6 +175,10 @@ impl Default for Config {
             auto_retry_enabled: false,
             max_retries: 3,
             max_fail_percentage: None,
+            provisioning_strategy: ProvisioningStrategy::Parallel,
+            deployment_strategy: DeploymentStrategy::AllAtOnce,
+            rolling_max_unavailable: WindowSize::Servers(1),
+            rolling_canary: 1,
             ansible_playbook: "ansible-playbook".into(),
             runner: RunnerChoice::Warm,
             refresh_interval: Duration::from_secs(1),
@@ -175,6 +204,10 @@ struct RawConfig {
     auto_retry_enabled: Option<bool>,
     max_retries: Option<u32>,
     max_fail_percentage: Option<f64>,
+    provisioning_strategy: Option<ProvisioningStrategy>,
+    deployment_strategy: Option<DeploymentStrategy>,
+    rolling_max_unavailable: Option<RawWindow>,
+    rolling_canary: Option<u32>,
     ansible_playbook: Option<String>,
     runner: Option<RunnerChoice>,
     refresh_interval: Option<HumanDuration>,
@@ -259,6 +292,31 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded> {
             format!("is {pct}, outside 0 to 100"),
         ));
     }
+    if raw.deployment_strategy == Some(DeploymentStrategy::BlueGreen) {
+        return Err(invalid(
+            "deployment_strategy",
+            "is blue_green, which fleetdeck does not implement yet; all_at_once and rolling work"
+                .into(),
+        ));
+    }
+    let rolling_max_unavailable = match raw.rolling_max_unavailable {
+        None => defaults.rolling_max_unavailable,
+        Some(RawWindow(window)) => match window {
+            WindowSize::Servers(0) => {
+                return Err(invalid(
+                    "rolling_max_unavailable",
+                    "is 0; a rollout that lets no server in would never deploy".into(),
+                ));
+            }
+            WindowSize::Percent(pct) if !(pct > 0.0 && pct <= 100.0) => {
+                return Err(invalid(
+                    "rolling_max_unavailable",
+                    format!("is {pct}%, outside 0% (not included) to 100%"),
+                ));
+            }
+            window => window,
+        },
+    };
     if raw.log_retention_lines == Some(0) {
         return Err(invalid(
             "log_retention_lines",
@@ -313,6 +371,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded> {
             .unwrap_or(defaults.auto_retry_enabled),
         max_retries: raw.max_retries.unwrap_or(defaults.max_retries),
         max_fail_percentage: raw.max_fail_percentage,
+        provisioning_strategy: raw
+            .provisioning_strategy
+            .unwrap_or(defaults.provisioning_strategy),
+        deployment_strategy: raw
+            .deployment_strategy
+            .unwrap_or(defaults.deployment_strategy),
+        rolling_max_unavailable,
+        rolling_canary: raw.rolling_canary.unwrap_or(defaults.rolling_canary),
         ansible_playbook: raw.ansible_playbook.unwrap_or(defaults.ansible_playbook),
         runner: raw.runner.unwrap_or(defaults.runner),
         refresh_interval: raw
@@ -453,6 +519,72 @@ impl<'de> Deserialize<'de> for HumanDuration {
             }
         }
         deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProvisioningStrategy {
+    /// Provisions use the pool like any action.
+    Parallel,
+    /// One provision at a time, whatever the pool size.
+    Sequential,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentStrategy {
+    AllAtOnce,
+    /// A deploy of several servers goes as a rollout: canary, then a sliding window.
+    Rolling,
+    /// Known from the origin's files; refused with a message until it exists.
+    BlueGreen,
+}
+
+/// `rolling_max_unavailable`: `2` or `"25%"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RawWindow(WindowSize);
+
+impl<'de> Deserialize<'de> for RawWindow {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct WindowVisitor;
+        impl Visitor<'_> for WindowVisitor {
+            type Value = RawWindow;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a whole number of servers, like 2, or a percentage, like 25%")
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<RawWindow, E> {
+                u32::try_from(value)
+                    .map(|n| RawWindow(WindowSize::Servers(n)))
+                    .map_err(|_| E::custom(format!("{value} is too large")))
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<RawWindow, E> {
+                match u64::try_from(value) {
+                    Ok(value) => self.visit_u64(value),
+                    Err(_) => Err(E::custom(format!(
+                        "{value} is negative; write a whole number ≥ 1 or a percentage like 25%"
+                    ))),
+                }
+            }
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<RawWindow, E> {
+                Err(E::custom(format!(
+                    "{value} is not a whole number; write 2, or a percentage like 25%"
+                )))
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<RawWindow, E> {
+                let text = value.trim();
+                let parsed = match text.strip_suffix('%') {
+                    Some(pct) => pct.trim().parse::<f64>().ok().map(WindowSize::Percent),
+                    None => text.parse::<u32>().ok().map(WindowSize::Servers),
+                };
+                parsed.map(RawWindow).ok_or_else(|| {
+                    E::custom(format!(
+                        "`{value}` is neither a whole number nor a percentage like 25%"
+                    ))
+                })
+            }
+        }
+        deserializer.deserialize_any(WindowVisitor)
     }
 }
 

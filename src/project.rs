@@ -1,9 +1,10 @@
 //! A project root holds environments (`inventory/<env>/`: an inventory and `config.yml`) and
 //! fleetdeck's own files: run logs under `logs/<env>/`, the journal under `.fleetdeck/<env>/`.
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, DeploymentStrategy, ProvisioningStrategy};
 use crate::engine::Policy;
 use crate::engine::model::Action;
+use crate::engine::rollout::Rolling;
 use crate::engine::shell::EngineSetup;
 use crate::engine::shell::ansible_env;
 use crate::engine::warm::{self, RunnerChoice, WarmRunner, WarmSetup};
@@ -211,6 +212,11 @@ impl Environment {
             max_fail_percentage: c.max_fail_percentage,
             provisioning_tags: c.provisioning_tags.clone(),
             deployment_tags: c.deployment_tags.clone(),
+            provisioning_sequential: c.provisioning_strategy == ProvisioningStrategy::Sequential,
+            rolling: (c.deployment_strategy == DeploymentStrategy::Rolling).then_some(Rolling {
+                canary: c.rolling_canary,
+                max_unavailable: c.rolling_max_unavailable,
+            }),
         }
     }
 

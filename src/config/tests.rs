@@ -29,6 +29,10 @@ health_check_retries: 5
 auto_retry_enabled: true
 max_retries: 2
 max_fail_percentage: 25
+provisioning_strategy: sequential
+deployment_strategy: rolling
+rolling_max_unavailable: 25%
+rolling_canary: 2
 ansible_playbook: /opt/bin/ansible-playbook
 runner: fresh
 refresh_interval: 500ms
@@ -54,6 +58,10 @@ confirm_actions: false
         auto_retry_enabled: true,
         max_retries: 2,
         max_fail_percentage: Some(25.0),
+        provisioning_strategy: ProvisioningStrategy::Sequential,
+        deployment_strategy: DeploymentStrategy::Rolling,
+        rolling_max_unavailable: WindowSize::Percent(25.0),
+        rolling_canary: 2,
         ansible_playbook: "/opt/bin/ansible-playbook".into(),
         runner: RunnerChoice::Fresh,
         refresh_interval: Duration::from_millis(500),
@@ -196,4 +204,71 @@ fn bad_configs_name_file_line_key_and_fix() {
 fn missing_file_means_defaults() {
     let loaded = load(Path::new("/nonexistent/config.yml")).unwrap();
     assert_eq!(loaded.config, Config::default());
+}
+
+/// The origin tool's config.yml, as people moving over have it: it starts without an edit.
+#[test]
+fn the_origins_strategy_keys_are_honoured() {
+    let text = "\
+max_parallel_workers: 3
+provisioning_strategy: parallel     # or sequential
+deployment_strategy: rolling        # or all_at_once, blue_green
+health_check_enabled: true
+health_check_timeout: 30s
+";
+    let config = load_text(text).unwrap().config;
+    assert_eq!(config.provisioning_strategy, ProvisioningStrategy::Parallel);
+    assert_eq!(config.deployment_strategy, DeploymentStrategy::Rolling);
+    assert_eq!(config.rolling_max_unavailable, WindowSize::Servers(1));
+    assert_eq!(config.rolling_canary, 1);
+}
+
+#[test]
+fn strategy_defaults_are_todays_behaviour() {
+    let config = Config::default();
+    assert_eq!(config.provisioning_strategy, ProvisioningStrategy::Parallel);
+    assert_eq!(config.deployment_strategy, DeploymentStrategy::AllAtOnce);
+}
+
+#[test]
+fn rolling_max_unavailable_takes_a_number_or_a_percentage() {
+    for (text, expected) in [
+        ("rolling_max_unavailable: 2\n", WindowSize::Servers(2)),
+        ("rolling_max_unavailable: \"3\"\n", WindowSize::Servers(3)),
+        ("rolling_max_unavailable: 25%\n", WindowSize::Percent(25.0)),
+        (
+            "rolling_max_unavailable: \"12.5 %\"\n",
+            WindowSize::Percent(12.5),
+        ),
+    ] {
+        let config = load_text(text).unwrap().config;
+        assert_eq!(config.rolling_max_unavailable, expected, "{text}");
+    }
+}
+
+/// Each bad value names the file, the key, what is wrong and the fix.
+#[test]
+fn bad_strategy_values_say_what_works() {
+    for (text, says) in [
+        (
+            "deployment_strategy: blue_green\n",
+            "does not implement yet; all_at_once and rolling work",
+        ),
+        ("deployment_strategy: canary\n", "all_at_once"),
+        ("provisioning_strategy: serial\n", "sequential"),
+        ("rolling_max_unavailable: 0\n", "never deploy"),
+        ("rolling_max_unavailable: 0%\n", "outside"),
+        ("rolling_max_unavailable: 150%\n", "outside"),
+        (
+            "rolling_max_unavailable: lots\n",
+            "neither a whole number nor a percentage",
+        ),
+        ("rolling_max_unavailable: -1\n", "negative"),
+        ("rolling_canary: -1\n", "rolling_canary"),
+    ] {
+        let err = format!("{:#}", load_text(text).unwrap_err());
+        assert!(err.contains("inventory/prod/config.yml"), "{text}: {err}");
+        assert!(err.contains(says), "{text}: {err}");
+        assert!(err.contains("fix:"), "{text}: {err}");
+    }
 }

@@ -6,11 +6,13 @@ use super::journal::Record;
 use super::model::{Action, Item, ItemId, Outcome, Purpose, Recap, Slot};
 use super::pool::Pool;
 use super::queue::Queue;
+use super::rollout::{Rollout, RolloutId};
 use super::{Command, EngineEvent, FinishedRun, Input, Policy, RunEvent, ShutdownMode, StopMode};
 use super::{EnqueueRequest, Target};
 use chrono::{DateTime, Utc};
 use log::Level;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 const ENGINE_TARGET: &str = "engine";
@@ -69,6 +71,13 @@ pub struct Core {
     failed: u32,
     /// The latest failed item per (server, action) in this session: what "retry" requeues.
     retryable: BTreeMap<(String, Action), Item>,
+    /// This session's rollouts and the live ones an earlier session left, by id.
+    rollouts: BTreeMap<RolloutId, Arc<Rollout>>,
+    /// Items of live rollout members (deploys; their health checks name them): which rollout
+    /// and server they speak for.
+    rollout_items: HashMap<ItemId, (RolloutId, String)>,
+    /// Something changed that may let a rollout member in.
+    rollouts_dirty: bool,
 }
 
 impl Core {
@@ -86,6 +95,9 @@ impl Core {
             finished: 0,
             failed: 0,
             retryable: BTreeMap::new(),
+            rollouts: BTreeMap::new(),
+            rollout_items: HashMap::new(),
+            rollouts_dirty: false,
         }
     }
 
@@ -122,9 +134,12 @@ impl Core {
     pub fn update(&mut self, input: Input, now: DateTime<Utc>) -> Vec<Effect> {
         let mut fx = Vec::new();
         match input {
-            Input::Command(command) => self.command(command, now, &mut fx),
+            Input::Command(command) => {
+                self.rollouts_dirty = true;
+                self.command(command, now, &mut fx)
+            }
             Input::Run { id, event } => self.run_event(id, event, now, &mut fx),
-            Input::Wake => {}
+            Input::Wake => self.rollouts_dirty = true,
         }
         self.dispatch(now, &mut fx);
         fx
@@ -166,6 +181,8 @@ impl Core {
                 }
             }
             Command::SetServers(servers) => self.set_servers(servers, now, fx),
+            Command::ResumeRollout(which) => self.resume_rollouts(which, now, fx),
+            Command::AbortRollout(which) => self.abort_rollouts(which, now, fx),
             Command::DiscardHeld => {
                 let held = self.queue.drain_held();
                 if !held.is_empty() {
@@ -239,7 +256,7 @@ impl Core {
             .filter_map(|id| self.queue.remove(id))
             .collect();
         for item in items {
-            let reason = "server left the inventory".to_string();
+            let reason = rollouts::LEFT_INVENTORY.to_string();
             let msg = format!("Skipped {} ({reason})", item.describe());
             log(fx, ENGINE_TARGET, Level::Warn, msg);
             self.drop_item(item, Outcome::Skipped { reason }, now, fx);
@@ -247,6 +264,9 @@ impl Core {
     }
 
     fn enqueue(&mut self, request: EnqueueRequest, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        // A dry run changes nothing on the servers: nothing to roll out carefully.
+        let rolling = self.policy.rolling.is_some() && !request.check_mode;
+        let mut deploys: Vec<(String, ItemId)> = Vec::new();
         for server in &request.servers {
             if !self.servers.contains(server) {
                 let msg = format!("Not queued: server {server} is not in the inventory");
@@ -280,8 +300,15 @@ impl Core {
                 {
                     item.purpose = Purpose::HealthCheck { deploy };
                 }
-                previous = Some(self.push(item, now, fx));
+                let id = self.push(item, now, fx);
+                if action == Action::Deploy {
+                    deploys.push((server.clone(), id));
+                }
+                previous = Some(id);
             }
+        }
+        if rolling {
+            self.begin_rollout(deploys, now, fx);
         }
     }
 
@@ -379,9 +406,10 @@ impl Core {
             retried: false,
         })));
         let reason = match outcome {
-            Outcome::Cancelled { .. } => "upstream cancelled",
+            Outcome::Cancelled { .. } => rollouts::UPSTREAM_CANCELLED,
             _ => "upstream failed",
         };
+        self.rollout_item_ended(&item, &outcome, false, now, fx);
         self.skip_dependents(item.id, reason, now, fx);
     }
 
@@ -401,6 +429,7 @@ impl Core {
             fx.push(Effect::Journal(finished_record(
                 &child, &outcome, None, None, None, now,
             )));
+            self.rollout_item_ended(&child, &outcome, false, now, fx);
             fx.push(Effect::Emit(EngineEvent::Finished(FinishedRun {
                 item: child,
                 slot: None,
@@ -493,6 +522,7 @@ impl Core {
 mod dispatch;
 mod finish;
 mod restore;
+mod rollouts;
 pub(crate) use finish::finished_record;
 pub use restore::Restore;
 #[cfg(test)]

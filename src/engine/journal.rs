@@ -2,6 +2,7 @@
 //! crash recovery are derived from it; nothing else about the queue is stored.
 
 use super::model::{Action, Item, ItemId, Outcome, Recap, Slot};
+use super::rollout::{Rollout, RolloutId, Step};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use nix::fcntl::{Flock, FlockArg};
@@ -78,6 +79,19 @@ pub enum Record {
         deploy: ItemId,
         server: String,
         healthy: bool,
+    },
+    /// A rollout began: its servers in order, canary, window and gates. Compaction writes a
+    /// live rollout as one of these, holding its state at that time.
+    RolloutBegan {
+        at: DateTime<Utc>,
+        rollout: Rollout,
+    },
+    /// One step of a rollout (a server let in, deployed, healthy, failed; resumed, aborted).
+    RolloutStep {
+        at: DateTime<Utc>,
+        rollout: RolloutId,
+        #[serde(flatten)]
+        step: Step,
     },
     /// Heads a compacted journal: what the history it replaced said that no run kept in it
     /// says (the next id, successes queued links wait on, the last ETAs).

@@ -11,6 +11,7 @@ pub mod model;
 pub mod pool;
 pub mod proctree;
 pub mod queue;
+pub mod rollout;
 pub mod runlog;
 pub mod runner;
 pub mod shell;
@@ -42,6 +43,11 @@ pub struct Policy {
     pub max_fail_percentage: Option<f64>,
     pub provisioning_tags: Vec<String>,
     pub deployment_tags: Vec<String>,
+    /// provisioning_strategy: sequential: one provision at a time, whatever the pool size.
+    pub provisioning_sequential: bool,
+    /// deployment_strategy: rolling: a deploy queued on several servers at once goes as a
+    /// rollout (`None`: all at once).
+    pub rolling: Option<rollout::Rolling>,
 }
 
 impl Policy {
@@ -111,6 +117,11 @@ pub enum Command {
     /// left it are skipped (nothing runs on a server the operator cannot see); runs in flight
     /// finish.
     SetServers(Vec<String>),
+    /// Let a stopped rollout go on (`None`: every stopped one).
+    ResumeRollout(Option<rollout::RolloutId>),
+    /// Cancel what a rollout has not started (`None`: every live one); its running deploys
+    /// finish.
+    AbortRollout(Option<rollout::RolloutId>),
     /// Requeue the latest failed or interrupted run of each (server, action) the journal
     /// knows (this session's and earlier ones'), of these servers or of all.
     RetryFailed {

@@ -21,6 +21,11 @@ pub enum Action {
 impl Action {
     pub const ALL: [Action; 3] = [Action::Provision, Action::Deploy, Action::Check];
 
+    /// 0, 1, 2 in `ALL`'s order: for per-action arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Provision => "provision",

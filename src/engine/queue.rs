@@ -12,6 +12,7 @@
 mod view;
 
 use super::model::{Action, Item, ItemId, Purpose, Slot};
+use super::rollout::RolloutId;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -26,6 +27,9 @@ pub struct DispatchView<'a> {
     /// Items that finished successfully (chain links wait for these).
     pub succeeded: &'a imbl::HashSet<ItemId>,
     pub now: DateTime<Utc>,
+    /// Actions that may not start one more run now (provisioning_strategy: sequential), by
+    /// `Action::index`.
+    pub at_limit: [bool; 3],
 }
 
 /// Why a pending item is not running yet.
@@ -45,6 +49,16 @@ pub enum Wait {
     Backoff {
         until: DateTime<Utc>,
     },
+    /// Waits for its rollout to let it in; `why` says where the rollout is (filled in by the
+    /// snapshot, which knows the rollouts).
+    Rollout {
+        id: RolloutId,
+        why: String,
+    },
+    /// This action runs on one server at a time, and one runs now.
+    OneAtATime {
+        action: Action,
+    },
     /// Ready, but every worker is busy.
     NoFreeWorker,
 }
@@ -63,6 +77,9 @@ impl fmt::Display for Wait {
                     until.with_timezone(&chrono::Local).format("%H:%M:%S")
                 )
             }
+            Wait::Rollout { id, why } if why.is_empty() => write!(f, "rollout #{id}"),
+            Wait::Rollout { id, why } => write!(f, "rollout #{id}: {why}"),
+            Wait::OneAtATime { action } => write!(f, "{action}s run one at a time"),
             Wait::NoFreeWorker => f.write_str("waiting for a free worker"),
         }
     }
@@ -71,10 +88,11 @@ impl fmt::Display for Wait {
 #[derive(Clone, Debug, Default)]
 pub struct Queue {
     view: QueueView,
-    /// Each server's first item that is not held: where `take_next` looks, so a pop passes over
-    /// at most the busy servers, not every item queued behind them.
-    heads: BTreeSet<Place>,
-    head_of: HashMap<String, Place>,
+    /// Each server's first item that is not held or gated, by its action: where `take_next`
+    /// looks, so a pop passes over at most the busy servers (and none of an action that may not
+    /// start now), not every item queued behind them.
+    heads: [BTreeSet<Place>; 3],
+    head_of: HashMap<String, (Place, Action)>,
     backoffs: BTreeSet<(DateTime<Utc>, ItemId)>,
 }
 
@@ -143,28 +161,59 @@ impl Queue {
         self.refresh_head(&server);
     }
 
-    /// Changes an item through remove and insert, so every index follows.
+    /// Changes an item through remove and insert, so every index follows (its gate too).
     fn modify(&mut self, id: ItemId, change: impl FnOnce(&mut Item)) -> bool {
+        let gate = self.view.gate_of(id);
         let Some(mut item) = self.remove(id) else {
             return false;
         };
         change(&mut item);
+        let server = item.server.clone();
         self.insert(item);
+        if gate.is_some() {
+            self.view.set_gate(id, gate);
+            self.refresh_head(&server);
+        }
         true
     }
 
+    /// `id` waits for `rollout` to let it in.
+    pub fn gate(&mut self, id: ItemId, rollout: RolloutId) {
+        self.set_gate(id, Some(rollout));
+    }
+
+    /// The rollout lets `id` in: it competes for a worker like any item.
+    pub fn open_gate(&mut self, id: ItemId) {
+        self.set_gate(id, None);
+    }
+
+    pub fn gate_of(&self, id: ItemId) -> Option<RolloutId> {
+        self.view.gate_of(id)
+    }
+
+    fn set_gate(&mut self, id: ItemId, rollout: Option<RolloutId>) {
+        let Some(server) = self.get(id).map(|item| item.server.clone()) else {
+            return;
+        };
+        self.view.set_gate(id, rollout);
+        self.refresh_head(&server);
+    }
+
     fn refresh_head(&mut self, server: &str) {
-        let head = self.view.first_not_held(server);
+        let head = self
+            .view
+            .first_open(server)
+            .map(|place| (place, self.view.at(&place).action));
         let old = match head {
-            Some(place) => self.head_of.insert(server.to_string(), place),
+            Some(head) => self.head_of.insert(server.to_string(), head),
             None => self.head_of.remove(server),
         };
         if old != head {
-            if let Some(old) = old {
-                self.heads.remove(&old);
+            if let Some((old, action)) = old {
+                self.heads[action.index()].remove(&old);
             }
-            if let Some(head) = head {
-                self.heads.insert(head);
+            if let Some((head, action)) = head {
+                self.heads[action.index()].insert(head);
             }
         }
     }
@@ -201,25 +250,38 @@ impl Queue {
     /// item can never be handed out twice.
     pub fn take_next(&mut self, view: &DispatchView) -> Option<Item> {
         let mut best: Option<Place> = None;
-        for head in &self.heads {
-            if best.is_some_and(|best| *head > best) {
-                break;
-            }
-            let server = &self.view.at(head).server;
-            if view.busy.contains_key(server) {
+        for action in Action::ALL {
+            if view.at_limit[action.index()] {
                 continue;
             }
-            // The server is free: its first eligible item (usually its head) competes.
-            let eligible = self
-                .view
-                .places_of(server)
-                .take_while(|place| best.is_none_or(|best| *place < best))
-                .find(|place| self.view.blocker(self.view.at(place), view).is_none());
-            if let Some(place) = eligible {
-                best = Some(place);
+            for head in &self.heads[action.index()] {
+                if best.is_some_and(|best| *head > best) {
+                    break;
+                }
+                let server = &self.view.at(head).server;
+                if view.busy.contains_key(server) {
+                    continue;
+                }
+                // The server is free: its first eligible item (usually its head) competes.
+                let eligible = self
+                    .view
+                    .places_of(server)
+                    .take_while(|place| best.is_none_or(|best| *place < best))
+                    .find(|place| self.view.blocker(self.view.at(place), view).is_none());
+                if let Some(place) = eligible {
+                    best = Some(place);
+                }
             }
         }
         self.remove(best?.id)
+    }
+
+    /// Whether an item not held from an earlier session waits out a backoff: it will go by
+    /// itself.
+    pub fn has_backoff_not_held(&self) -> bool {
+        self.backoffs
+            .iter()
+            .any(|(_, id)| self.get(*id).is_some_and(|item| !item.held))
     }
 
     /// Earliest backoff deadline still in the future: when the queue may change its mind.

@@ -139,6 +139,7 @@ impl Engine {
                 succeeded: history.succeeded.clone(),
                 retryable,
                 next_id: history.next_id,
+                rollouts: history.live_rollouts(),
             },
             now,
         );

@@ -4,8 +4,10 @@ use super::StopMode;
 use super::core::RunState;
 use super::model::{Action, Item, ItemId, Recap, Slot};
 use super::queue::{DispatchView, QueueView, Wait};
+use super::rollout::Rollout;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
@@ -24,6 +26,10 @@ pub struct Snapshot {
     /// Items that succeeded (chain links wait for them): with the workers, why an item waits.
     pub succeeded: imbl::HashSet<ItemId>,
     pub workers: Vec<WorkerView>,
+    /// This session's rollouts and the live ones an earlier session left, oldest first.
+    pub rollouts: Vec<Arc<Rollout>>,
+    /// provisioning_strategy: sequential.
+    pub provisioning_sequential: bool,
     pub finished: u32,
     pub failed: u32,
 }
@@ -49,6 +55,34 @@ impl Snapshot {
         }
     }
 
+    pub fn rollout(&self, id: super::rollout::RolloutId) -> Option<&Rollout> {
+        self.rollouts
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.as_ref())
+    }
+
+    /// Why a rollout has not let `item` in: where the rollout is.
+    fn rollout_wait(&self, id: super::rollout::RolloutId, item: &Item) -> String {
+        use super::rollout::Phase;
+        let Some(rollout) = self.rollout(id) else {
+            return String::new();
+        };
+        if item.held {
+            return "held".into();
+        }
+        match &rollout.phase {
+            Phase::Canary => "after the canary".into(),
+            Phase::Window => format!(
+                "window full ({}/{})",
+                rollout.tally().unavailable(),
+                rollout.rules.window
+            ),
+            Phase::Stopped { reason } => format!("stopped: {reason}"),
+            Phase::Done | Phase::Aborted => rollout.step_text(),
+        }
+    }
+
     /// Why one queued item is not running yet.
     pub fn wait_of(&self, item: &Item) -> Wait {
         self.waits().of(item)
@@ -63,20 +97,26 @@ pub struct Waits<'a> {
 
 impl Waits<'_> {
     pub fn of(&self, item: &Item) -> Wait {
+        let mut at_limit = [false; 3];
+        at_limit[Action::Provision.index()] = self.snapshot.provisioning_sequential
+            && self.running.values().any(|a| *a == Action::Provision);
         let view = DispatchView {
             busy: &self.busy,
             running: &self.running,
             succeeded: &self.snapshot.succeeded,
             now: self.snapshot.at,
+            at_limit,
         };
-        self.snapshot
-            .queue
-            .blocker(item, &view)
-            .unwrap_or(if self.snapshot.dispatch_stopped {
-                Wait::Paused
-            } else {
-                Wait::NoFreeWorker
-            })
+        let wait = self.snapshot.queue.blocker(item, &view);
+        match wait {
+            Some(Wait::Rollout { id, .. }) => Wait::Rollout {
+                id,
+                why: self.snapshot.rollout_wait(id, item),
+            },
+            Some(wait) => wait,
+            None if self.snapshot.dispatch_stopped => Wait::Paused,
+            None => Wait::NoFreeWorker,
+        }
     }
 }
 

@@ -15,6 +15,9 @@ impl Core {
         if self.shutdown.is_some() || self.paused.is_some() {
             return;
         }
+        if std::mem::take(&mut self.rollouts_dirty) {
+            self.admit(now, fx);
+        }
         while let Some(slot) = self.pool.free_slot() {
             let busy = self.busy_servers();
             let running = self.running_actions();
@@ -23,6 +26,7 @@ impl Core {
                 running: &running,
                 succeeded: &self.succeeded,
                 now,
+                at_limit: self.actions_at_limit(),
             };
             let Some(item) = self.queue.take_next(&view) else {
                 break;
@@ -77,6 +81,18 @@ impl Core {
             .collect()
     }
 
+    /// Actions that may not start another run now: provisions, when provisioning is
+    /// sequential and one runs.
+    pub(super) fn actions_at_limit(&self) -> [bool; 3] {
+        let mut at_limit = [false; 3];
+        at_limit[Action::Provision.index()] = self.policy.provisioning_sequential
+            && self
+                .runs
+                .values()
+                .any(|run| run.item.action == Action::Provision);
+        at_limit
+    }
+
     pub(super) fn running_actions(&self) -> HashMap<ItemId, Action> {
         self.runs
             .iter()
@@ -92,7 +108,10 @@ impl Core {
         if self.shutdown.is_some() || self.paused.is_some() {
             return true;
         }
-        self.queue.held_count() == self.queue.len()
+        // Dispatch has just taken everything it could with every worker free: what is left
+        // waits for the operator (held, in a stopped rollout, or behind one of those), unless
+        // a backoff will let it go by itself.
+        !self.queue.has_backoff_not_held()
     }
 
     /// Shutdown was asked and the last run has ended.
@@ -119,6 +138,8 @@ impl Core {
             dispatch_stopped: self.paused.is_some() || self.shutdown.is_some(),
             queue: self.queue.view(),
             succeeded: self.succeeded.clone(),
+            rollouts: self.rollouts.values().cloned().collect(),
+            provisioning_sequential: self.policy.provisioning_sequential,
             workers,
             finished: self.finished,
             failed: self.failed,

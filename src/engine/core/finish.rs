@@ -110,6 +110,10 @@ impl Core {
         }
 
         self.follow_up(&item, &outcome, now, fx);
+        if !retried {
+            self.rollout_item_ended(&item, &outcome, true, now, fx);
+        }
+        self.rollouts_dirty = true;
         self.check_fail_rate(now, fx);
     }
 
@@ -244,6 +248,7 @@ impl Core {
         );
         log(fx, ENGINE_TARGET, Level::Info, msg);
         let new_id = self.push(again, now, fx);
+        self.rollout_retarget(item.id, new_id, now, fx);
         if self.queue.repoint_dependents(item.id, new_id) {
             fx.push(Effect::Journal(Record::Repointed {
                 at: now,
@@ -271,7 +276,7 @@ impl Core {
     }
 }
 
-fn failure_detail(outcome: &Outcome) -> String {
+pub(super) fn failure_detail(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Failed { rc, task, .. } => {
             let mut parts = Vec::new();

@@ -3,10 +3,12 @@
 
 use super::{Core, ENGINE_TARGET, Effect, finished_record, log};
 use crate::engine::journal::Record;
-use crate::engine::model::{Item, ItemId, Outcome};
+use crate::engine::model::{Item, ItemId, Outcome, Purpose};
+use crate::engine::rollout::{MemberState, Rollout, Step};
 use chrono::{DateTime, Utc};
 use log::Level;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// What an earlier session left, as the journal says.
 #[derive(Debug, Default)]
@@ -17,6 +19,8 @@ pub struct Restore {
     /// The latest failed or interrupted run per (server, action).
     pub retryable: Vec<Item>,
     pub next_id: ItemId,
+    /// Rollouts under way (or stopped) when the earlier session ended.
+    pub rollouts: Vec<Rollout>,
 }
 
 impl Core {
@@ -27,6 +31,14 @@ impl Core {
     /// succeed (it was interrupted, or failed) are skipped, so nothing waits forever.
     pub fn restore(&mut self, restore: Restore, now: DateTime<Utc>) -> Vec<Effect> {
         let mut fx = Vec::new();
+        // Rollouts first: what happens to their items below (skipped, merged) is theirs to hear.
+        for rollout in restore.rollouts {
+            for member in rollout.members.iter().filter(|m| !m.state.is_final()) {
+                self.rollout_items
+                    .insert(member.item, (rollout.id, member.server.clone()));
+            }
+            self.rollouts.insert(rollout.id, Arc::new(rollout));
+        }
         self.succeeded = restore.succeeded.into_iter().collect();
         self.next_id = self.next_id.max(restore.next_id);
         for item in restore.retryable {
@@ -69,6 +81,7 @@ impl Core {
             );
             log(&mut fx, ENGINE_TARGET, Level::Info, msg);
         }
+        self.regate_rollouts(&merged_into, now, &mut fx);
         // Nothing runs on a server the operator cannot see: held work of servers that left the
         // inventory while fleetdeck was stopped is skipped, saying why.
         self.skip_items_of_gone_servers(now, &mut fx);
@@ -92,6 +105,7 @@ impl Core {
                 self.drop_item(item, outcome, now, &mut fx);
             }
         }
+        self.settle_restored_rollouts(&restore.interrupted, now, &mut fx);
         // Those belong to an earlier session: journaled and logged, not part of this one's results.
         fx.retain(|effect| !matches!(effect, Effect::Emit(_)));
         let held = self.queue.held_count();
@@ -102,5 +116,94 @@ impl Core {
             log(&mut fx, ENGINE_TARGET, Level::Warn, msg);
         }
         fx
+    }
+}
+
+impl Core {
+    /// Members whose deploy is queued wait at their rollout's gate again, in their turn (one
+    /// let in whose deploy had not started is not let in twice).
+    fn regate_rollouts(
+        &mut self,
+        merged_into: &HashMap<ItemId, ItemId>,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let members: Vec<(ItemId, (u64, String))> = self
+            .rollout_items
+            .iter()
+            .map(|(item, member)| (*item, member.clone()))
+            .collect();
+        for (item, (id, server)) in members {
+            let state = self.rollouts[&id].member(&server).map(|m| m.state.clone());
+            if let Some(kept) = merged_into.get(&item) {
+                self.rollout_items.remove(&item);
+                let reason = format!("merged into the same held deploy #{kept}");
+                self.rollout_step(id, Step::Dropped { server, reason }, now, fx);
+                continue;
+            }
+            if !self.queue.contains(item) {
+                continue;
+            }
+            self.queue.gate(item, id);
+            if state == Some(MemberState::Deploying) {
+                self.rollout_step(id, Step::Requeued { server }, now, fx);
+            }
+        }
+    }
+
+    /// Members the journal left in flight get their verdict: a deploy or health check that was
+    /// running when fleetdeck stopped is interrupted, which a rollout counts as failed (nobody
+    /// knows what it left on the server).
+    fn settle_restored_rollouts(
+        &mut self,
+        interrupted: &[ItemId],
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let members: Vec<(ItemId, (u64, String))> = self
+            .rollout_items
+            .iter()
+            .map(|(item, member)| (*item, member.clone()))
+            .collect();
+        for (item, (id, server)) in members {
+            let Some(state) = self.rollouts[&id].member(&server).map(|m| m.state.clone()) else {
+                continue;
+            };
+            let health_pending = || {
+                self.queue
+                    .iter()
+                    .any(|queued| queued.purpose == Purpose::HealthCheck { deploy: item })
+            };
+            let reason = match state {
+                MemberState::Waiting | MemberState::Deploying if interrupted.contains(&item) => {
+                    "deploy interrupted (fleetdeck stopped while it ran)"
+                }
+                MemberState::Waiting | MemberState::Deploying if !self.queue.contains(item) => {
+                    "deploy no longer queued"
+                }
+                MemberState::AwaitingHealth if !health_pending() => {
+                    "health check interrupted (fleetdeck stopped while it ran)"
+                }
+                _ => continue,
+            };
+            let step = Step::Failed {
+                server,
+                reason: reason.to_string(),
+            };
+            self.rollout_step(id, step, now, fx);
+        }
+        let held: Vec<String> = self
+            .rollouts
+            .values()
+            .filter(|r| r.phase.is_live())
+            .map(|r| format!("{} ({})", r.name(), r.step_text()))
+            .collect();
+        if !held.is_empty() {
+            let msg = format!(
+                "Rollout(s) from an earlier session: {}; their deploys are held with the rest",
+                held.join(", ")
+            );
+            log(fx, ENGINE_TARGET, Level::Warn, msg);
+        }
     }
 }

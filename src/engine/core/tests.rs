@@ -29,6 +29,8 @@ fn policy() -> Policy {
         max_fail_percentage: None,
         provisioning_tags: vec!["base".into()],
         deployment_tags: vec!["release".into()],
+        provisioning_sequential: false,
+        rolling: None,
     }
 }
 
@@ -1514,6 +1516,7 @@ fn restored() -> Core {
             succeeded: std::collections::HashSet::from([5]),
             retryable: Vec::new(),
             next_id: 9,
+            rollouts: Vec::new(),
         },
         t0(),
     );
@@ -1530,6 +1533,7 @@ fn restored_items_come_back_held_and_new_work_does_not_wait_for_them() {
             succeeded: std::collections::HashSet::from([5]),
             retryable: Vec::new(),
             next_id: 9,
+            rollouts: Vec::new(),
         },
         t0(),
     );
@@ -1676,6 +1680,7 @@ fn restore_skips_links_of_interrupted_runs() {
             succeeded: Default::default(),
             retryable: Vec::new(),
             next_id: 5,
+            rollouts: Vec::new(),
         },
         t0(),
     );
@@ -1709,6 +1714,7 @@ fn restore_skips_links_of_interrupted_runs() {
             succeeded: Default::default(),
             retryable: Vec::new(),
             next_id: 4,
+            rollouts: Vec::new(),
         },
         t0(),
     );
@@ -1731,6 +1737,7 @@ fn restore_skips_links_of_interrupted_runs() {
             succeeded: Default::default(),
             retryable: Vec::new(),
             next_id: 5,
+            rollouts: Vec::new(),
         },
         t0(),
     );

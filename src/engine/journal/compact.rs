@@ -147,7 +147,12 @@ pub(super) fn live_line_count(replay: &Replay) -> usize {
     let latest: usize = (replay.latest.values())
         .map(|l| 2 + usize::from(!is_skip(l)) + usize::from(l.healthy.is_some()))
         .sum();
-    1 + latest + replay.queued.len() + 2 * replay.running.len() + replay.logs.len()
+    let rollouts = replay
+        .rollouts
+        .values()
+        .filter(|r| r.phase.is_live())
+        .count();
+    1 + latest + replay.queued.len() + 2 * replay.running.len() + replay.logs.len() + rollouts
 }
 
 /// Whether `compacted` says what `original` said to every reader (`view`, without copying
@@ -163,6 +168,7 @@ fn says_the_same(compacted: &Replay, original: &Replay) -> bool {
         && compacted.durations == original.durations
         && compacted.logs == original.logs
         && compacted.started == original.started
+        && compacted.live_rollouts() == original.live_rollouts()
         && asked
             .into_iter()
             .all(|id| compacted.succeeded.contains(&id) == original.succeeded.contains(&id))
@@ -242,6 +248,13 @@ pub(super) fn live_records(replay: &Replay, now: DateTime<Utc>) -> Vec<Record> {
             at,
             id: item.id,
             slot,
+        });
+    }
+    // A live rollout as it stands: one record holds its state (done ones are history).
+    for rollout in replay.live_rollouts() {
+        records.push(Record::RolloutBegan {
+            at: rollout.began_at,
+            rollout,
         });
     }
     // Logs of runs in flight (and any whose start the journal lost): `log_of` finds them.

@@ -4,6 +4,7 @@
 use super::Record;
 use super::wire::Line;
 use crate::engine::model::{Action, Item, ItemId, Outcome, Recap, Slot};
+use crate::engine::rollout::{Rollout, RolloutId};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -31,6 +32,8 @@ pub struct Replay {
     /// the dashboard's ETA.
     pub durations: HashMap<(String, Action), u64>,
     pub next_id: ItemId,
+    /// Every rollout the journal holds, as its steps left it.
+    pub rollouts: BTreeMap<RolloutId, Rollout>,
     /// Lines that could not be read (a torn last line after a crash), by line number.
     pub skipped_lines: Vec<usize>,
     /// The number of the last line that holds anything: a skipped line before it was not torn
@@ -64,6 +67,15 @@ impl Replay {
     /// Queued and never started, in enqueue order.
     pub fn pending(&self) -> Vec<Item> {
         self.queued.values().cloned().collect()
+    }
+
+    /// Rollouts still under way (or stopped): they come back with the work they hold.
+    pub fn live_rollouts(&self) -> Vec<Rollout> {
+        self.rollouts
+            .values()
+            .filter(|rollout| rollout.phase.is_live())
+            .cloned()
+            .collect()
     }
 
     /// Started and never finished, in id order.
@@ -178,6 +190,15 @@ impl Replay {
                     && latest.item.id == deploy
                 {
                     latest.healthy = Some(healthy);
+                }
+            }
+            Record::RolloutBegan { rollout, .. } => {
+                self.next_id = self.next_id.max(rollout.id + 1);
+                self.rollouts.insert(rollout.id, rollout);
+            }
+            Record::RolloutStep { rollout, step, .. } => {
+                if let Some(rollout) = self.rollouts.get_mut(&rollout) {
+                    rollout.apply(&step);
                 }
             }
             Record::Compacted {

@@ -71,6 +71,7 @@ impl World {
             running: &self.running,
             succeeded: &self.succeeded,
             now: self.now,
+            at_limit: [false; 3],
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::{DispatchView, Wait};
 use crate::engine::model::{Item, ItemId};
+use crate::engine::rollout::RolloutId;
 use imbl::{HashMap, OrdMap, OrdSet};
 use std::cmp::Reverse;
 
@@ -31,6 +32,8 @@ pub struct QueueView {
     /// Chain links by the item they wait for (which may be running, not queued).
     dependents: HashMap<ItemId, OrdSet<ItemId>>,
     held: usize,
+    /// Items that wait for their rollout to let them in.
+    gated: HashMap<ItemId, RolloutId>,
 }
 
 impl PartialEq for QueueView {
@@ -113,8 +116,27 @@ impl QueueView {
         &self.order[place]
     }
 
-    pub(super) fn first_not_held(&self, server: &str) -> Option<Place> {
-        self.places_of(server).find(|place| !self.at(place).held)
+    /// The server's first item that may compete for a worker: not held, not waiting for its
+    /// rollout.
+    pub(super) fn first_open(&self, server: &str) -> Option<Place> {
+        self.places_of(server)
+            .find(|place| !self.at(place).held && !self.gated.contains_key(&place.id))
+    }
+
+    /// The rollout `id` waits for, while it is not let in.
+    pub fn gate_of(&self, id: ItemId) -> Option<RolloutId> {
+        self.gated.get(&id).copied()
+    }
+
+    pub(super) fn set_gate(&mut self, id: ItemId, rollout: Option<RolloutId>) {
+        match rollout {
+            Some(rollout) if self.places.contains_key(&id) => {
+                self.gated.insert(id, rollout);
+            }
+            _ => {
+                self.gated.remove(&id);
+            }
+        }
     }
 
     pub(super) fn held_ids(&self) -> Vec<ItemId> {
@@ -148,6 +170,7 @@ impl QueueView {
     pub fn remove(&mut self, id: ItemId) -> Option<Item> {
         let place = self.places.remove(&id)?;
         let item = self.order.remove(&place)?;
+        self.gated.remove(&id);
         if item.held {
             self.held -= 1;
         }
@@ -183,6 +206,12 @@ impl QueueView {
                 .unwrap_or(item.action);
             return Some(Wait::After { id: dep, action });
         }
+        if let Some(&id) = self.gated.get(&item.id) {
+            return Some(Wait::Rollout {
+                id,
+                why: String::new(),
+            });
+        }
         if let Some(until) = item.not_before
             && until > view.now
         {
@@ -190,6 +219,11 @@ impl QueueView {
         }
         if let Some(&(action, slot)) = view.busy.get(&item.server) {
             return Some(Wait::HostBusy { action, slot });
+        }
+        if view.at_limit[item.action.index()] {
+            return Some(Wait::OneAtATime {
+                action: item.action,
+            });
         }
         None
     }

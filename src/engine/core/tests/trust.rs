@@ -247,6 +247,7 @@ fn held_work_of_a_server_that_left_the_inventory_while_stopped_is_skipped_at_sta
             succeeded: Default::default(),
             retryable: Vec::new(),
             next_id: 9,
+            rollouts: Vec::new(),
         },
         t0(),
     );
