@@ -69,6 +69,9 @@ pub struct Core {
     next_id: ItemId,
     finished: u32,
     failed: u32,
+    /// What the failure-rate brake judges: runs outside rollouts (a rollout judges its own
+    /// deploys and health checks against max_fail_percentage, and stops itself).
+    braked: (u32, u32),
     /// The latest failed item per (server, action) in this session: what "retry" requeues.
     retryable: BTreeMap<(String, Action), Item>,
     /// This session's rollouts and the live ones an earlier session left, by id.
@@ -94,6 +97,7 @@ impl Core {
             next_id: 1,
             finished: 0,
             failed: 0,
+            braked: (0, 0),
             retryable: BTreeMap::new(),
             rollouts: BTreeMap::new(),
             rollout_items: HashMap::new(),

@@ -95,6 +95,10 @@ impl Core {
             if outcome.is_failure() {
                 self.failed += 1;
             }
+            if !self.in_rollout(&item) {
+                self.braked.0 += 1;
+                self.braked.1 += u32::from(outcome.is_failure());
+            }
         }
         // What "retry" requeues follows the server's latest run, as the screen shows it.
         let key = (item.server.clone(), item.action);
@@ -262,14 +266,15 @@ impl Core {
         let Some(limit) = self.policy.max_fail_percentage else {
             return;
         };
-        if self.finished < MIN_FINISHED_FOR_FAIL_RATE {
+        let (finished, failed) = self.braked;
+        if finished < MIN_FINISHED_FOR_FAIL_RATE {
             return;
         }
-        let rate = f64::from(self.failed) * 100.0 / f64::from(self.finished);
+        let rate = f64::from(failed) * 100.0 / f64::from(finished);
         if rate > limit {
             let reason = format!(
                 "{} of {} finished runs failed ({rate:.0}% > max_fail_percentage {limit}%)",
-                self.failed, self.finished
+                failed, finished
             );
             self.pause(reason, now, fx);
         }

@@ -208,6 +208,16 @@ impl Core {
         }
     }
 
+    /// Whether `item` is a live rollout member's deploy or its health check: the rollout
+    /// judges it.
+    pub(super) fn in_rollout(&self, item: &Item) -> bool {
+        let deploy = match item.purpose {
+            Purpose::HealthCheck { deploy } => deploy,
+            Purpose::Requested => item.id,
+        };
+        self.rollout_items.contains_key(&deploy)
+    }
+
     /// What an item that ended (ran, or dropped without running) tells its rollout, if it is a
     /// member's deploy or the health check of one.
     pub(super) fn rollout_item_ended(

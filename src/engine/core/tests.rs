@@ -1908,3 +1908,6 @@ fn shutdown_can_escalate() {
 
 #[path = "tests/trust.rs"]
 mod trust;
+
+#[path = "tests/rollouts.rs"]
+mod rollouts;
