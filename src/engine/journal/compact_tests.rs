@@ -215,3 +215,83 @@ fn a_journal_with_a_damaged_middle_line_is_not_compacted() {
         "kept whole for the copy"
     );
 }
+
+/// A stopped rollout survives compaction at the same step; a finished one is history.
+#[test]
+fn a_live_rollout_survives_compaction_and_a_done_one_goes() {
+    use crate::engine::rollout::{Phase, Rollout, Rules, Step};
+    let (_dir, path, _) = history(200, 30_000);
+    let rules = Rules {
+        canary: 1,
+        window: 2,
+        max_fail_percentage: None,
+        health_gate: true,
+    };
+    let members = |base: u64| {
+        (0..4)
+            .map(|i| (format!("rolled-{i}"), base + i))
+            .collect::<Vec<_>>()
+    };
+    let live = Rollout::new(900_001, Action::Deploy, at(), members(900_010), rules);
+    let done = Rollout::new(900_002, Action::Deploy, at(), members(900_020), rules);
+    let step = |rollout: u64, step: Step| Record::RolloutStep {
+        at: at(),
+        rollout,
+        step,
+    };
+    let server = |i: u32| format!("rolled-{i}");
+    let mut records = vec![
+        Record::RolloutBegan {
+            at: at(),
+            rollout: live.clone(),
+        },
+        Record::RolloutBegan {
+            at: at(),
+            rollout: done.clone(),
+        },
+    ];
+    records.push(step(live.id, Step::Admit { server: server(0) }));
+    records.push(step(live.id, Step::Healthy { server: server(0) }));
+    records.push(step(live.id, Step::Admit { server: server(1) }));
+    records.push(step(
+        live.id,
+        Step::Failed {
+            server: server(1),
+            reason: "deploy failed (rc 2)".into(),
+        },
+    ));
+    for i in 0..4 {
+        records.push(step(
+            done.id,
+            Step::Dropped {
+                server: server(i),
+                reason: "cancelled before it ran".into(),
+            },
+        ));
+    }
+    {
+        let mut journal = Journal::open(&path).unwrap();
+        for record in &records {
+            journal.append(record).unwrap();
+        }
+    }
+    let before = replay(&path).unwrap();
+    let kept = before.live_rollouts();
+    assert_eq!(kept.len(), 1);
+    assert!(matches!(&kept[0].phase, Phase::Stopped { reason } if reason.contains("rolled-1")));
+    assert_eq!(before.rollouts[&done.id].phase, Phase::Done);
+
+    let (journal, _) = open_and_replay(&path).unwrap();
+    drop(journal);
+    let after = replay(&path).unwrap();
+    assert!(
+        line_count(&path) * MIN_RATIO < before.last_line,
+        "compacted"
+    );
+    assert_eq!(
+        after.live_rollouts(),
+        kept,
+        "the same step, the same members"
+    );
+    assert!(!after.rollouts.contains_key(&done.id));
+}
