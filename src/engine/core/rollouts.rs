@@ -258,7 +258,7 @@ impl Core {
                 },
                 other => Step::Failed {
                     server,
-                    reason: format!("deploy {}{}", other.label(), failure_detail(other)),
+                    reason: what_went_wrong("deploy", other),
                 },
             };
             self.rollout_step(id, step, now, fx);
@@ -273,7 +273,7 @@ impl Core {
                 Outcome::Succeeded => Step::Healthy { server },
                 other => Step::Failed {
                     server,
-                    reason: format!("health check {}{}", other.label(), failure_detail(other)),
+                    reason: what_went_wrong("health check", other),
                 },
             };
             self.rollout_step(id, step, now, fx);
@@ -364,5 +364,13 @@ impl Core {
             );
             log(fx, ENGINE_TARGET, Level::Warn, msg);
         }
+    }
+}
+
+/// `deploy failed (rc 2, task "X")`, `health check timed out during "Y"`, `deploy cancelled`.
+fn what_went_wrong(run: &str, outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Failed { .. } => format!("{run} failed{}", failure_detail(outcome)),
+        other => format!("{run} {other}"),
     }
 }
