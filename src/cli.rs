@@ -52,8 +52,12 @@ pub enum ActionArg {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// What to run (optional with --resume or --discard-held).
-    #[arg(value_enum, required_unless_present_any = ["resume", "discard_held"])]
+    /// What to run (optional with --resume, --discard-held, --resume-rollout or
+    /// --abort-rollout).
+    #[arg(
+        value_enum,
+        required_unless_present_any = ["resume", "discard_held", "resume_rollout", "abort_rollout"]
+    )]
     pub action: Option<ActionArg>,
     /// Servers or groups by name.
     #[arg(value_name = "SERVER")]
@@ -93,6 +97,17 @@ pub struct RunArgs {
     /// them.
     #[arg(long, conflicts_with = "resume")]
     pub discard_held: bool,
+    /// Continue the rollouts an earlier run left stopped (deployment_strategy: rolling): they
+    /// go on from where they stopped, their waiting servers let in window by window. Implies
+    /// --resume (the held items run too); servers that already finished do not run again.
+    #[arg(long, conflicts_with_all = ["discard_held", "abort_rollout"])]
+    pub resume_rollout: bool,
+    /// Abort the rollouts an earlier session left stopped or unfinished: their deploys that
+    /// have not started (and the chain links after them) are cancelled, nothing more of them
+    /// runs. Happens before anything this run queues; combines with --resume (the other held
+    /// items run) or --discard-held (they are dropped too).
+    #[arg(long)]
+    pub abort_rollout: bool,
 }
 
 /// Passwords for vault-encrypted variables and for become (sudo). Each is read once, kept in

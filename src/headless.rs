@@ -7,12 +7,14 @@ use crate::engine::model::{Action, ItemId};
 use crate::engine::{
     Command, EngineEvent, EnqueueRequest, FinishedRun, ShutdownMode, Snapshot, Target,
 };
-use crate::engine::{Engine, Started};
+use crate::engine::{Engine, EngineHandle, Started};
 use crate::project::Environment;
 use crate::{console_log, summary};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+
+mod start;
 
 /// Nothing ran: a usage error, a bad config, an unknown environment or server.
 pub const EXIT_COULD_NOT_START: u8 = 1;
@@ -28,14 +30,13 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     // A refused run must not start a warm runner or read the inventory first.
     crate::engine::journal::ensure_free(&env.name, &env.journal_path())?;
     // Passwords before anything starts: a run must never wait for one nobody can type.
-    if args.action.is_some() || args.resume {
+    // --resume-rollout releases held items like --resume: work may run either way.
+    let resume = args.resume || args.resume_rollout;
+    if args.action.is_some() || resume {
         crate::secrets::prepare(&env, &args.secrets)?;
     }
     let warm = env.warm_runner()?;
-    if let Some(warm) = warm
-        .as_ref()
-        .filter(|_| args.action.is_some() || args.resume)
-    {
+    if let Some(warm) = warm.as_ref().filter(|_| args.action.is_some() || resume) {
         warm.prewarm();
     }
     let inventory = env.load_inventory()?;
@@ -83,28 +84,32 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
         handle: engine,
         mut events,
         task,
+        snapshot: first,
         ..
     } = Engine::start(setup)?;
-    if let Some(action) = args.action {
-        engine.send(Command::Enqueue(EnqueueRequest {
-            servers,
-            target: match action {
-                ActionArg::Provision => Target::Action(Action::Provision),
-                ActionArg::Deploy => Target::Action(Action::Deploy),
-                ActionArg::Check => Target::Action(Action::Check),
-                ActionArg::Chain => Target::Chain,
-            },
-            tags: args.tags.as_deref().map(split_tags),
-            check_mode: args.check,
-            priority: args.priority,
-        }));
-    }
-    if args.discard_held {
-        engine.send(Command::DiscardHeld);
-    }
-    engine.send(Command::Resume {
-        release_held: args.resume,
+    let enqueue = args.action.map(|action| EnqueueRequest {
+        servers,
+        target: match action {
+            ActionArg::Provision => Target::Action(Action::Provision),
+            ActionArg::Deploy => Target::Action(Action::Deploy),
+            ActionArg::Check => Target::Action(Action::Check),
+            ActionArg::Chain => Target::Chain,
+        },
+        tags: args.tags.as_deref().map(split_tags),
+        check_mode: args.check,
+        priority: args.priority,
     });
+    let asked = start::Asked {
+        enqueue,
+        resume_rollout: args.resume_rollout,
+        abort_rollout: args.abort_rollout,
+        discard_held: args.discard_held,
+        release_held: resume,
+    };
+    for command in start::commands(asked, &first) {
+        engine.send(command);
+    }
+    let mut idle = start::IdleWatch::new(resume);
 
     let mut finished: Vec<FinishedRun> = Vec::new();
     let mut health: BTreeMap<ItemId, bool> = BTreeMap::new();
@@ -113,23 +118,25 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     loop {
         tokio::select! {
             event = events.recv() => match event {
-                Some(EngineEvent::Snapshot(snapshot)) => last = Some(snapshot),
-                // Held items of an earlier session dropped on request (--discard-held) are
-                // not this run's failures; the engine's log line counts them.
+                Some(EngineEvent::Snapshot(snapshot)) => {
+                    if idle.on_snapshot(&snapshot) {
+                        wind_down(&engine, &snapshot);
+                    }
+                    last = Some(snapshot);
+                }
+                // Held items of an earlier session dropped on request (--discard-held, or
+                // cancelled with their rollout by --abort-rollout) are not this run's
+                // failures; the engine's log lines count them.
                 Some(EngineEvent::Finished(run))
-                    if args.discard_held
+                    if (args.discard_held || args.abort_rollout)
                         && run.item.held
                         && matches!(run.outcome, crate::engine::model::Outcome::Cancelled { .. }) => {}
                 Some(EngineEvent::Finished(run)) => finished.push(run),
                 Some(EngineEvent::Health { deploy, healthy, .. }) => { health.insert(deploy, healthy); }
                 Some(EngineEvent::Idle) => {
-                    // Paused by the failure brake: what has not run, will not run in this session.
-                    if let Some(snapshot) = &last {
-                        for queued in snapshot.queue.iter().filter(|item| !item.held) {
-                            engine.send(Command::Cancel(queued.id));
-                        }
+                    if idle.on_idle(last.as_deref()) {
+                        wind_down(&engine, last.as_deref().unwrap_or(&first));
                     }
-                    engine.send(Command::Shutdown(ShutdownMode::Wait));
                 }
                 Some(EngineEvent::Runner(_)) => {}
                 Some(EngineEvent::Stopped) | None => break,
@@ -149,8 +156,8 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     drop(engine);
     task.await??;
 
-    let queue = last.map(|s| s.queue.clone()).unwrap_or_default();
-    let report = summary::Summary::new(finished, health, &queue);
+    let last = last.unwrap_or_default();
+    let report = summary::Summary::new(finished, health, &last.queue, &last.rollouts);
     let mut text = if args.json {
         serde_json::to_string_pretty(&report.to_json())? + "\n"
     } else {
@@ -170,4 +177,19 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
         EXIT_FAILED
     };
     Ok(ExitCode::from(code))
+}
+
+/// The engine is idle: paused by the failure brake, a rollout stopped, or all done. What has
+/// not run will not run in this session, except a stopped rollout's deploys (and the links
+/// after them): they stay queued, held next time, so `--resume-rollout` continues it.
+fn wind_down(engine: &EngineHandle, snapshot: &Snapshot) {
+    let queue = &snapshot.queue;
+    let kept = summary::behind_stopped_rollouts(queue, &snapshot.rollouts);
+    for item in queue
+        .iter()
+        .filter(|item| !item.held && !kept.contains(&item.id))
+    {
+        engine.send(Command::Cancel(item.id));
+    }
+    engine.send(Command::Shutdown(ShutdownMode::Wait));
 }

@@ -2,6 +2,7 @@
 //! derivation lives here (the dashboard shows the same); what the command prints, in `report`.
 
 pub mod report;
+pub mod rollouts;
 
 pub use report::print;
 

@@ -3,8 +3,10 @@
 use crate::engine::FinishedRun;
 use crate::engine::model::{Action, ItemId, Outcome};
 use crate::engine::queue::QueueView;
+use crate::engine::rollout::{Phase, Rollout};
+use crate::status::rollouts::{RolloutFacts, what_to_run};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 pub struct Summary {
@@ -13,6 +15,9 @@ pub struct Summary {
     /// What the queue still held when the run ended. The text and `left_queued` both read
     /// these two counts, so a script and a person are told the same number.
     left: Left,
+    /// The rollouts the run's last snapshot knew: this session's and the live ones an earlier
+    /// session left.
+    rollouts: Vec<RolloutFacts>,
 }
 
 /// Items still queued when the run ended.
@@ -23,13 +28,22 @@ pub struct Left {
     /// Of those, the ones an earlier session left, held: not this run's business, so they do
     /// not make it fail.
     pub from_earlier: usize,
+    /// Of all, the ones waiting behind a stopped rollout (its deploys and their later chain
+    /// links): `--resume-rollout` runs them, not `--resume`.
+    pub behind_rollout: usize,
+    /// Of those, the held ones (an earlier session's).
+    pub held_behind_rollout: usize,
 }
 
 impl Left {
-    pub fn of(queue: &QueueView) -> Left {
+    pub fn of(queue: &QueueView, rollouts: &[impl AsRef<Rollout>]) -> Left {
+        let behind = behind_stopped_rollouts(queue, rollouts);
+        let held = |id: &ItemId| queue.get(*id).is_some_and(|item| item.held);
         Left {
             queued: queue.len(),
             from_earlier: queue.held_count(),
+            behind_rollout: behind.len(),
+            held_behind_rollout: behind.iter().filter(|id| held(id)).count(),
         }
     }
 
@@ -39,11 +53,35 @@ impl Left {
     }
 }
 
+/// The queued items a stopped rollout holds back: its gated deploys and every chain link
+/// waiting behind them. They stay queued when a run ends, so a later `--resume-rollout`
+/// continues the rollout where it stopped.
+pub fn behind_stopped_rollouts(
+    queue: &QueueView,
+    rollouts: &[impl AsRef<Rollout>],
+) -> BTreeSet<ItemId> {
+    let stopped = |id| {
+        rollouts.iter().any(|r| {
+            let r = r.as_ref();
+            r.id == id && matches!(r.phase, Phase::Stopped { .. })
+        })
+    };
+    let mut kept = BTreeSet::new();
+    for item in queue.iter() {
+        if queue.gate_of(item.id).is_some_and(stopped) {
+            kept.insert(item.id);
+            kept.extend(queue.later_links(item.id));
+        }
+    }
+    kept
+}
+
 impl Summary {
     pub fn new(
         mut rows: Vec<FinishedRun>,
         health: BTreeMap<ItemId, bool>,
         queue: &QueueView,
+        rollouts: &[impl AsRef<Rollout>],
     ) -> Summary {
         rows.sort_by(|a, b| {
             (&a.item.server, a.item.action, a.item.id).cmp(&(
@@ -55,7 +93,11 @@ impl Summary {
         Summary {
             rows,
             health,
-            left: Left::of(queue),
+            left: Left::of(queue, rollouts),
+            rollouts: rollouts
+                .iter()
+                .map(|r| RolloutFacts::of(r.as_ref()))
+                .collect(),
         }
     }
 
@@ -118,24 +160,8 @@ impl Summary {
                 recap,
             ]);
         }
-        let widths: Vec<usize> = (0..5)
-            .map(|col| {
-                lines
-                    .iter()
-                    .map(|l| l[col].chars().count())
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
         let mut out = String::from("\n");
-        for line in &lines {
-            let mut text = String::new();
-            for (col, cell) in line.iter().enumerate() {
-                let _ = write!(text, "{cell:<width$}  ", width = widths[col]);
-            }
-            out.push_str(text.trim_end());
-            out.push('\n');
-        }
+        out.push_str(&columns(&lines));
         let problems: Vec<&FinishedRun> = self
             .rows
             .iter()
@@ -164,27 +190,67 @@ impl Summary {
             .collect::<Vec<_>>()
             .join(", ");
         let _ = writeln!(out, "\n{} item(s): {tally}", self.rows.len());
+        out.push_str(&self.rollout_table());
         out
     }
 
-    /// The line under the table when items stay queued; `None` when the queue is empty.
+    /// One row per rollout: its shape, its counts, and where it ended (done, stopped: why,
+    /// aborted); empty when the run had none.
+    fn rollout_table(&self) -> String {
+        if self.rollouts.is_empty() {
+            return String::new();
+        }
+        let header = [
+            "ROLLOUT", "SERVERS", "CANARY", "WINDOW", "HEALTHY", "FAILED", "DROPPED", "WAITING",
+            "PHASE",
+        ];
+        let mut lines = vec![header.map(String::from).to_vec()];
+        for r in &self.rollouts {
+            let counts = [r.servers, r.canary as usize, r.window as usize, r.healthy];
+            let more = [r.failed, r.dropped, r.waiting];
+            let mut line = vec![r.name.clone()];
+            line.extend(counts.iter().chain(&more).map(usize::to_string));
+            line.push(r.step.clone());
+            lines.push(line);
+        }
+        format!("\n{}", columns(&lines))
+    }
+
+    /// The lines under the table when items stay queued or a rollout is left stopped; `None`
+    /// when there is nothing left to do.
     pub fn left_note(&self, env: &str) -> Option<String> {
         let Left {
             queued,
             from_earlier,
+            behind_rollout,
+            held_behind_rollout,
         } = self.left;
-        if queued == 0 {
-            return None;
+        let mut notes = Vec::new();
+        // Items behind a stopped rollout are the rollout's note: `--resume` alone would not
+        // run them.
+        let others = queued - behind_rollout;
+        if others > 0 {
+            let earlier = from_earlier - held_behind_rollout;
+            let earlier = if earlier > 0 {
+                format!(" ({earlier} from an earlier session)")
+            } else {
+                String::new()
+            };
+            notes.push(format!(
+                "{others} item(s) stay queued for later{earlier}: \
+                 `fleetdeck run -e {env} --resume` runs them"
+            ));
         }
-        let earlier = if from_earlier > 0 {
-            format!(" ({from_earlier} from an earlier session)")
-        } else {
-            String::new()
-        };
-        Some(format!(
-            "{queued} item(s) stay queued for later{earlier}: \
-             `fleetdeck run -e {env} --resume` runs them"
-        ))
+        for rollout in self.rollouts.iter().filter(|r| r.is_stopped()) {
+            notes.push(format!(
+                "Rollout {} is stopped ({}); {} deploy(s) wait: {}",
+                rollout.name,
+                rollout.reason.as_deref().unwrap_or("no reason journaled"),
+                rollout.waiting,
+                what_to_run(env)
+            ));
+        }
+        (!notes.is_empty()).then(|| notes.join("\n"))
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -211,16 +277,41 @@ impl Summary {
             "all_succeeded": self.all_succeeded(),
             "left_queued": self.left.queued,
             "left_queued_from_earlier": self.left.from_earlier,
+            "left_queued_behind_rollouts": self.left.behind_rollout,
             "runs": runs,
+            "rollouts": self.rollouts,
         })
     }
+}
+
+/// Rows as text columns, each as wide as its widest cell, two spaces apart.
+fn columns(lines: &[impl AsRef<[String]>]) -> String {
+    let count = lines.first().map_or(0, |l| l.as_ref().len());
+    let widths: Vec<usize> = (0..count)
+        .map(|col| {
+            let width = |l: &_| AsRef::<[String]>::as_ref(l)[col].chars().count();
+            lines.iter().map(width).max().unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in lines {
+        let mut text = String::new();
+        for (col, cell) in line.as_ref().iter().enumerate() {
+            let _ = write!(text, "{cell:<width$}  ", width = widths[col]);
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::model::{Item, Purpose};
+    use crate::engine::rollout::{Rules, Step};
     use chrono::Utc;
+    use std::sync::Arc;
     use std::time::Duration;
 
     fn item(id: ItemId, server: &str, held: bool) -> Item {
@@ -251,7 +342,7 @@ mod tests {
             retried: false,
         };
         let queue = QueueView::of(queue.iter().map(|(id, held)| item(*id, "db-01", *held)));
-        Summary::new(vec![run], BTreeMap::new(), &queue)
+        Summary::new(vec![run], BTreeMap::new(), &queue, &[] as &[Arc<Rollout>])
     }
 
     #[test]
@@ -289,6 +380,95 @@ mod tests {
             assert_eq!(summary.left().queued, left);
             assert_eq!(summary.left_note("demo").as_deref(), note);
             assert_eq!(json["all_succeeded"], succeeded, "{queue:?}");
+        }
+    }
+
+    /// deploy #12 over four servers, canary 1, window 2, after `steps` (each a server's
+    /// number and what happened to it).
+    fn rollout(steps: &[(u32, &str)]) -> Arc<Rollout> {
+        let members = (1..=4).map(|n| (format!("web-0{n}"), 12 + n)).collect();
+        let rules = Rules {
+            canary: 1,
+            window: 2,
+            max_fail_percentage: None,
+            health_gate: false,
+        };
+        let mut rollout = Rollout::new(12, Action::Deploy, Utc::now(), members, rules);
+        for (n, what) in steps {
+            let server = format!("web-0{n}");
+            rollout.apply(&match *what {
+                "in" => Step::Admit { server },
+                "ok" => Step::Healthy { server },
+                "abort" => Step::Aborted,
+                _ => Step::Failed {
+                    server,
+                    reason: what.to_string(),
+                },
+            });
+        }
+        Arc::new(rollout)
+    }
+
+    #[test]
+    fn a_stopped_rollout_is_a_row_and_the_note_says_what_to_run() {
+        let stopped = rollout(&[
+            (1, "in"),
+            (1, "ok"),
+            (2, "in"),
+            (3, "in"),
+            (2, "ok"),
+            (3, "deploy failed (rc 2)"),
+        ]);
+        let summary = Summary::new(
+            Vec::new(),
+            BTreeMap::new(),
+            &QueueView::default(),
+            &[stopped],
+        );
+        let table = summary.table();
+        assert!(
+            table.contains(
+                "ROLLOUT     SERVERS  CANARY  WINDOW  HEALTHY  FAILED  DROPPED  WAITING  PHASE\n\
+                 deploy #12  4        1       2       2        1       0        1        \
+                 stopped: web-03 deploy failed (rc 2)\n"
+            ),
+            "{table}"
+        );
+        assert_eq!(
+            summary.left_note("demo").as_deref(),
+            Some(
+                "Rollout deploy #12 is stopped (web-03 deploy failed (rc 2)); 1 deploy(s) wait: \
+                 `fleetdeck run -e demo --resume-rollout` continues it, \
+                 `fleetdeck run -e demo --abort-rollout` cancels the rest"
+            )
+        );
+        let json = summary.to_json();
+        let row = &json["rollouts"][0];
+        assert_eq!(row["name"], "deploy #12");
+        assert_eq!(row["phase"], "stopped");
+        assert_eq!(row["reason"], "web-03 deploy failed (rc 2)");
+        assert_eq!(row["waiting_servers"], serde_json::json!(["web-04"]));
+        assert_eq!(
+            (row["healthy"].clone(), row["failed"].clone()),
+            (2.into(), 1.into())
+        );
+    }
+
+    #[test]
+    fn a_finished_or_aborted_rollout_leaves_no_note() {
+        let every = [(1, "in"), (1, "ok"), (2, "in"), (3, "in"), (2, "ok")];
+        let done = rollout(&[&every[..], &[(3, "ok"), (4, "in"), (4, "ok")]].concat());
+        let aborted = rollout(&[&every[..], &[(0, "abort")]].concat());
+        for (rollout, phase) in [(done, "done"), (aborted, "aborted")] {
+            let summary = Summary::new(
+                Vec::new(),
+                BTreeMap::new(),
+                &QueueView::default(),
+                &[rollout],
+            );
+            assert_eq!(summary.left_note("demo"), None);
+            assert!(summary.table().lines().last().unwrap().ends_with(phase));
+            assert_eq!(summary.to_json()["rollouts"][0]["phase"], phase);
         }
     }
 }

@@ -3,6 +3,7 @@
 //! facts as JSON. One `Report` feeds the table, the lists, the JSON and `--exit-code`, so they
 //! cannot disagree.
 
+use super::rollouts::{self, RolloutFacts};
 use super::{FleetStatus, LastRun, age, derive};
 use crate::engine::journal::{self, Record, Replay};
 use crate::engine::model::{Action, Item, ItemId, Outcome};
@@ -54,6 +55,8 @@ pub struct Report {
     pub holder: Option<u32>,
     /// Queued and never started: "deploy on web-01 (#12)", in enqueue order.
     pub queued: Vec<String>,
+    /// Rollouts still under way or stopped, with the deploys they hold.
+    pub rollouts: Vec<RolloutFacts>,
     /// When each run started, by id: the journal's `started` records.
     started: HashMap<ItemId, DateTime<Utc>>,
 }
@@ -69,6 +72,7 @@ impl Report {
         holder: Option<u32>,
     ) -> Report {
         let unfinished = replay.interrupted();
+        let live = replay.live_rollouts();
         let mut running = Vec::new();
         if holder.is_some() {
             // Another fleetdeck owns the journal: what it started and has not finished, it is
@@ -114,8 +118,17 @@ impl Report {
             queued: replay
                 .pending()
                 .iter()
-                .map(|item| format!("{} on {} (#{})", item.action, item.server, item.id))
+                .map(|item| {
+                    // `--resume` alone does not let a stopped rollout's deploys go: say whose.
+                    let rollout = live
+                        .iter()
+                        .find(|r| r.members.iter().any(|m| m.item == item.id));
+                    let of = rollout.map(|r| format!(", in rollout {}", r.name()));
+                    let of = of.unwrap_or_default();
+                    format!("{} on {} (#{}){of}", item.action, item.server, item.id)
+                })
                 .collect(),
+            rollouts: live.iter().map(RolloutFacts::of).collect(),
             started,
         }
     }
@@ -241,6 +254,11 @@ impl Report {
                 out.push_str(&run_entry(run, now));
             }
         }
+        out.push_str(&rollouts::live_text(
+            &self.rollouts,
+            &self.environment,
+            self.holder,
+        ));
         if !self.queued.is_empty() {
             let count = self.queued.len();
             let _ = match self.holder {
@@ -283,6 +301,7 @@ impl Report {
             "failing": failing,
             "running": self.running,
             "in_use_by_pid": self.holder,
+            "rollouts": self.rollouts,
         })
     }
 }
