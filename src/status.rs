@@ -6,12 +6,14 @@ pub mod rollouts;
 
 pub use report::print;
 
-use crate::engine::journal::{Latest, Replay};
+use crate::engine::journal::{Latest, Record, Replay};
 use crate::engine::model::{Action, ItemId, Outcome};
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -69,6 +71,24 @@ pub fn last_durations(replay: &Replay) -> HashMap<(String, Action), Duration> {
         .iter()
         .map(|(key, ms)| (key.clone(), Duration::from_millis(*ms)))
         .collect()
+}
+
+/// When each run's child started. The replay knows who started, not when, so the `started`
+/// records are read once more; unreadable lines are the replay's to report.
+fn started_times(path: &Path) -> Result<HashMap<ItemId, DateTime<Utc>>> {
+    let mut times = HashMap::new();
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(times),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    for line in BufReader::new(file).split(b'\n') {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if let Ok(Record::Started { at, id, .. }) = serde_json::from_slice::<Record>(&line) {
+            times.insert(id, at);
+        }
+    }
+    Ok(times)
 }
 
 /// "12s", "5m", "3h", "2d".

@@ -4,7 +4,7 @@
 //! cannot disagree.
 
 use super::rollouts::{self, RolloutFacts};
-use super::{FleetStatus, LastRun, age, derive};
+use super::{FleetStatus, LastRun, age, derive, started_times};
 use crate::engine::journal::{self, Record, Replay};
 use crate::engine::model::{Action, Item, ItemId, Outcome};
 use crate::project::Environment;
@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write;
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// A run named in a list: one cut by a crash, or one running now.
@@ -119,12 +119,7 @@ impl Report {
                 .pending()
                 .iter()
                 .map(|item| {
-                    // `--resume` alone does not let a stopped rollout's deploys go: say whose.
-                    let rollout = live
-                        .iter()
-                        .find(|r| r.members.iter().any(|m| m.item == item.id));
-                    let of = rollout.map(|r| format!(", in rollout {}", r.name()));
-                    let of = of.unwrap_or_default();
+                    let of = rollouts::member_of(&live, item.id);
                     format!("{} on {} (#{}){of}", item.action, item.server, item.id)
                 })
                 .collect(),
@@ -360,24 +355,6 @@ fn log_line(log: Option<&Path>) -> String {
         Some(log) => format!("    log: {}\n", log.display()),
         None => "    no log: the run ended before its child started\n".into(),
     }
-}
-
-/// When each run's child started. The replay knows who started, not when, so the `started`
-/// records are read once more; unreadable lines are the replay's to report.
-fn started_times(path: &Path) -> Result<HashMap<ItemId, DateTime<Utc>>> {
-    let mut times = HashMap::new();
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(times),
-        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
-    };
-    for line in BufReader::new(file).split(b'\n') {
-        let line = line.with_context(|| format!("reading {}", path.display()))?;
-        if let Ok(Record::Started { at, id, .. }) = serde_json::from_slice::<Record>(&line) {
-            times.insert(id, at);
-        }
-    }
-    Ok(times)
 }
 
 /// Prints the status of `env`; returns whether any server's latest outcome is failing.

@@ -2,7 +2,7 @@
 //! `fleetdeck status` both print, from one struct, so the two commands name a stopped rollout,
 //! its reason and its waiting servers the same way.
 
-use crate::engine::model::Action;
+use crate::engine::model::{Action, ItemId};
 use crate::engine::rollout::{MemberState, Phase, Rollout, RolloutId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -87,6 +87,15 @@ impl RolloutFacts {
     pub fn is_live(&self) -> bool {
         matches!(self.phase, "canary" | "window" | "stopped")
     }
+}
+
+/// ", in rollout deploy #12" when item `id` is a deploy of one of `live`: `--resume` alone does
+/// not let a stopped rollout's deploys go, so a held list says whose they are.
+pub fn member_of(live: &[Rollout], id: ItemId) -> String {
+    let rollout = live.iter().find(|r| r.members.iter().any(|m| m.item == id));
+    rollout
+        .map(|r| format!(", in rollout {}", r.name()))
+        .unwrap_or_default()
 }
 
 /// What to run about rollouts left stopped (or cut short) in `env`; the same words under the

@@ -272,3 +272,72 @@ fn a_server_the_inventory_no_longer_has_is_listed_and_said_to_be_gone() {
     assert!(table.contains("web-07 (not in the inventory)"), "{table}");
     assert!(!table.contains("web-01 (not"), "{table}");
 }
+
+#[test]
+fn a_stopped_rollout_names_its_waiting_servers_and_what_to_run() {
+    use crate::engine::rollout::{Rollout, Rules, Step};
+    let mut journal = Journal::new();
+    journal.ran(1, "web-01", Action::Deploy, Outcome::Succeeded);
+    journal.ran(2, "db-01", Action::Deploy, failed());
+    journal.queue(3, "db-02", Action::Deploy, false);
+    let members = vec![
+        ("web-01".to_string(), 1),
+        ("db-01".to_string(), 2),
+        ("db-02".to_string(), 3),
+    ];
+    let rules = Rules {
+        canary: 1,
+        window: 2,
+        max_fail_percentage: None,
+        health_gate: false,
+    };
+    let rollout = Rollout::new(4, Action::Deploy, at(0), members, rules);
+    journal
+        .replay
+        .apply(&Record::RolloutBegan { at: at(0), rollout });
+    let reason = "deploy failed (rc 2, task \"Verify release checksum\")";
+    for step in [
+        Step::Admit {
+            server: "web-01".into(),
+        },
+        Step::Healthy {
+            server: "web-01".into(),
+        },
+        Step::Admit {
+            server: "db-01".into(),
+        },
+        Step::Failed {
+            server: "db-01".into(),
+            reason: reason.into(),
+        },
+    ] {
+        journal.replay.apply(&Record::RolloutStep {
+            at: at(3),
+            rollout: 4,
+            step,
+        });
+    }
+    let report = journal.report(None);
+    let text = report.text(now());
+    assert!(
+        text.contains(&format!(
+            "\nRollouts left unfinished (their deploys wait, held):\n  \
+             deploy #4: stopped: db-01 {reason} (1/3 healthy · 1 failed · 1 waiting; canary 1, \
+             window 2)\n    waiting: db-02\n  \
+             `fleetdeck run -e demo --resume-rollout` continues it, \
+             `fleetdeck run -e demo --abort-rollout` cancels the rest\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("  deploy on db-02 (#3), in rollout deploy #4\n"),
+        "the held list says whose it is: {text}"
+    );
+    let json = report.json();
+    assert_eq!(json["rollouts"][0]["phase"], "stopped");
+    assert_eq!(json["rollouts"][0]["waiting_servers"][0], "db-02");
+    assert_eq!(
+        json["held"][0],
+        "deploy on db-02 (#3), in rollout deploy #4"
+    );
+}
