@@ -67,6 +67,8 @@ fn setup(work: &Path, name: &str, program: &Path, hosts: &[String], workers: u32
             max_fail_percentage: None,
             provisioning_tags: Vec::new(),
             deployment_tags: Vec::new(),
+            provisioning_sequential: false,
+            rolling: None,
         },
         cancel_grace: Duration::from_secs(5),
         servers: hosts.to_vec(),

@@ -68,6 +68,7 @@ pub fn queue_operations() {
             running: &running,
             succeeded: &succeeded,
             now: Utc::now(),
+            at_limit: [false; 3],
         };
         let started = Instant::now();
         for _ in 0..OPS {
@@ -109,6 +110,8 @@ fn policy(workers: u32) -> Policy {
         max_fail_percentage: None,
         provisioning_tags: Vec::new(),
         deployment_tags: Vec::new(),
+        provisioning_sequential: false,
+        rolling: None,
     }
 }
 
