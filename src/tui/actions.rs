@@ -159,6 +159,8 @@ impl App {
             }
             Action::Retry => return self.retry(),
             Action::DiscardHeld => return self.discard_held(),
+            Action::ContinueRollout => return self.continue_rollout(),
+            Action::AbortRollout => return self.abort_rollout(),
             Action::ReloadInventory => {
                 self.notice = Some("reading the inventory again…".into());
                 return vec![Effect::ReloadInventory];

@@ -150,6 +150,9 @@ pub struct App {
     /// An item whose priority the operator changed, and to what: the queue cursor follows it
     /// to its new place once the engine has moved it, so the next K or J moves it again.
     pub follow_queued: Option<(crate::engine::model::ItemId, i32)>,
+    /// The rollout that ended last and the snapshot time it was first seen ended: the strip
+    /// under the header shows its verdict for a while.
+    pub rollout_ended: Option<(crate::engine::rollout::RolloutId, DateTime<Utc>)>,
 }
 
 impl App {
@@ -180,6 +183,7 @@ impl App {
             unusable: BTreeMap::new(),
             become_asked: BTreeSet::new(),
             follow_queued: None,
+            rollout_ended: None,
         }
     }
 
@@ -217,6 +221,7 @@ impl App {
 
     /// Folds one engine event; returns whether the screen must change.
     pub fn apply(&mut self, event: EngineEvent) -> Vec<Effect> {
+        self.note_ended_rollouts(&event);
         match event {
             EngineEvent::Snapshot(snapshot) => {
                 let busy = snapshot.active > 0;

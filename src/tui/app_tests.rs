@@ -338,6 +338,21 @@ fn expect(action: Action, scope: Scope, app: &App, effects: &[Effect]) {
             assert_eq!(effects, none);
             assert_eq!(confirmed(app), engine(Command::DiscardHeld));
         }
+        // No rollout in the busy fleet: the footer says so (app_tests/rollouts.rs has the rest).
+        Action::ContinueRollout => {
+            assert_eq!(effects, none);
+            assert_eq!(
+                app.notice.as_deref(),
+                Some("no rollout is stopped: nothing to continue")
+            );
+        }
+        Action::AbortRollout => {
+            assert_eq!(effects, none);
+            assert_eq!(
+                app.notice.as_deref(),
+                Some("no rollout under way: nothing to abort")
+            );
+        }
         Action::CommandLine => assert!(matches!(app.mode, Mode::Command(_))),
         // Servers pane, cursor on db-01: no run and no history there.
         Action::Open => {
@@ -1418,3 +1433,6 @@ fn stopped_engine_closes_the_dashboard() {
 
 #[path = "app_tests/trust.rs"]
 mod trust;
+
+#[path = "app_tests/rollouts.rs"]
+mod rollouts;

@@ -60,6 +60,10 @@ pub enum Action {
     Retry,
     /// Drop the items held from an earlier session.
     DiscardHeld,
+    /// Let a stopped rollout go on (asks first).
+    ContinueRollout,
+    /// Cancel what a live rollout has not started (asks first).
+    AbortRollout,
     /// Read the inventory again.
     ReloadInventory,
     /// Open the `:` command line.
@@ -355,6 +359,20 @@ pub const NORMAL: &[Binding] = &[
         S::Global,
         A::DiscardHeld,
         "discard items held from an earlier session (asks)",
+        None,
+    ),
+    bind(
+        &[ch('C')],
+        S::Global,
+        A::ContinueRollout,
+        "continue a stopped rollout (asks)",
+        None,
+    ),
+    bind(
+        &[ch('A')],
+        S::Global,
+        A::AbortRollout,
+        "abort a rollout: cancel its queued deploys (asks)",
         None,
     ),
     bind(

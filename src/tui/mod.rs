@@ -11,6 +11,7 @@ mod fixtures;
 pub mod intents;
 pub mod keymap;
 pub mod picker;
+pub mod rollouts;
 pub mod ui;
 pub mod viewer;
 

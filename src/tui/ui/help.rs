@@ -79,9 +79,11 @@ pub fn draw(frame: &mut Frame, area: Rect, scroll: u16) {
         .min_by_key(|&at| at.abs_diff(lines.len() - at))
         .unwrap_or(0);
     let rows = split.max(lines.len() - split) as u16;
-    let two_columns = area.width >= 120 && area.height >= rows + 2;
+    // Two columns taller than the screen scroll together, as one column does: on a wide screen
+    // that is still far less to scroll.
+    let two_columns = area.width >= 120;
     let (width, height) = if two_columns {
-        (column * 2 + COLUMN_GAP + 2, rows + 2)
+        (column * 2 + COLUMN_GAP + 2, (rows + 2).min(area.height))
     } else {
         (70, area.height)
     };
@@ -97,8 +99,9 @@ pub fn draw(frame: &mut Frame, area: Rect, scroll: u16) {
         let [l, r] = Layout::horizontal([Constraint::Fill(1); 2])
             .spacing(COLUMN_GAP)
             .areas(inner);
-        frame.render_widget(Paragraph::new(lines), l);
-        frame.render_widget(Paragraph::new(right), r);
+        let scroll = scroll.min(rows.saturating_sub(inner.height));
+        frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), l);
+        frame.render_widget(Paragraph::new(right).scroll((scroll, 0)), r);
     } else {
         let most = (lines.len() as u16).saturating_sub(inner.height);
         frame.render_widget(Paragraph::new(lines).scroll((scroll.min(most), 0)), inner);

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! ┌ header: env · mode · workers · counts · paused · elapsed ─────────────────────┐
+//! │ rollouts: one line per rollout under way (only while there is one)             │
 //! ├ Servers ───────────────────┬ Workers (one panel per slot) ────────────────────┤
 //! │ name groups  P  D  C        │ ┌ 1 web-01 deploy ┐ ┌ 2 db-01 check ┐ ┌ 3 idle ┐ │
 //! │                             │ └─────────────────┘ └───────────────┘ └────────┘ │
@@ -17,6 +18,7 @@ pub(crate) mod help;
 pub(crate) mod logs;
 pub(crate) mod modal;
 pub(crate) mod queue;
+pub(crate) mod rollouts;
 pub(crate) mod servers;
 pub mod style;
 pub(crate) mod viewer;
@@ -45,13 +47,16 @@ pub fn draw(frame: &mut Frame, app: &App, logs: &TuiWidgetState, now: DateTime<U
         );
         return;
     }
-    let [top, body, bottom] = Layout::vertical([
+    let strip = rollouts::height(app, area.height, now);
+    let [top, strip_area, body, bottom] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(strip),
         Constraint::Min(0),
         Constraint::Length(1),
     ])
     .areas(area);
     header::draw(frame, top, app, now);
+    rollouts::draw(frame, strip_area, app, now);
     footer::draw(frame, bottom, app);
 
     let [left, right] =

@@ -2,6 +2,7 @@
 
 use super::style;
 use crate::engine::model::Action as Job;
+use crate::engine::rollout::{Member, MemberState};
 use crate::status::age;
 use crate::tui::app::{App, Pane};
 use chrono::{DateTime, Utc};
@@ -14,8 +15,13 @@ use std::collections::HashMap;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     let area = if app.details {
+        // One more line for the cursor server's part in a rollout.
+        let in_rollout = app
+            .cursor_server()
+            .is_some_and(|server| app.rollout_of(&server).is_some());
+        let height = if in_rollout { 9 } else { 8 };
         let [list, details] =
-            Layout::vertical([Constraint::Min(5), Constraint::Length(8)]).areas(area);
+            Layout::vertical([Constraint::Min(5), Constraint::Length(height)]).areas(area);
         draw_details(frame, details, app, now);
         list
     } else {
@@ -35,6 +41,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     let cursor = app.cursor(Pane::Servers);
     let first = cursor.saturating_sub(height.saturating_sub(1));
     let activity = Activity::of(app);
+    // The outcome columns get narrower than their width here (see `widths`).
+    let narrow = area.width < NARROW;
     let rows = visible.iter().skip(first).take(height.max(1)).map(|row| {
         let mark = if app.selected.contains(&row.name) {
             "●"
@@ -47,12 +55,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
             Cell::from(row.groups.join(",")).style(Style::new().fg(style::DIM)),
         ];
         for job in Job::ALL {
-            cells.push(action_cell(app, &activity, &row.name, job, now));
+            cells.push(action_cell(app, &activity, &row.name, job, now, narrow));
         }
         Row::new(cells)
     });
     // Narrow screens drop the groups column before cutting the outcome columns.
-    let groups_width = if area.width >= 56 {
+    let groups_width = if !narrow {
         Constraint::Min(4)
     } else {
         Constraint::Length(0)
@@ -71,10 +79,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
+/// Below this width the groups column goes, and a rollout member's mark takes its outcome's
+/// age's place (the outcome columns are cut to a few characters).
+const NARROW: u16 = 56;
+
 /// What runs and waits, per server, gathered once per frame.
 struct Activity<'a> {
     running: HashMap<&'a str, Job>,
     queue: &'a crate::engine::queue::QueueView,
+    /// Each server's part in the rollout under way that it is in (the newest, should there be
+    /// two: they come oldest first, so the newest is written last).
+    members: HashMap<&'a str, &'a Member>,
 }
 
 impl<'a> Activity<'a> {
@@ -86,9 +101,18 @@ impl<'a> Activity<'a> {
             .filter_map(|w| w.run.as_ref())
             .map(|run| (run.item.server.as_str(), run.item.action))
             .collect();
+        let members = app
+            .snapshot
+            .rollouts
+            .iter()
+            .filter(|r| r.phase.is_live())
+            .flat_map(|r| r.members.iter())
+            .map(|m| (m.server.as_str(), m))
+            .collect();
         Activity {
             running,
             queue: &app.snapshot.queue,
+            members,
         }
     }
 
@@ -105,14 +129,29 @@ impl<'a> Activity<'a> {
 /// What is happening for one server and action: a run in flight, else the latest outcome
 /// (with its age, and `c` for a dry run), followed by a mark when more is queued (`·`) or
 /// held from an earlier session (`‖`): a queued item never hides what last happened.
+/// A deploy in a rollout under way says its part instead of the queued mark (see `member_mark`).
 fn action_cell(
     app: &App,
     activity: &Activity,
     server: &str,
     job: Job,
     now: DateTime<Utc>,
+    narrow: bool,
 ) -> Cell<'static> {
-    if activity.running.get(server) == Some(&job) {
+    let member = (job == Job::Deploy)
+        .then(|| activity.members.get(server).copied())
+        .flatten();
+    let running = activity.running.get(server) == Some(&job);
+    // A canary going first is the one thing to watch: its word replaces the outcome while it
+    // deploys.
+    if member.is_some_and(|m| m.canary && m.state == MemberState::Deploying) {
+        let glyph = if running { style::RUNNING.0 } else { "▷" };
+        return Cell::from(Span::styled(
+            format!("{glyph} canary"),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    if running {
         return Cell::from(Span::styled(
             style::RUNNING.0,
             Style::new().fg(style::RUNNING.1),
@@ -125,15 +164,30 @@ fn action_cell(
             if last.check_mode {
                 spans.push(Span::styled(style::CHECK_MODE.0, style::CHECK_MODE.1));
             }
-            spans.push(Span::styled(
-                format!(" {}", age(last.at, now)),
-                Style::new().fg(style::DIM),
-            ));
+            // On a narrow screen a rollout member's part matters more than how old its last
+            // outcome is: the age gives way so the mark is not cut off.
+            let marked = member.is_some_and(|m| member_mark(m, false).is_some());
+            if !(narrow && marked) {
+                spans.push(Span::styled(
+                    format!(" {}", age(last.at, now)),
+                    Style::new().fg(style::DIM),
+                ));
+            }
             spans
         }
         None => Vec::new(),
     };
-    match activity.queued(server, job) {
+    let queued = activity.queued(server, job);
+    if let Some(member) = member
+        && let Some((mark, color)) = member_mark(member, queued == Some(true))
+    {
+        if !spans.is_empty() {
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled(mark, Style::new().fg(color)));
+        return Cell::from(Line::from(spans));
+    }
+    match queued {
         Some(held) => {
             let (mark, color) = if held { style::HELD } else { style::QUEUED };
             if !spans.is_empty() {
@@ -147,6 +201,20 @@ fn action_cell(
         None => {}
     }
     Cell::from(Line::from(spans))
+}
+
+/// A rollout member's part, after its last outcome: `◌` waits its turn (`‖` held from an
+/// earlier session), `▷` is let in and waits for a worker, `?` is deployed and waits for its
+/// health check, `♥` passed it. A failed or dropped member shows its outcome and no mark.
+fn member_mark(member: &Member, held: bool) -> Option<(&'static str, Color)> {
+    match member.state {
+        MemberState::Waiting if held => Some(style::HELD),
+        MemberState::Waiting => Some(("◌", Color::Blue)),
+        MemberState::Deploying => Some(("▷", Color::Cyan)),
+        MemberState::AwaitingHealth => Some(("?", Color::Cyan)),
+        MemberState::Healthy => Some(("♥", Color::Green)),
+        MemberState::Failed { .. } | MemberState::Dropped { .. } => None,
+    }
 }
 
 fn draw_details(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
@@ -197,6 +265,21 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
         .collect();
     if !waiting.is_empty() {
         lines.push(Line::from(format!("queued: {}", waiting.join(", "))));
+    }
+    if let Some((rollout, member)) = app.rollout_of(&server) {
+        let canary = if member.canary { " (canary)" } else { "" };
+        let detail = match &member.state {
+            MemberState::Failed { reason } | MemberState::Dropped { reason } => {
+                format!(": {reason}")
+            }
+            _ => String::new(),
+        };
+        lines.push(Line::from(format!(
+            "rollout {} ({}): {}{canary}{detail}",
+            rollout.name(),
+            rollout.step_text(),
+            member.state.label()
+        )));
     }
     if let Some(run) = app.running_on(&server) {
         lines.push(Line::from(Span::styled(

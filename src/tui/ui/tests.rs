@@ -610,3 +610,6 @@ fn pane_workers_compact() {
 
 #[path = "tests/trust.rs"]
 mod trust;
+
+#[path = "tests/rollouts.rs"]
+mod rollouts;

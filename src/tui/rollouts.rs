@@ -1,0 +1,185 @@
+//! Rollouts as the dashboard sees them: which ones the strip under the header shows, which one
+//! `C` and `A` act on, and the questions they ask first. Pure: no terminal, no clock, no I/O.
+
+use super::app::{App, Effect, Mode, Pane};
+use super::dialogs::{Confirm, Dialog};
+use super::intents::plural;
+use crate::engine::Command;
+use crate::engine::rollout::{Member, MemberState, Phase, Rollout};
+use crate::engine::{EngineEvent, Snapshot};
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// How long a finished rollout stays on the strip: long enough to read its verdict, short
+/// enough that the strip goes once nothing is left to watch.
+pub const ENDED_SHOWN: TimeDelta = TimeDelta::seconds(60);
+
+impl App {
+    /// The live rollout `server` is a member of (the newest, should there be two), with its
+    /// part in it.
+    pub fn rollout_of(&self, server: &str) -> Option<(&Rollout, &Member)> {
+        self.snapshot
+            .rollouts
+            .iter()
+            .rev()
+            .filter(|r| r.phase.is_live())
+            .find_map(|r| Some((r.as_ref(), r.member(server)?)))
+    }
+
+    /// Its members still waiting wait on items held from an earlier session: nothing moves
+    /// until the operator runs (P) or discards (X) them.
+    pub fn rollout_held(&self, rollout: &Rollout) -> bool {
+        rollout.phase.is_live()
+            && rollout.members.iter().any(|m| {
+                !m.state.is_final()
+                    && self
+                        .snapshot
+                        .queue
+                        .get(m.item)
+                        .is_some_and(|item| item.held)
+            })
+    }
+
+    /// What the strip shows: stopped rollouts first (they wait for the operator), then the
+    /// other live ones, then the one that ended last, for `ENDED_SHOWN`.
+    pub fn shown_rollouts(&self, now: DateTime<Utc>) -> Vec<&Rollout> {
+        let rollouts = || self.snapshot.rollouts.iter().map(|r| r.as_ref());
+        let mut shown: Vec<&Rollout> = rollouts()
+            .filter(|r| matches!(r.phase, Phase::Stopped { .. }))
+            .chain(rollouts().filter(|r| matches!(r.phase, Phase::Canary | Phase::Window)))
+            .collect();
+        if let Some((id, at)) = self.rollout_ended
+            && now - at < ENDED_SHOWN
+            && let Some(ended) = self.snapshot.rollout(id).filter(|r| !r.phase.is_live())
+        {
+            shown.push(ended);
+        }
+        shown
+    }
+
+    /// Notes a rollout that ended between the last snapshot and `next` (both this session's:
+    /// the engine keeps every rollout it began), so the strip can show its verdict a while.
+    pub(super) fn note_ended_rollouts(&mut self, next: &EngineEvent) {
+        let EngineEvent::Snapshot(next) = next else {
+            return;
+        };
+        let before: &Snapshot = &self.snapshot;
+        let ended = next
+            .rollouts
+            .iter()
+            .filter(|r| !r.phase.is_live())
+            .filter(|r| before.rollout(r.id).is_none_or(|was| was.phase.is_live()))
+            .map(|r| r.id)
+            .max();
+        if let Some(id) = ended {
+            self.rollout_ended = Some((id, next.at));
+        }
+    }
+
+    /// The rollout `C` or `A` means: the cursor server's (the queue's cursor item's server in
+    /// the queue pane) when it is one `fits`, else the newest that does.
+    fn chosen_rollout(&self, fits: impl Fn(&Rollout) -> bool) -> Option<&Rollout> {
+        let server = match self.focus {
+            Pane::Queue => self
+                .snapshot
+                .queue
+                .nth(self.cursor(Pane::Queue))
+                .map(|item| item.server.clone()),
+            _ => self.cursor_server(),
+        };
+        server
+            .and_then(|server| {
+                self.snapshot
+                    .rollouts
+                    .iter()
+                    .rev()
+                    .find(|r| fits(r) && r.member(&server).is_some())
+            })
+            .or_else(|| self.snapshot.rollouts.iter().rev().find(|r| fits(r)))
+            .map(|r| r.as_ref())
+    }
+
+    /// `C`: asks before letting a stopped rollout go on.
+    pub(super) fn continue_rollout(&mut self) -> Vec<Effect> {
+        let stopped = |r: &Rollout| matches!(r.phase, Phase::Stopped { .. });
+        let Some(rollout) = self.chosen_rollout(stopped) else {
+            self.notice = Some("no rollout is stopped: nothing to continue".into());
+            return Vec::new();
+        };
+        let waiting: Vec<String> = rollout
+            .members
+            .iter()
+            .filter(|m| m.state == MemberState::Waiting)
+            .map(|m| m.server.clone())
+            .collect();
+        let name = rollout.name();
+        let question = format!(
+            "Continue rollout {name} ({})? {} deploy{} wait{}.",
+            rollout.step_text(),
+            waiting.len(),
+            plural(waiting.len()),
+            if waiting.len() == 1 { "s" } else { "" }
+        );
+        let notice = format!(
+            "rollout {name} continues: at most {} at a time",
+            rollout.rules.window
+        );
+        self.mode = Mode::Dialog(Dialog::Confirm(Confirm {
+            question,
+            label: "servers waiting",
+            items: waiting,
+            then: vec![Command::ResumeRollout(Some(rollout.id))],
+            notice,
+        }));
+        Vec::new()
+    }
+
+    /// `A`: asks before cancelling what a live rollout has not started.
+    pub(super) fn abort_rollout(&mut self) -> Vec<Effect> {
+        let Some(rollout) = self.chosen_rollout(|r| r.phase.is_live()) else {
+            self.notice = Some("no rollout under way: nothing to abort".into());
+            return Vec::new();
+        };
+        // As the engine does it: what is still queued is cancelled (with its chain), the rest
+        // of what is under way finishes.
+        let (queued, running): (Vec<&Member>, Vec<&Member>) = rollout
+            .members
+            .iter()
+            .filter(|m| !m.state.is_final())
+            .partition(|m| self.snapshot.queue.get(m.item).is_some());
+        let cancelled: Vec<String> = queued.iter().map(|m| m.server.clone()).collect();
+        let checks = running
+            .iter()
+            .filter(|m| m.state == MemberState::AwaitingHealth)
+            .count();
+        let name = rollout.name();
+        let mut question = format!(
+            "Abort rollout {name} ({})? {} queued deploy{} {} cancelled; {} running finish",
+            rollout.step_text(),
+            cancelled.len(),
+            plural(cancelled.len()),
+            if cancelled.len() == 1 { "is" } else { "are" },
+            running.len() - checks
+        );
+        if checks > 0 {
+            question.push_str(&format!(
+                ", {checks} health check{} still run{}",
+                plural(checks),
+                if checks == 1 { "s" } else { "" }
+            ));
+        }
+        question.push('.');
+        let notice = format!(
+            "rollout {name} aborted: {} deploy{} cancelled",
+            cancelled.len(),
+            plural(cancelled.len())
+        );
+        self.mode = Mode::Dialog(Dialog::Confirm(Confirm {
+            question,
+            label: "servers cancelled",
+            items: cancelled,
+            then: vec![Command::AbortRollout(Some(rollout.id))],
+            notice,
+        }));
+        Vec::new()
+    }
+}
