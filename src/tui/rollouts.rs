@@ -153,12 +153,17 @@ impl App {
             .count();
         let name = rollout.name();
         let mut question = format!(
-            "Abort rollout {name} ({})? {} queued deploy{} {} cancelled; {} running finish",
+            "Abort rollout {name} ({})? {} queued deploy{} {} cancelled; {} running finish{}",
             rollout.step_text(),
             cancelled.len(),
             plural(cancelled.len()),
             if cancelled.len() == 1 { "is" } else { "are" },
-            running.len() - checks
+            running.len() - checks,
+            if running.len() - checks == 1 {
+                "es"
+            } else {
+                ""
+            }
         );
         if checks > 0 {
             question.push_str(&format!(

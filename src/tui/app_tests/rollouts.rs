@@ -78,7 +78,7 @@ fn a_asks_before_aborting_and_says_what_is_cancelled_and_what_finishes() {
     let confirm = confirmation(&app);
     assert_eq!(
         confirm.question,
-        "Abort rollout deploy #30 (window 2/2)? 1 queued deploy is cancelled; 1 running finish, 1 health check still runs."
+        "Abort rollout deploy #30 (window 2/2)? 1 queued deploy is cancelled; 1 running finishes, 1 health check still runs."
     );
     assert_eq!(confirm.items, ["web-06"]);
     assert_eq!(

@@ -41,8 +41,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     let cursor = app.cursor(Pane::Servers);
     let first = cursor.saturating_sub(height.saturating_sub(1));
     let activity = Activity::of(app);
-    // The outcome columns get narrower than their width here (see `widths`).
     let narrow = area.width < NARROW;
+    let cramped = area.width < CRAMPED;
     let rows = visible.iter().skip(first).take(height.max(1)).map(|row| {
         let mark = if app.selected.contains(&row.name) {
             "●"
@@ -55,7 +55,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
             Cell::from(row.groups.join(",")).style(Style::new().fg(style::DIM)),
         ];
         for job in Job::ALL {
-            cells.push(action_cell(app, &activity, &row.name, job, now, narrow));
+            cells.push(action_cell(app, &activity, &row.name, job, now, cramped));
         }
         Row::new(cells)
     });
@@ -79,9 +79,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-/// Below this width the groups column goes, and a rollout member's mark takes its outcome's
-/// age's place (the outcome columns are cut to a few characters).
+/// Below this width the groups column goes.
 const NARROW: u16 = 56;
+/// Below this width the outcome columns are cut to a few characters: a rollout member's mark
+/// takes its outcome's age's place.
+const CRAMPED: u16 = 42;
 
 /// What runs and waits, per server, gathered once per frame.
 struct Activity<'a> {
@@ -136,7 +138,7 @@ fn action_cell(
     server: &str,
     job: Job,
     now: DateTime<Utc>,
-    narrow: bool,
+    cramped: bool,
 ) -> Cell<'static> {
     let member = (job == Job::Deploy)
         .then(|| activity.members.get(server).copied())
@@ -164,10 +166,10 @@ fn action_cell(
             if last.check_mode {
                 spans.push(Span::styled(style::CHECK_MODE.0, style::CHECK_MODE.1));
             }
-            // On a narrow screen a rollout member's part matters more than how old its last
+            // In a cramped column a rollout member's part matters more than how old its last
             // outcome is: the age gives way so the mark is not cut off.
             let marked = member.is_some_and(|m| member_mark(m, false).is_some());
-            if !(narrow && marked) {
+            if !(cramped && marked) {
                 spans.push(Span::styled(
                     format!(" {}", age(last.at, now)),
                     Style::new().fg(style::DIM),

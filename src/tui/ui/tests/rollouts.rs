@@ -222,3 +222,31 @@ fn tiny_terminals_with_rollouts_do_not_panic() {
         }
     }
 }
+
+#[test]
+fn dialog_continue_and_abort_a_rollout() {
+    let mut app = stopped();
+    app.handle_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Char('C'),
+    ));
+    let terminal = render(&app, 120, 36);
+    let text = screen(&terminal);
+    assert!(text.contains("Continue rollout deploy #30"), "{text}");
+    assert!(
+        text.contains("servers waiting: web-06, db-01, db-02, lb-01"),
+        "{text}"
+    );
+    insta::assert_snapshot!("dialog_continue_rollout", terminal.backend());
+
+    let mut app = window();
+    app.handle_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Char('A'),
+    ));
+    let terminal = render(&app, 120, 36);
+    let text = screen(&terminal);
+    assert!(
+        text.contains("Abort rollout deploy #30 (window 2/2)?"),
+        "{text}"
+    );
+    insta::assert_snapshot!("dialog_abort_rollout", terminal.backend());
+}
