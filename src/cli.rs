@@ -29,9 +29,12 @@ pub enum Commands {
     Envs,
     /// Queue actions, run them to completion without a screen, print a summary.
     ///
+    /// A rolling deploy that stops on a failure leaves its waiting deploys queued (held next
+    /// time): --resume-rollout continues it, --abort-rollout cancels the rest.
+    ///
     /// Exit status: 0 when every run succeeded, 2 when any failed, was unreachable or was not
-    /// run, 1 when nothing could start (a usage error, a bad config), 130 after Ctrl-C (the
-    /// first interrupts running runs, the second kills them).
+    /// run (a rollout left stopped included), 1 when nothing could start (a usage error, a bad
+    /// config), 130 after Ctrl-C (the first interrupts running runs, the second kills them).
     Run(RunArgs),
     /// Show each server's last outcome per action, from the journal: what was interrupted, what
     /// runs now, and the logs of what is failing.

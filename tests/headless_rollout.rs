@@ -325,3 +325,55 @@ fn the_rollout_flags_refuse_what_makes_no_sense_together() {
     }
     assert!(lab.runs().is_empty());
 }
+
+#[test]
+fn a_stopped_chain_keeps_its_checks_behind_the_held_deploys_and_resume_runs_them() {
+    let lab = Lab::new();
+    let out = lab.run(&["chain", "--all"], Some("h2"));
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    for host in SERVERS {
+        let provisions = lab
+            .runs()
+            .iter()
+            .filter(|r| **r == format!("{host} provision"))
+            .count();
+        assert_eq!(
+            provisions,
+            1,
+            "{host}: provisions are not gated: {:?}",
+            lab.runs()
+        );
+    }
+    let status = lab.sandbox.status_json(ENV);
+    let held: Vec<&str> = status["held"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    for host in ["h4", "h5", "h6"] {
+        for action in ["deploy", "check"] {
+            assert!(
+                held.iter()
+                    .any(|h| h.starts_with(&format!("{action} on {host} (#"))),
+                "the {action} of {host} stays queued: {held:?}"
+            );
+        }
+    }
+
+    let before = lab.runs();
+    let out = lab.run(&["--resume-rollout"], None);
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let resumed = &lab.runs()[before.len()..];
+    for host in ["h4", "h5", "h6"] {
+        assert!(resumed.contains(&format!("{host} deploy")), "{resumed:?}");
+        assert!(resumed.contains(&format!("{host} check")), "{resumed:?}");
+        assert!(
+            !resumed.contains(&format!("{host} provision")),
+            "{resumed:?}"
+        );
+    }
+    assert_eq!(lab.sandbox.status_json(ENV)["queued"], 0);
+}
