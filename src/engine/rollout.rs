@@ -286,10 +286,9 @@ impl Rollout {
                         reason: reason.clone(),
                     },
                 );
-                if self.phase.is_live() && !matches!(self.phase, Phase::Stopped { .. }) {
-                    if let Some(why) = self.stop_reason(server, reason, was_canary) {
-                        self.phase = Phase::Stopped { reason: why };
-                    }
+                let going = matches!(self.phase, Phase::Canary | Phase::Window);
+                if going && let Some(why) = self.stop_reason(server, reason, was_canary) {
+                    self.phase = Phase::Stopped { reason: why };
                 }
             }
             Step::Dropped { server, reason } => self.set(
