@@ -4,6 +4,7 @@
 use crate::cli::{ActionArg, RunArgs};
 use crate::config::split_tags;
 use crate::engine::model::{Action, ItemId};
+use crate::engine::rollout::Phase;
 use crate::engine::{
     Command, EngineEvent, EnqueueRequest, FinishedRun, ShutdownMode, Snapshot, Target,
 };
@@ -106,6 +107,18 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
         discard_held: args.discard_held,
         release_held: resume,
     };
+    // Rollouts are asked for by id (see `start`): the engine's own "nothing to do" words for
+    // a request naming none are said here.
+    let live = first.rollouts.iter().filter(|r| r.phase.is_live());
+    let stopped = live
+        .clone()
+        .filter(|r| matches!(r.phase, Phase::Stopped { .. }));
+    if args.abort_rollout && live.count() == 0 {
+        log::info!(target: "engine", "No rollout is under way: nothing to abort");
+    }
+    if args.resume_rollout && stopped.count() == 0 {
+        log::info!(target: "engine", "No rollout is stopped: nothing to resume");
+    }
     for command in start::commands(asked, &first) {
         engine.send(command);
     }

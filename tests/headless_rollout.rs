@@ -305,9 +305,14 @@ fn abort_rollout_cancels_the_rest_and_nothing_more_runs() {
     let status = lab.sandbox.status_json(ENV);
     assert_eq!(status["rollouts"], serde_json::json!([]), "{status:#}");
     assert_eq!(status["queued"], 0, "{status:#}");
-    // And a later --resume-rollout has nothing to continue.
+    // And a later --resume-rollout has nothing to continue, and says so.
     let out = lab.run(&["--resume-rollout"], None);
-    assert_eq!(out.status.code(), Some(0), "{:?}", texts(&out));
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("No rollout is stopped: nothing to resume"),
+        "{stdout}"
+    );
     assert_eq!(lab.runs(), before);
 }
 
