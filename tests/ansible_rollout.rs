@@ -457,9 +457,9 @@ fn a_rolling_deploy_keeps_its_canary_and_window_stops_at_db02_and_resumes_where_
     }
     assert_eq!(deploys.len(), admitted.len(), "{deploys:#?}");
     let mut notes = vec![("web-01", "canary: deploy █, health check ▒")];
-    notes.push(("db-02", "✗ deploy failed: rollout stopped"));
+    notes.push(("db-02", "deploy failed (✗): the rollout stops"));
     for server in &held {
-        notes.push((server, "held"));
+        notes.push((server, "held: not let in, never deployed"));
     }
     eprintln!(
         "rolling deploy, first run:\n{}",
@@ -514,9 +514,20 @@ fn a_rolling_deploy_keeps_its_canary_and_window_stops_at_db02_and_resumes_where_
             current.display()
         );
     }
+    let mut notes = Vec::new();
+    for server in ROLLING_ORDER {
+        let note = if held.contains(&server) {
+            "held, let in by --resume-rollout"
+        } else if server == "db-02" {
+            "failed before: not retried"
+        } else {
+            "healthy before the stop: not deployed again"
+        };
+        notes.push((server, note));
+    }
     eprintln!(
         "rolling deploy, resumed:\n{}",
-        timeline(&journal, 1, &ROLLING_ORDER, &[])
+        timeline(&journal, 1, &ROLLING_ORDER, &notes)
     );
 }
 
