@@ -119,10 +119,8 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     if args.resume_rollout && stopped.count() == 0 {
         log::info!(target: "engine", "No rollout is stopped: nothing to resume");
     }
-    for command in start::commands(asked, &first) {
-        engine.send(command);
-    }
-    let mut idle = start::IdleWatch::new(resume);
+    // One batch: the engine judges whether it is idle only once all of them are in.
+    engine.send(Command::Batch(start::commands(asked, &first)));
 
     let mut finished: Vec<FinishedRun> = Vec::new();
     let mut health: BTreeMap<ItemId, bool> = BTreeMap::new();
@@ -131,12 +129,7 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     loop {
         tokio::select! {
             event = events.recv() => match event {
-                Some(EngineEvent::Snapshot(snapshot)) => {
-                    if idle.on_snapshot(&snapshot) {
-                        wind_down(&engine, &snapshot);
-                    }
-                    last = Some(snapshot);
-                }
+                Some(EngineEvent::Snapshot(snapshot)) => last = Some(snapshot),
                 // Held items of an earlier session dropped on request (--discard-held, or
                 // cancelled with their rollout by --abort-rollout) are not this run's
                 // failures; the engine's log lines count them.
@@ -146,11 +139,8 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
                         && matches!(run.outcome, crate::engine::model::Outcome::Cancelled { .. }) => {}
                 Some(EngineEvent::Finished(run)) => finished.push(run),
                 Some(EngineEvent::Health { deploy, healthy, .. }) => { health.insert(deploy, healthy); }
-                Some(EngineEvent::Idle) => {
-                    if idle.on_idle(last.as_deref()) {
-                        wind_down(&engine, last.as_deref().unwrap_or(&first));
-                    }
-                }
+                // The feed hands out the state an Idle describes before the Idle itself.
+                Some(EngineEvent::Idle) => wind_down(&engine, last.as_deref().unwrap_or(&first)),
                 Some(EngineEvent::Runner(_)) => {}
                 Some(EngineEvent::Stopped) | None => break,
             },

@@ -186,6 +186,11 @@ impl Core {
             }
             Command::SetServers(servers) => self.set_servers(servers, now, fx),
             Command::ResumeRollout(which) => self.resume_rollouts(which, now, fx),
+            Command::Batch(commands) => {
+                for command in commands {
+                    self.command(command, now, fx);
+                }
+            }
             Command::AbortRollout(which) => self.abort_rollouts(which, now, fx),
             Command::DiscardHeld => {
                 let held = self.queue.drain_held();

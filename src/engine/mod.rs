@@ -128,6 +128,10 @@ pub enum Command {
         servers: Option<Vec<String>>,
     },
     Shutdown(ShutdownMode),
+    /// Several commands applied as one: the engine says nothing (no Idle) between them, so a
+    /// script's opening commands (queue this, resume that, release the held) are judged
+    /// together.
+    Batch(Vec<Command>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
