@@ -219,6 +219,11 @@ fn a_failed_deploy_stops_the_rollout_and_the_run_says_what_to_run() {
     assert!(text.contains("--resume-rollout` continues it"), "{text}");
     assert!(text.contains("deploy on h4 (#"), "{text}");
     assert!(text.contains("), in rollout deploy #7"), "{text}");
+    // The held list does not promise that a bare --resume runs a stopped rollout's deploys.
+    assert!(
+        text.contains("--resume` runs them (a rollout's: `--resume-rollout`)"),
+        "{text}"
+    );
 }
 
 #[test]

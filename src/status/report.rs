@@ -261,8 +261,14 @@ impl Report {
                 None => writeln!(
                     out,
                     "\n{count} item(s) queued from an earlier session, held: \
-                     `fleetdeck run -e {env} --resume` runs them, `--discard-held` drops them:",
-                    env = self.environment
+                     `fleetdeck run -e {env} --resume` runs them{rolled}, `--discard-held` drops them:",
+                    env = self.environment,
+                    // A stopped rollout's deploys stay stopped under a bare --resume.
+                    rolled = if self.rollouts.is_empty() {
+                        ""
+                    } else {
+                        " (a rollout's: `--resume-rollout`)"
+                    }
                 ),
             };
             if self.holder.is_none() {
