@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use fleetdeck::engine::core::Core;
-use fleetdeck::engine::model::{Action, Item, Purpose};
+use fleetdeck::engine::model::{Action, Item};
 use fleetdeck::engine::queue::{DispatchView, Queue};
 use fleetdeck::engine::{Command, EngineEvent, EnqueueRequest, Input, Policy, Target};
 use fleetdeck::inventory::Inventory;
@@ -20,18 +20,8 @@ const OPS: usize = 100;
 
 fn item(id: u64, server: String, tag: usize) -> Item {
     Item {
-        id,
-        server,
-        action: Action::Check,
-        priority: 0,
         tags: vec![format!("t{tag}")],
-        check_mode: false,
-        attempt: 1,
-        enqueued_at: Utc::now(),
-        after: None,
-        purpose: Purpose::Requested,
-        not_before: None,
-        held: false,
+        ..Item::requested(id, &server, Action::Check, Utc::now())
     }
 }
 

@@ -324,20 +324,7 @@ impl Core {
     fn new_item(&mut self, server: &str, action: Action, now: DateTime<Utc>) -> Item {
         let id = self.next_id;
         self.next_id += 1;
-        Item {
-            id,
-            server: server.to_string(),
-            action,
-            priority: 0,
-            tags: Vec::new(),
-            check_mode: false,
-            attempt: 1,
-            enqueued_at: now,
-            after: None,
-            purpose: Purpose::Requested,
-            not_before: None,
-            held: false,
-        }
+        Item::requested(id, server, action, now)
     }
 
     /// Queues `item` unless the same work is already pending; returns the id that will do it.

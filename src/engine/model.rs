@@ -77,6 +77,25 @@ pub struct Item {
 }
 
 impl Item {
+    /// A first try the operator asked for, with no tags, link or backoff: what tests, benches
+    /// and fixtures start from.
+    pub fn requested(id: ItemId, server: &str, action: Action, at: DateTime<Utc>) -> Item {
+        Item {
+            id,
+            server: server.to_string(),
+            action,
+            priority: 0,
+            tags: Vec::new(),
+            check_mode: false,
+            attempt: 1,
+            enqueued_at: at,
+            after: None,
+            purpose: Purpose::Requested,
+            not_before: None,
+            held: false,
+        }
+    }
+
     /// Two pending items doing the same thing to the same server, after the same link, are one.
     /// (A chain's check is not the same work as a check queued on its own: it must follow the
     /// chain's deploy.)

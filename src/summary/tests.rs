@@ -1,7 +1,7 @@
 //! The summary as a person and a script read it: items left queued, rollouts and their notes.
 
 use super::*;
-use crate::engine::model::{Item, Purpose};
+use crate::engine::model::Item;
 use crate::engine::rollout::{Rules, Step};
 use chrono::Utc;
 use std::sync::Arc;
@@ -9,18 +9,8 @@ use std::time::Duration;
 
 fn item(id: ItemId, server: &str, held: bool) -> Item {
     Item {
-        id,
-        server: server.into(),
-        action: Action::Check,
-        priority: 0,
-        tags: Vec::new(),
-        check_mode: false,
-        attempt: 1,
-        enqueued_at: Utc::now(),
-        after: None,
-        purpose: Purpose::Requested,
-        not_before: None,
         held,
+        ..Item::requested(id, server, Action::Check, Utc::now())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Key handling and event folding without a terminal: plain `App` values in, `Effect`s out.
 
 use super::{App, Effect, Mode, Pane, Viewer};
-use crate::engine::model::{Action as Job, Item, ItemId, Outcome, Purpose, Recap, Slot};
+use crate::engine::model::{Action as Job, Item, ItemId, Outcome, Recap, Slot};
 use crate::engine::queue::QueueView;
 use crate::engine::snapshot::{RunView, WorkerView};
 use crate::engine::{
@@ -29,20 +29,7 @@ const SERVERS: [&str; 9] = [
 ];
 
 fn item(id: ItemId, server: &str, action: Job) -> Item {
-    Item {
-        id,
-        server: server.into(),
-        action,
-        priority: 0,
-        tags: Vec::new(),
-        check_mode: false,
-        attempt: 1,
-        enqueued_at: ago(60),
-        after: None,
-        purpose: Purpose::Requested,
-        not_before: None,
-        held: false,
-    }
+    Item::requested(id, server, action, ago(60))
 }
 
 /// Changes the queued item at `index` (dispatch order), as the engine's next snapshot would.

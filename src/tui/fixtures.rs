@@ -184,18 +184,5 @@ pub fn stage(app: &mut App, rollout: Rollout, not_running: &[&str], held: bool) 
 }
 
 pub fn deploy_item(id: ItemId, server: &str) -> Item {
-    Item {
-        id,
-        server: server.into(),
-        action: Job::Deploy,
-        priority: 0,
-        tags: Vec::new(),
-        check_mode: false,
-        attempt: 1,
-        enqueued_at: ago(60),
-        after: None,
-        purpose: Purpose::Requested,
-        not_before: None,
-        held: false,
-    }
+    Item::requested(id, server, Job::Deploy, ago(60))
 }

@@ -4,7 +4,7 @@
 use super::{Core, ENGINE_TARGET, Effect, finished_record, log};
 use crate::engine::journal::Record;
 use crate::engine::model::{Item, ItemId, Outcome, Purpose};
-use crate::engine::rollout::{MemberState, Rollout, Step};
+use crate::engine::rollout::{MemberState, Rollout, RolloutId, Step};
 use chrono::{DateTime, Utc};
 use log::Level;
 use std::collections::{HashMap, HashSet};
@@ -120,6 +120,14 @@ impl Core {
 }
 
 impl Core {
+    /// Each live member's item with its rollout and server, taken out so steps can follow.
+    fn rollout_members(&self) -> Vec<(ItemId, (RolloutId, String))> {
+        let members = self.rollout_items.iter();
+        members
+            .map(|(item, member)| (*item, member.clone()))
+            .collect()
+    }
+
     /// Members whose deploy is queued wait at their rollout's gate again, in their turn (one
     /// let in whose deploy had not started is not let in twice).
     fn regate_rollouts(
@@ -128,11 +136,7 @@ impl Core {
         now: DateTime<Utc>,
         fx: &mut Vec<Effect>,
     ) {
-        let members: Vec<(ItemId, (u64, String))> = self
-            .rollout_items
-            .iter()
-            .map(|(item, member)| (*item, member.clone()))
-            .collect();
+        let members = self.rollout_members();
         for (item, (id, server)) in members {
             let state = self.rollouts[&id].member(&server).map(|m| m.state.clone());
             if let Some(kept) = merged_into.get(&item) {
@@ -160,11 +164,7 @@ impl Core {
         now: DateTime<Utc>,
         fx: &mut Vec<Effect>,
     ) {
-        let members: Vec<(ItemId, (u64, String))> = self
-            .rollout_items
-            .iter()
-            .map(|(item, member)| (*item, member.clone()))
-            .collect();
+        let members = self.rollout_members();
         for (item, (id, server)) in members {
             let Some(state) = self.rollouts[&id].member(&server).map(|m| m.state.clone()) else {
                 continue;

@@ -1,6 +1,6 @@
 use super::*;
 use crate::engine::journal::{holder, synth};
-use crate::engine::model::{Action, Item, Outcome, Purpose};
+use crate::engine::model::{Action, Item, Outcome};
 use chrono::TimeZone;
 
 fn at() -> DateTime<Utc> {
@@ -10,20 +10,7 @@ fn at() -> DateTime<Utc> {
 /// A journal of `lines` lines over `servers` servers, and what it says.
 /// A plain item the operator asked for.
 fn requested(id: u64, server: String, action: Action) -> Item {
-    Item {
-        id,
-        server,
-        action,
-        priority: 0,
-        tags: Vec::new(),
-        check_mode: false,
-        attempt: 1,
-        enqueued_at: at(),
-        after: None,
-        purpose: Purpose::Requested,
-        not_before: None,
-        held: false,
-    }
+    Item::requested(id, &server, action, at())
 }
 
 fn history(servers: usize, lines: usize) -> (tempfile::TempDir, PathBuf, Replay) {

@@ -1,7 +1,6 @@
 //! The queue as a table of cases: what is taken, in which order, and why the rest waits.
 
 use super::*;
-use crate::engine::model::Purpose;
 use chrono::TimeZone;
 
 fn t0() -> DateTime<Utc> {
@@ -14,20 +13,7 @@ fn secs(n: i64) -> DateTime<Utc> {
 
 /// A plain requested item; cases change what they need with `Item { .., ..item(..) }`.
 fn item(id: ItemId, server: &str, action: Action) -> Item {
-    Item {
-        id,
-        server: server.to_string(),
-        action,
-        priority: 0,
-        tags: Vec::new(),
-        check_mode: false,
-        attempt: 1,
-        enqueued_at: t0(),
-        after: None,
-        purpose: Purpose::Requested,
-        not_before: None,
-        held: false,
-    }
+    Item::requested(id, server, action, t0())
 }
 
 fn queue_of(items: Vec<Item>) -> Queue {

@@ -82,20 +82,7 @@ fn history() -> FleetStatus {
 }
 
 fn item(id: ItemId, server: &str, action: Job) -> Item {
-    Item {
-        id,
-        server: server.into(),
-        action,
-        priority: 0,
-        tags: Vec::new(),
-        check_mode: false,
-        attempt: 1,
-        enqueued_at: ago(300),
-        after: None,
-        purpose: Purpose::Requested,
-        not_before: None,
-        held: false,
-    }
+    Item::requested(id, server, action, ago(300))
 }
 
 fn run(item: Item, started_secs_ago: i64, task: &str, tasks_started: u32) -> RunView {
