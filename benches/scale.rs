@@ -23,6 +23,8 @@ mod journal;
 mod procstat;
 #[path = "scale/queue.rs"]
 mod queue;
+#[path = "scale/rollout.rs"]
+mod rollout;
 #[path = "support/tmux.rs"]
 mod tmux;
 
@@ -72,6 +74,9 @@ fn main() {
     }
     if wanted(8) && !quick {
         dashboard_first_screens(&work.join("first-screen"));
+    }
+    if wanted(9) {
+        rollout::rollout_cost();
     }
 }
 

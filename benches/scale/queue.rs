@@ -88,7 +88,7 @@ pub fn queue_operations() {
     }
 }
 
-fn policy(workers: u32) -> Policy {
+pub fn policy(workers: u32) -> Policy {
     Policy {
         workers,
         action_timeout: Duration::from_secs(3600),

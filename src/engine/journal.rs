@@ -84,7 +84,7 @@ pub enum Record {
     /// live rollout as one of these, holding its state at that time.
     RolloutBegan {
         at: DateTime<Utc>,
-        rollout: Rollout,
+        rollout: Box<Rollout>,
     },
     /// One step of a rollout (a server let in, deployed, healthy, failed; resumed, aborted).
     RolloutStep {

@@ -12,16 +12,41 @@ use std::fmt;
 /// Rollouts share the item id space: `#12` names one thing, an item or a rollout.
 pub type RolloutId = ItemId;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Rollout {
     pub id: RolloutId,
     pub action: Action,
     pub began_at: DateTime<Utc>,
     #[serde(flatten)]
     pub rules: Rules,
-    /// In the order they go.
+    /// In the order they go. Changed only through `apply`, which keeps `cache` true.
     pub members: Vec<Member>,
     pub phase: Phase,
+    /// Counts and an index, so a step costs the same in a rollout of 10 or 10,000 servers;
+    /// rebuilt from `members` when missing (a rollout read from the journal).
+    #[serde(skip)]
+    cache: Option<Cache>,
+}
+
+/// Equal when they say the same: the cache is how, not what.
+impl PartialEq for Rollout {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.id,
+            self.action,
+            self.began_at,
+            self.rules,
+            &self.members,
+            &self.phase,
+        ) == (
+            other.id,
+            other.action,
+            other.began_at,
+            other.rules,
+            &other.members,
+            &other.phase,
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -161,6 +186,64 @@ impl Tally {
     pub fn unavailable(&self) -> usize {
         self.deploying + self.awaiting_health
     }
+
+    fn of(members: &[Member]) -> Tally {
+        let mut tally = Tally::default();
+        for member in members {
+            tally.add(&member.state);
+        }
+        tally
+    }
+
+    fn count(&mut self, state: &MemberState) -> &mut usize {
+        match state {
+            MemberState::Waiting => &mut self.waiting,
+            MemberState::Deploying => &mut self.deploying,
+            MemberState::AwaitingHealth => &mut self.awaiting_health,
+            MemberState::Healthy => &mut self.healthy,
+            MemberState::Failed { .. } => &mut self.failed,
+            MemberState::Dropped { .. } => &mut self.dropped,
+        }
+    }
+
+    fn add(&mut self, state: &MemberState) {
+        *self.count(state) += 1;
+    }
+
+    fn remove(&mut self, state: &MemberState) {
+        let count = self.count(state);
+        *count = count.saturating_sub(1);
+    }
+}
+
+/// What a step would otherwise count again over every member.
+#[derive(Clone, Debug, Default)]
+struct Cache {
+    index: std::collections::HashMap<String, usize>,
+    tally: Tally,
+    /// Members let in as canaries, in the order let in.
+    canaries: Vec<usize>,
+    /// No member before this one is waiting.
+    first_waiting: usize,
+}
+
+impl Cache {
+    fn build(members: &[Member]) -> Cache {
+        Cache {
+            index: (members.iter().enumerate())
+                .map(|(i, m)| (m.server.clone(), i))
+                .collect(),
+            tally: Tally::of(members),
+            canaries: (members.iter().enumerate())
+                .filter(|(_, m)| m.canary)
+                .map(|(i, _)| i)
+                .collect(),
+            first_waiting: members
+                .iter()
+                .position(|m| m.state == MemberState::Waiting)
+                .unwrap_or(members.len()),
+        }
+    }
 }
 
 /// deployment_strategy: rolling, as configured.
@@ -222,40 +305,62 @@ impl Rollout {
                 })
                 .collect(),
             phase: Phase::Canary,
+            cache: None,
         };
         rollout.settle();
         rollout
     }
 
     pub fn tally(&self) -> Tally {
-        let mut tally = Tally::default();
-        for member in &self.members {
-            match member.state {
-                MemberState::Waiting => tally.waiting += 1,
-                MemberState::Deploying => tally.deploying += 1,
-                MemberState::AwaitingHealth => tally.awaiting_health += 1,
-                MemberState::Healthy => tally.healthy += 1,
-                MemberState::Failed { .. } => tally.failed += 1,
-                MemberState::Dropped { .. } => tally.dropped += 1,
-            }
+        match &self.cache {
+            Some(cache) => cache.tally,
+            None => Tally::of(&self.members),
         }
-        tally
     }
 
     pub fn member(&self, server: &str) -> Option<&Member> {
-        self.members.iter().find(|m| m.server == server)
+        match &self.cache {
+            Some(cache) => cache.index.get(server).map(|i| &self.members[*i]),
+            None => self.members.iter().find(|m| m.server == server),
+        }
+    }
+
+    /// Members not let in yet, in order.
+    pub fn waiting(&self) -> impl Iterator<Item = &Member> {
+        let from = self.cache.as_ref().map_or(0, |cache| cache.first_waiting);
+        self.members[from.min(self.members.len())..]
+            .iter()
+            .filter(|m| m.state == MemberState::Waiting)
+    }
+
+    /// The canaries (members let in during the canary phase), in the order let in.
+    fn canaries(&self) -> Vec<&Member> {
+        match &self.cache {
+            Some(cache) => cache.canaries.iter().map(|i| &self.members[*i]).collect(),
+            None => self.members.iter().filter(|m| m.canary).collect(),
+        }
+    }
+
+    /// Builds the index and counts now (a rollout read from the journal has none yet), so the
+    /// first lookups do not each walk every member.
+    pub fn index(&mut self) {
+        self.cache();
+    }
+
+    fn cache(&mut self) -> &mut Cache {
+        self.cache
+            .get_or_insert_with(|| Cache::build(&self.members))
     }
 
     /// How many more members may be let in now.
     pub fn room(&self) -> usize {
         match self.phase {
             Phase::Canary => {
-                let canaries = self
-                    .members
-                    .iter()
-                    .filter(|m| m.canary && !matches!(m.state, MemberState::Dropped { .. }))
+                let canaries = self.canaries().into_iter();
+                let counted = canaries
+                    .filter(|m| !matches!(m.state, MemberState::Dropped { .. }))
                     .count();
-                (self.rules.canary as usize).saturating_sub(canaries)
+                (self.rules.canary as usize).saturating_sub(counted)
             }
             Phase::Window => {
                 let unavailable = self.tally().unavailable();
@@ -268,12 +373,14 @@ impl Rollout {
     /// Applies one step and what follows from it. Returns the phase it left, when it changed.
     pub fn apply(&mut self, step: &Step) -> Option<Phase> {
         let before = self.phase.clone();
+        self.cache();
         match step {
             Step::Admit { server } => {
                 let canary_phase = self.phase == Phase::Canary;
                 self.set(server, MemberState::Deploying);
-                if canary_phase && let Some(member) = self.member_mut(server) {
-                    member.canary = true;
+                if canary_phase && let Some(i) = self.position(server) {
+                    self.members[i].canary = true;
+                    self.cache().canaries.push(i);
                 }
             }
             Step::Deployed { server } => self.set(server, MemberState::AwaitingHealth),
@@ -298,16 +405,19 @@ impl Rollout {
                 },
             ),
             Step::Retarget { server, item } => {
-                if let Some(member) = self.member_mut(server) {
-                    member.item = *item;
+                if let Some(i) = self.position(server) {
+                    self.members[i].item = *item;
                 }
             }
             Step::Requeued { server } => {
-                if let Some(member) = self.member_mut(server)
-                    && member.state == MemberState::Deploying
+                if let Some(i) = self.position(server)
+                    && self.members[i].state == MemberState::Deploying
                 {
-                    member.state = MemberState::Waiting;
-                    member.canary = false;
+                    self.set(server, MemberState::Waiting);
+                    self.members[i].canary = false;
+                    let cache = self.cache();
+                    cache.canaries.retain(|c| *c != i);
+                    cache.first_waiting = cache.first_waiting.min(i);
                 }
             }
             Step::Resumed => {
@@ -350,38 +460,48 @@ impl Rollout {
 
     /// What follows on its own: the canaries passed → the window opens; nothing left → done.
     fn settle(&mut self) {
+        let tally = self.tally();
         if self.phase == Phase::Canary {
-            let candidates = self
-                .members
-                .iter()
-                .filter(|m| !matches!(m.state, MemberState::Dropped { .. }))
-                .count();
+            let candidates = self.members.len() - tally.dropped;
             let needed = (self.rules.canary as usize).min(candidates);
-            let healthy = self
-                .members
-                .iter()
-                .filter(|m| m.canary && m.state == MemberState::Healthy)
-                .count();
+            let canaries = self.canaries().into_iter();
+            let healthy = canaries.filter(|m| m.state == MemberState::Healthy).count();
             if healthy >= needed {
                 self.phase = Phase::Window;
             }
         }
-        if self.phase.is_live() && self.members.iter().all(|m| m.state.is_final()) {
+        let undecided = tally.waiting + tally.unavailable();
+        if self.phase.is_live() && undecided == 0 {
             self.phase = Phase::Done;
         }
     }
 
     fn set(&mut self, server: &str, state: MemberState) {
-        if let Some(member) = self.member_mut(server) {
-            // A verdict is final: a late word about a member never undoes it.
-            if !member.state.is_final() {
-                member.state = state;
-            }
+        let Some(i) = self.position(server) else {
+            return;
+        };
+        // A verdict is final: a late word about a member never undoes it.
+        if self.members[i].state.is_final() {
+            return;
+        }
+        let old = std::mem::replace(&mut self.members[i].state, state);
+        let members = &self.members;
+        let cache = self.cache.get_or_insert_with(|| Cache::build(members));
+        cache.tally.remove(&old);
+        cache.tally.add(&members[i].state);
+        while members
+            .get(cache.first_waiting)
+            .is_some_and(|m| m.state != MemberState::Waiting)
+        {
+            cache.first_waiting += 1;
         }
     }
 
-    fn member_mut(&mut self, server: &str) -> Option<&mut Member> {
-        self.members.iter_mut().find(|m| m.server == server)
+    fn position(&self, server: &str) -> Option<usize> {
+        match &self.cache {
+            Some(cache) => cache.index.get(server).copied(),
+            None => self.members.iter().position(|m| m.server == server),
+        }
     }
 
     /// "deploy #12": how logs and screens name it.
@@ -395,9 +515,8 @@ impl Rollout {
         match &self.phase {
             Phase::Canary => {
                 let canaries: Vec<&str> = self
-                    .members
-                    .iter()
-                    .filter(|m| m.canary)
+                    .canaries()
+                    .into_iter()
                     .map(|m| m.server.as_str())
                     .collect();
                 if canaries.is_empty() {

@@ -32,7 +32,8 @@ impl Core {
     pub fn restore(&mut self, restore: Restore, now: DateTime<Utc>) -> Vec<Effect> {
         let mut fx = Vec::new();
         // Rollouts first: what happens to their items below (skipped, merged) is theirs to hear.
-        for rollout in restore.rollouts {
+        for mut rollout in restore.rollouts {
+            rollout.index();
             for member in rollout.members.iter().filter(|m| !m.state.is_final()) {
                 self.rollout_items
                     .insert(member.item, (rollout.id, member.server.clone()));

@@ -74,7 +74,7 @@ impl Core {
         log(fx, ENGINE_TARGET, Level::Info, msg);
         fx.push(Effect::Journal(Record::RolloutBegan {
             at: now,
-            rollout: rollout.clone(),
+            rollout: Box::new(rollout.clone()),
         }));
         self.rollouts.insert(id, Arc::new(rollout));
         self.rollouts_dirty = true;
@@ -97,9 +97,7 @@ impl Core {
             // Ready: in the queue, not held from an earlier session, its chain's earlier links
             // done. A member still waiting for its provision does not take a place.
             let ready: Vec<(String, ItemId)> = rollout
-                .members
-                .iter()
-                .filter(|member| member.state == MemberState::Waiting)
+                .waiting()
                 .filter(|member| {
                     self.queue.get(member.item).is_some_and(|item| {
                         !item.held && item.after.is_none_or(|dep| self.succeeded.contains(&dep))

@@ -254,7 +254,7 @@ pub(super) fn live_records(replay: &Replay, now: DateTime<Utc>) -> Vec<Record> {
     for rollout in replay.live_rollouts() {
         records.push(Record::RolloutBegan {
             at: rollout.began_at,
-            rollout,
+            rollout: Box::new(rollout),
         });
     }
     // Logs of runs in flight (and any whose start the journal lost): `log_of` finds them.

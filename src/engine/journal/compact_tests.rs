@@ -230,11 +230,11 @@ fn a_live_rollout_survives_compaction_and_a_done_one_goes() {
     let mut records = vec![
         Record::RolloutBegan {
             at: at(),
-            rollout: live.clone(),
+            rollout: Box::new(live.clone()),
         },
         Record::RolloutBegan {
             at: at(),
-            rollout: done.clone(),
+            rollout: Box::new(done.clone()),
         },
     ];
     records.push(step(live.id, Step::Admit { server: server(0) }));

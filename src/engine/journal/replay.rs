@@ -194,7 +194,7 @@ impl Replay {
             }
             Record::RolloutBegan { rollout, .. } => {
                 self.next_id = self.next_id.max(rollout.id + 1);
-                self.rollouts.insert(rollout.id, rollout);
+                self.rollouts.insert(rollout.id, *rollout);
             }
             Record::RolloutStep { rollout, step, .. } => {
                 if let Some(rollout) = self.rollouts.get_mut(&rollout) {

@@ -292,9 +292,10 @@ fn a_stopped_rollout_names_its_waiting_servers_and_what_to_run() {
         health_gate: false,
     };
     let rollout = Rollout::new(4, Action::Deploy, at(0), members, rules);
-    journal
-        .replay
-        .apply(&Record::RolloutBegan { at: at(0), rollout });
+    journal.replay.apply(&Record::RolloutBegan {
+        at: at(0),
+        rollout: Box::new(rollout),
+    });
     let reason = "deploy failed (rc 2, task \"Verify release checksum\")";
     for step in [
         Step::Admit {
