@@ -158,11 +158,15 @@ pub(super) fn spawn(plan: Plan) -> io::Result<Child> {
     // handler of ours must never run in the child, on our memory.
     let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     let mut old = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigfillset initialises `all`; pthread_sigmask fills `old`.
-    let old = unsafe {
+    // The run starts with no signal blocked, whatever this thread blocks (as `Command` does): a
+    // blocked SIGINT would be inherited through exec and ansible would never see the interrupt.
+    let mut none = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigfillset / sigemptyset initialise `all` / `none`; pthread_sigmask fills `old`.
+    let (old, none) = unsafe {
         libc::sigfillset(all.as_mut_ptr());
+        libc::sigemptyset(none.as_mut_ptr());
         libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), old.as_mut_ptr());
-        old.assume_init()
+        (old.assume_init(), none.assume_init())
     };
     let child_steps = Box::new(|| -> isize {
         // SAFETY: only system calls on data prepared above; the parent is suspended until
@@ -182,7 +186,7 @@ pub(super) fn spawn(plan: Plan) -> io::Result<Child> {
                     libc::sigaction(signal, &action, std::ptr::null_mut());
                 }
             }
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
             let steps_done = libc::dup2(stdin_fd, 0) >= 0
                 && libc::dup2(out_fd, 1) >= 0
                 && libc::dup2(err_fd, 2) >= 0
