@@ -360,14 +360,18 @@ impl Rollout {
                 let counted = canaries
                     .filter(|m| !matches!(m.state, MemberState::Dropped { .. }))
                     .count();
-                (self.rules.canary as usize).saturating_sub(counted)
+                // More canaries than the window still go at most a window at a time.
+                (self.rules.canary as usize)
+                    .saturating_sub(counted)
+                    .min(self.window_room())
             }
-            Phase::Window => {
-                let unavailable = self.tally().unavailable();
-                (self.rules.window as usize).saturating_sub(unavailable)
-            }
+            Phase::Window => self.window_room(),
             Phase::Stopped { .. } | Phase::Done | Phase::Aborted => 0,
         }
+    }
+
+    fn window_room(&self) -> usize {
+        (self.rules.window as usize).saturating_sub(self.tally().unavailable())
     }
 
     /// Applies one step and what follows from it. Returns the phase it left, when it changed.
@@ -532,12 +536,15 @@ impl Rollout {
         }
     }
 
-    /// `3/9 healthy · 1 failed · 5 waiting`
+    /// `3/9 healthy · 1 deploying · 1 in health check · 1 failed · 5 waiting`
     pub fn progress_text(&self) -> String {
         let tally = self.tally();
         let mut parts = vec![format!("{}/{} healthy", tally.healthy, self.members.len())];
-        if tally.unavailable() > 0 {
-            parts.push(format!("{} in deploy", tally.unavailable()));
+        if tally.deploying > 0 {
+            parts.push(format!("{} deploying", tally.deploying));
+        }
+        if tally.awaiting_health > 0 {
+            parts.push(format!("{} in health check", tally.awaiting_health));
         }
         if tally.failed > 0 {
             parts.push(format!("{} failed", tally.failed));

@@ -148,6 +148,13 @@ impl Core {
                 );
                 log(fx, ENGINE_TARGET, Level::Info, msg);
             }
+            (Step::Healthy { server }, None, Phase::Canary) => {
+                let msg = format!(
+                    "Rollout {name}: canary {server} healthy; the window opens when all {} canaries are",
+                    rollout.rules.canary.min(total as u32)
+                );
+                log(fx, ENGINE_TARGET, Level::Info, msg);
+            }
             (Step::Healthy { server }, _, _) => {
                 let msg = format!(
                     "Rollout {name}: {server} healthy ({}/{total})",
@@ -355,11 +362,18 @@ impl Core {
                 }
                 cancelled += 1;
             }
-            let running = self.rollouts[&rollout.id].tally().unavailable();
-            let msg = format!(
-                "Rollout {} aborted: {cancelled} deploy(s) cancelled before they ran; {running} already running finish",
+            let tally = self.rollouts[&rollout.id].tally();
+            let mut msg = format!(
+                "Rollout {} aborted: {cancelled} deploy(s) cancelled before they ran",
                 rollout.name()
             );
+            if tally.deploying > 0 {
+                msg.push_str(&format!("; {} running finish", tally.deploying));
+            }
+            if tally.awaiting_health > 0 {
+                let checks = tally.awaiting_health;
+                msg.push_str(&format!("; {checks} deployed wait for their health check"));
+            }
             log(fx, ENGINE_TARGET, Level::Warn, msg);
         }
     }

@@ -93,6 +93,20 @@ fn steps_lead_where_an_operator_expects() {
             room: 0,
         },
         Case {
+            name: "more canaries than the window still go a window at a time",
+            rollout: rollout(6, 3, 2, None),
+            steps: vec![admit("s1"), admit("s2")],
+            phase: Phase::Canary,
+            room: 0,
+        },
+        Case {
+            name: "the third canary goes when one of the first two is healthy",
+            rollout: rollout(6, 3, 2, None),
+            steps: vec![admit("s1"), admit("s2"), healthy("s1")],
+            phase: Phase::Canary,
+            room: 1,
+        },
+        Case {
             name: "no canary: the window is open from the start",
             rollout: rollout(5, 0, 3, None),
             steps: vec![],

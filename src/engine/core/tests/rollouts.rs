@@ -63,8 +63,7 @@ impl Sim {
         for rollout in &snapshot.rollouts {
             let unavailable = rollout.tally().unavailable();
             assert!(
-                unavailable <= rollout.rules.window as usize
-                    || matches!(rollout.phase, Phase::Canary),
+                unavailable <= rollout.rules.window as usize,
                 "rollout {} has {unavailable} unavailable, window {}",
                 rollout.id,
                 rollout.rules.window
@@ -517,4 +516,23 @@ fn a_restart_brings_the_rollout_back_held_at_the_same_step() {
         .map(|(item, _, _)| item.server.clone())
         .collect();
     assert_eq!(started, vec![web(5), web(6)]);
+}
+
+#[test]
+fn more_canaries_than_the_window_never_break_the_window() {
+    let mut sim = Sim::new(rolling(8, 3, WindowSize::Servers(2), None));
+    deploy_all(&mut sim, 6);
+    assert_eq!(sim.deploying(), vec![web(1), web(2)], "the window is 2");
+    sim.healthy(&web(1));
+    assert_eq!(sim.deploying(), vec![web(2), web(3)], "the third canary");
+    assert!(
+        sim.said("canary web-01 healthy; the window opens when all 3 canaries are"),
+        "{:?}",
+        sim.logs
+    );
+    sim.healthy(&web(2));
+    assert_eq!(sim.deploying(), vec![web(3)], "canaries only, until all are healthy");
+    sim.healthy(&web(3));
+    assert_eq!(sim.deploying(), vec![web(4), web(5)]);
+    assert_eq!(sim.most_unavailable, 2);
 }
