@@ -12,6 +12,11 @@ use std::fmt;
 /// Rollouts share the item id space: `#12` names one thing, an item or a rollout.
 pub type RolloutId = ItemId;
 
+/// Why a member whose run was cut by fleetdeck stopping failed: nobody knows what it left.
+pub const DEPLOY_INTERRUPTED: &str = "deploy interrupted (fleetdeck stopped while it ran)";
+pub const HEALTH_CHECK_INTERRUPTED: &str =
+    "health check interrupted (fleetdeck stopped while it ran)";
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Rollout {
     pub id: RolloutId,

@@ -72,7 +72,12 @@ impl Report {
         holder: Option<u32>,
     ) -> Report {
         let unfinished = replay.interrupted();
-        let live = replay.live_rollouts();
+        // With nobody holding the environment, runs in flight were cut: the rollouts are shown
+        // as the next start will find them.
+        let live = match holder {
+            Some(_) => replay.live_rollouts(),
+            None => replay.rollouts_after_stop(),
+        };
         let mut running = Vec::new();
         if holder.is_some() {
             // Another fleetdeck owns the journal: what it started and has not finished, it is

@@ -4,7 +4,9 @@
 use super::{Core, ENGINE_TARGET, Effect, finished_record, log};
 use crate::engine::journal::Record;
 use crate::engine::model::{Item, ItemId, Outcome, Purpose};
-use crate::engine::rollout::{MemberState, Rollout, RolloutId, Step};
+use crate::engine::rollout::{
+    DEPLOY_INTERRUPTED, HEALTH_CHECK_INTERRUPTED, MemberState, Rollout, RolloutId, Step,
+};
 use chrono::{DateTime, Utc};
 use log::Level;
 use std::collections::{HashMap, HashSet};
@@ -177,14 +179,12 @@ impl Core {
             };
             let reason = match state {
                 MemberState::Waiting | MemberState::Deploying if interrupted.contains(&item) => {
-                    "deploy interrupted (fleetdeck stopped while it ran)"
+                    DEPLOY_INTERRUPTED
                 }
                 MemberState::Waiting | MemberState::Deploying if !self.queue.contains(item) => {
                     "deploy no longer queued"
                 }
-                MemberState::AwaitingHealth if !health_pending() => {
-                    "health check interrupted (fleetdeck stopped while it ran)"
-                }
+                MemberState::AwaitingHealth if !health_pending() => HEALTH_CHECK_INTERRUPTED,
                 _ => continue,
             };
             let step = Step::Failed {

@@ -3,8 +3,11 @@
 
 use super::Record;
 use super::wire::Line;
+use crate::engine::model::Purpose;
 use crate::engine::model::{Action, Item, ItemId, Outcome, Recap, Slot};
-use crate::engine::rollout::{Rollout, RolloutId};
+use crate::engine::rollout::{
+    DEPLOY_INTERRUPTED, HEALTH_CHECK_INTERRUPTED, MemberState, Rollout, RolloutId, Step,
+};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -76,6 +79,47 @@ impl Replay {
             .filter(|rollout| rollout.phase.is_live())
             .cloned()
             .collect()
+    }
+
+    /// Live rollouts as the next start finds them when nobody holds the environment: a member
+    /// whose deploy or health check was running when fleetdeck stopped has failed (the engine
+    /// journals the same at its start), which may stop the rollout.
+    pub fn rollouts_after_stop(&self) -> Vec<Rollout> {
+        let mut rollouts = self.live_rollouts();
+        for rollout in &mut rollouts {
+            let cut: Vec<Step> = rollout
+                .members
+                .iter()
+                .filter_map(|member| {
+                    let reason = match member.state {
+                        MemberState::Waiting | MemberState::Deploying
+                            if self.running.contains_key(&member.item) =>
+                        {
+                            DEPLOY_INTERRUPTED
+                        }
+                        MemberState::AwaitingHealth
+                            if self.running.values().any(|item| {
+                                item.purpose
+                                    == Purpose::HealthCheck {
+                                        deploy: member.item,
+                                    }
+                            }) =>
+                        {
+                            HEALTH_CHECK_INTERRUPTED
+                        }
+                        _ => return None,
+                    };
+                    Some(Step::Failed {
+                        server: member.server.clone(),
+                        reason: reason.to_string(),
+                    })
+                })
+                .collect();
+            for step in &cut {
+                rollout.apply(step);
+            }
+        }
+        rollouts
     }
 
     /// Started and never finished, in id order.

@@ -342,3 +342,50 @@ fn a_stopped_rollout_names_its_waiting_servers_and_what_to_run() {
         "deploy on db-02 (#3), in rollout deploy #4"
     );
 }
+
+/// kill -9 mid-window: with nobody holding the environment, status shows the rollout as the
+/// next start will find it (the cut deploy failed, so it stopped), not as still deploying.
+#[test]
+fn a_rollout_cut_by_a_crash_is_shown_as_the_next_start_finds_it() {
+    use crate::engine::rollout::{Rollout, Rules, Step};
+    let rollout_with = |journal: &mut Journal| {
+        let members = vec![("web-01".to_string(), 1), ("web-02".to_string(), 2)];
+        let rules = Rules {
+            canary: 0,
+            window: 2,
+            max_fail_percentage: None,
+            health_gate: false,
+        };
+        let rollout = Rollout::new(3, Action::Deploy, at(0), members, rules);
+        journal.replay.apply(&Record::RolloutBegan {
+            at: at(0),
+            rollout: Box::new(rollout),
+        });
+        for server in ["web-01", "web-02"] {
+            journal.replay.apply(&Record::RolloutStep {
+                at: at(1),
+                rollout: 3,
+                step: Step::Admit {
+                    server: server.into(),
+                },
+            });
+        }
+    };
+    for holder in [None, Some(4242)] {
+        let mut journal = Journal::new();
+        journal.start(1, "web-01", Action::Deploy, false);
+        journal.queue(2, "web-02", Action::Deploy, false);
+        rollout_with(&mut journal);
+        let json = journal.report(holder).json();
+        let rollout = &json["rollouts"][0];
+        match holder {
+            None => {
+                assert_eq!(rollout["phase"], "stopped", "{json:#}");
+                assert_eq!(rollout["failed_servers"][0], "web-01");
+                let reason = rollout["reason"].as_str().unwrap();
+                assert!(reason.contains("deploy interrupted"), "{reason}");
+            }
+            Some(_) => assert_eq!(rollout["phase"], "window", "it runs on: {json:#}"),
+        }
+    }
+}
