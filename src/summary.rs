@@ -106,9 +106,14 @@ impl Summary {
     }
 
     /// Everything asked for ran and succeeded, and no deploy was found unhealthy.
-    /// Attempts followed by a retry are history, not the verdict: the retry's row is.
+    /// Attempts followed by a retry are history, not the verdict: the retry's row is. A
+    /// rollout done in this run with failed servers fails it too, whichever session they
+    /// failed in: `--resume-rollout` finishing a rollout that left servers broken is not a
+    /// success a script may trust. (An abort is the operator's own verdict: not a failure.)
     pub fn all_succeeded(&self) -> bool {
-        self.left.ours() == 0
+        let rollout_failed = (self.rollouts.iter()).any(|r| r.phase == "done" && r.failed > 0);
+        !rollout_failed
+            && self.left.ours() == 0
             && self
                 .rows
                 .iter()
@@ -135,6 +140,9 @@ impl Summary {
     }
 
     pub fn table(&self) -> String {
+        if self.rows.is_empty() {
+            return format!("Nothing ran.\n{}", self.rollout_table());
+        }
         let header = ["SERVER", "ACTION", "OUTCOME", "DURATION", "RECAP"].map(String::from);
         let mut lines = vec![header];
         for row in &self.rows {
@@ -201,13 +209,22 @@ impl Summary {
             return String::new();
         }
         let header = [
-            "ROLLOUT", "SERVERS", "CANARY", "WINDOW", "HEALTHY", "FAILED", "DROPPED", "WAITING",
+            "ROLLOUT",
+            "SERVERS",
+            "CANARY",
+            "WINDOW",
+            "HEALTHY",
+            "FAILED",
+            "DROPPED",
+            "IN FLIGHT",
+            "WAITING",
             "PHASE",
         ];
         let mut lines = vec![header.map(String::from).to_vec()];
         for r in &self.rollouts {
             let counts = [r.servers, r.canary as usize, r.window as usize, r.healthy];
-            let more = [r.failed, r.dropped, r.waiting];
+            // In flight: deployed or deploying, no verdict yet (a health check held by a quit).
+            let more = [r.failed, r.dropped, r.in_deploy, r.waiting];
             let mut line = vec![r.name.clone()];
             line.extend(counts.iter().chain(&more).map(usize::to_string));
             line.push(r.step.clone());
@@ -241,9 +258,17 @@ impl Summary {
                  `fleetdeck run -e {env} --resume` runs them"
             ));
         }
-        for rollout in self.rollouts.iter().filter(|r| r.is_stopped()) {
+        let stopped: Vec<&RolloutFacts> = self.rollouts.iter().filter(|r| r.is_stopped()).collect();
+        let waiting: usize = stopped.iter().map(|r| r.waiting).sum();
+        // A chain's later links wait behind its deploys: counted, so no queued item goes unsaid.
+        let links = behind_rollout.saturating_sub(waiting);
+        for rollout in stopped {
+            let links = match links {
+                0 => String::new(),
+                n => format!(" (and {n} chain link(s) after them)"),
+            };
             notes.push(format!(
-                "Rollout {} is stopped ({}); {} deploy(s) wait: {}",
+                "Rollout {} is stopped ({}); {} deploy(s) wait{links}: {}",
                 rollout.name,
                 rollout.reason.as_deref().unwrap_or("no reason journaled"),
                 rollout.waiting,

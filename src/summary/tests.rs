@@ -111,8 +111,8 @@ fn a_stopped_rollout_is_a_row_and_the_note_says_what_to_run() {
     let table = summary.table();
     assert!(
         table.contains(
-            "ROLLOUT     SERVERS  CANARY  WINDOW  HEALTHY  FAILED  DROPPED  WAITING  PHASE\n\
-             deploy #12  4        1       2       2        1       0        1        \
+            "ROLLOUT     SERVERS  CANARY  WINDOW  HEALTHY  FAILED  DROPPED  IN FLIGHT  WAITING  PHASE\n\
+             deploy #12  4        1       2       2        1       0        0          1        \
              stopped: web-03 deploy failed (rc 2)\n"
         ),
         "{table}"
@@ -152,5 +152,40 @@ fn a_finished_or_aborted_rollout_leaves_no_note() {
         assert_eq!(summary.left_note("demo"), None);
         assert!(summary.table().lines().last().unwrap().ends_with(phase));
         assert_eq!(summary.to_json()["rollouts"][0]["phase"], phase);
+    }
+}
+
+/// A rollout that ended in this run with a failed server fails the run, even when the failure
+/// was an earlier session's (`--resume-rollout` finishing it); one ended clean does not.
+#[test]
+fn a_rollout_that_ended_with_failures_fails_the_run() {
+    let failed_then_done = rollout(&[
+        (1, "in"),
+        (1, "ok"),
+        (2, "in"),
+        (3, "in"),
+        (2, "ok"),
+        (3, "deploy failed (rc 2)"),
+        (4, "in"),
+        (4, "ok"),
+    ]);
+    let clean = rollout(&[
+        (1, "in"),
+        (1, "ok"),
+        (2, "in"),
+        (3, "in"),
+        (2, "ok"),
+        (3, "ok"),
+        (4, "in"),
+        (4, "ok"),
+    ]);
+    for (rollout, ok) in [(failed_then_done, false), (clean, true)] {
+        let summary = Summary::new(
+            Vec::new(),
+            BTreeMap::new(),
+            &QueueView::default(),
+            &[rollout],
+        );
+        assert_eq!(summary.all_succeeded(), ok, "{}", summary.table());
     }
 }
