@@ -283,7 +283,11 @@ fn a_rollout_survives_the_journal() {
     // Read back without its counts and index, it goes on exactly as the one in memory.
     for step in [Step::Resumed, admit("s2"), healthy("s2"), admit("s3")] {
         assert_eq!(back.apply(&step), r.apply(&step), "{step:?}");
-        assert_eq!((back.tally(), back.room()), (r.tally(), r.room()), "{step:?}");
+        assert_eq!(
+            (back.tally(), back.room()),
+            (r.tally(), r.room()),
+            "{step:?}"
+        );
         assert_eq!(back.member("s3"), r.member("s3"));
     }
     assert_eq!(back, r);
