@@ -7,7 +7,7 @@ use super::keymap::Scope;
 use crate::engine::model::{Action as Job, Outcome};
 use crate::engine::snapshot::RunView;
 use crate::engine::warm::RunnerMode;
-use crate::engine::{Command, EngineEvent, FinishedRun, ShutdownMode, Snapshot};
+use crate::engine::{Command, EngineEvent, FinishedRun, Policy, ShutdownMode, Snapshot};
 use crate::inventory::Inventory;
 use crate::status::{FleetStatus, LastRun};
 use chrono::{DateTime, Utc};
@@ -153,6 +153,10 @@ pub struct App {
     /// The rollout that ended last and the snapshot time it was first seen ended: the strip
     /// under the header shows its verdict for a while.
     pub rollout_ended: Option<(crate::engine::rollout::RolloutId, DateTime<Utc>)>,
+    /// The engine's rules from `config.yml`, as it was started with them: what a request will
+    /// become (a rollout, tags by default) is said before it is sent. `None` in tests that do
+    /// not need it: no rollouts, no default tags.
+    pub policy: Option<Policy>,
 }
 
 impl App {
@@ -184,6 +188,7 @@ impl App {
             become_asked: BTreeSet::new(),
             follow_queued: None,
             rollout_ended: None,
+            policy: None,
         }
     }
 

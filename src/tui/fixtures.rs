@@ -1,9 +1,10 @@
 //! What the dashboard's tests share: a fixed clock, the demo fleet, rollouts staged as the
 //! engine would show them.
 
+use crate::engine::Policy;
 use crate::engine::model::{Action as Job, Item, ItemId, Outcome, Purpose, Recap};
 use crate::engine::queue::Queue;
-use crate::engine::rollout::{MemberState, Rollout, Rules, Step};
+use crate::engine::rollout::{MemberState, Rolling, Rollout, Rules, Step, WindowSize};
 use crate::engine::snapshot::RunView;
 use crate::inventory::Inventory;
 use crate::status::LastRun;
@@ -102,7 +103,7 @@ pub fn deploy_failed(server: &str) -> Step {
 }
 
 /// Puts `rollout` into the app as the engine would show it: a member waiting is a queued deploy
-/// behind the rollout's gate (held when `held`), one let in runs on the next idle worker unless
+/// behind the rollout's gate (held when `held`, as are the health checks), one let in runs on the next idle worker unless
 /// it is in `not_running` (then it is queued, its gate open), one deployed has a fresh success
 /// and its health check queued, a healthy one a fresh healthy success, a failed one a failure.
 pub fn stage(app: &mut App, rollout: Rollout, not_running: &[&str], held: bool) {
@@ -160,6 +161,8 @@ pub fn stage(app: &mut App, rollout: Rollout, not_running: &[&str], held: bool) 
                 check.purpose = Purpose::HealthCheck {
                     deploy: member.item,
                 };
+                // After a restart the check that judges the deploy is held like the rest.
+                check.held = held;
                 queue.push(check);
             }
             MemberState::Healthy => {
@@ -185,4 +188,26 @@ pub fn stage(app: &mut App, rollout: Rollout, not_running: &[&str], held: bool) 
 
 pub fn deploy_item(id: ItemId, server: &str) -> Item {
     Item::requested(id, server, Job::Deploy, ago(60))
+}
+
+/// The engine's rules as `config.yml` would give them: deploys tagged `app`, and with
+/// `rolling`, deployment_strategy: rolling.
+pub fn policy(rolling: Option<(u32, WindowSize)>) -> Policy {
+    Policy {
+        workers: 3,
+        action_timeout: std::time::Duration::from_secs(1800),
+        health_check_enabled: true,
+        health_check_timeout: std::time::Duration::from_secs(60),
+        health_check_retries: 0,
+        auto_retry_enabled: false,
+        max_retries: 0,
+        max_fail_percentage: None,
+        provisioning_tags: Vec::new(),
+        deployment_tags: vec!["app".into()],
+        provisioning_sequential: false,
+        rolling: rolling.map(|(canary, max_unavailable)| Rolling {
+            canary,
+            max_unavailable,
+        }),
+    }
 }

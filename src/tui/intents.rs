@@ -4,9 +4,10 @@
 
 use super::app::{App, Effect, Mode, Pane};
 use super::dialogs::{Confirm, Dialog};
-use crate::engine::model::{Action as Job, ItemId};
+use crate::engine::model::{Action as Job, Item, ItemId};
+use crate::engine::rollout::{Phase, RolloutId};
 use crate::engine::{Command, EnqueueRequest, Target};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Names shown in a footer or a question before "… +N more".
 const NAMES_SHOWN: usize = 4;
@@ -82,15 +83,20 @@ impl App {
         }
         let count = request.servers.len();
         let mut question = format!("{what} {count} server{}", plural(count));
+        let rolling = self.rollout_plan(&request);
+        if let Some(plan) = &rolling {
+            question.push_str(&format!(" as a rolling deploy: {plan}"));
+        }
         if !hidden.is_empty() {
             question.push_str(&format!(
-                ", {} hidden by the filter: {}",
+                "{} {} hidden by the filter: {}",
+                if rolling.is_some() { ";" } else { "," },
                 hidden.len(),
                 names(&hidden)
             ));
         }
         question.push('?');
-        let notice = queued_notice(&what, &request.servers);
+        let notice = self.queued_notice(&what, &request);
         self.mode = Mode::Dialog(Dialog::Confirm(Confirm {
             question,
             label: "servers",
@@ -103,8 +109,88 @@ impl App {
 
     fn send_request(&mut self, request: EnqueueRequest) -> Vec<Effect> {
         let what = target_word(request.target, request.check_mode);
-        self.notice = Some(queued_notice(&what, &request.servers));
+        self.notice = Some(self.queued_notice(&what, &request));
         vec![Effect::Engine(Command::Enqueue(request))]
+    }
+
+    /// "canary db-01 first, then 2 at a time": how the engine will roll `request` out, or
+    /// `None` when it goes all at once (no rolling strategy, one server, a dry run, no deploy).
+    fn rollout_plan(&self, request: &EnqueueRequest) -> Option<String> {
+        let rolling = self.policy.as_ref()?.rolling?;
+        let deploys = matches!(request.target, Target::Action(Job::Deploy) | Target::Chain);
+        let count = request.servers.len();
+        if !deploys || request.check_mode || count < 2 {
+            return None;
+        }
+        let window = rolling.max_unavailable.resolve(count);
+        let canaries = &request.servers[..(rolling.canary as usize).min(count)];
+        Some(match canaries {
+            [] => format!("no canary, {window} at a time"),
+            [canary] => format!("canary {canary} first, then {window} at a time"),
+            _ => format!(
+                "canaries {} first, then {window} at a time",
+                names(canaries)
+            ),
+        })
+    }
+
+    /// What the footer says once `request` is sent: the servers it queued work on, and those
+    /// whose same work was already pending (the engine merges those into the pending items,
+    /// so naming them as queued would claim work that was not added).
+    fn queued_notice(&self, what: &str, request: &EnqueueRequest) -> String {
+        let (pending, queued): (Vec<String>, Vec<String>) = request
+            .servers
+            .iter()
+            .cloned()
+            .partition(|server| self.already_pending(request, server));
+        match (queued.is_empty(), pending.is_empty()) {
+            (_, true) => format!("queued {what} on {}", names(&queued)),
+            (true, false) => format!(
+                "nothing queued: {} already had {what} pending",
+                names(&pending)
+            ),
+            (false, false) => format!(
+                "queued {what} on {}; {} already had it pending",
+                names(&queued),
+                names(&pending)
+            ),
+        }
+    }
+
+    /// Whether the engine will find every item `request` asks of `server` already pending,
+    /// as `Queue::push` decides it: an item of the latest snapshot, not held, doing the same
+    /// work (`Item::same_work`). A chain's later link is the same work only after the pending
+    /// earlier one, so a chain counts as pending only when each of its links is.
+    fn already_pending(&self, request: &EnqueueRequest, server: &str) -> bool {
+        let links: &[Job] = match request.target {
+            Target::Action(job) => &[job][..],
+            Target::Chain => &Job::ALL[..],
+        };
+        let mut previous: Option<ItemId> = None;
+        for &job in links {
+            let tags = match &request.tags {
+                Some(tags) => tags.clone(),
+                None => self
+                    .policy
+                    .as_ref()
+                    .map(|policy| policy.default_tags(job))
+                    .unwrap_or_default(),
+            };
+            let mut wanted = Item::requested(0, server, job, self.snapshot.at);
+            wanted.tags = tags;
+            wanted.check_mode = request.check_mode;
+            wanted.after = previous;
+            let Some(pending) = self
+                .snapshot
+                .queue
+                .of_server(server)
+                .find(|item| !item.held && item.same_work(&wanted))
+            else {
+                return false;
+            };
+            previous = Some(pending.id);
+        }
+        true
     }
 
     /// `a`: selects every visible server, or (when all of them are) unselects those, leaving
@@ -317,17 +403,69 @@ impl App {
     /// seen what they are.
     pub(super) fn resume_held(&mut self) -> Vec<Effect> {
         let held = self.held_count();
+        let mut question = format!(
+            "run the {held} held item{} from an earlier session?",
+            plural(held)
+        );
+        let mut notice = format!("resumed: {held} held item{} run too", plural(held));
+        // Released items of a stopped rollout stay behind its gate: "run too" alone would
+        // promise work that waits for C.
+        let stopped = self.held_behind_stopped_rollouts();
+        if !stopped.is_empty() {
+            let behind: usize = stopped.iter().map(|(_, count)| count).sum();
+            let all = behind == held;
+            let waits: Vec<String> = stopped
+                .iter()
+                .map(|(name, count)| {
+                    let who = match (all && stopped.len() == 1, *count) {
+                        (true, 1) => "it waits".to_string(),
+                        (true, _) => "they wait".to_string(),
+                        (false, 1) => "1 waits".to_string(),
+                        (false, n) => format!("{n} wait"),
+                    };
+                    format!("{who} for stopped rollout {name} (C continues it)")
+                })
+                .collect();
+            let waits = waits.join("; ");
+            notice = if all {
+                format!("released {held} held item{}, but {waits}", plural(held))
+            } else {
+                format!(
+                    "resumed: {} of the {held} held items run; {waits}",
+                    held - behind
+                )
+            };
+            question = format!("{question} {}.", capitalise(&waits));
+        }
         self.mode = Mode::Dialog(Dialog::Confirm(Confirm {
-            question: format!(
-                "run the {held} held item{} from an earlier session?",
-                plural(held)
-            ),
+            question,
             label: "items",
             items: self.held_items(),
             then: vec![Command::Resume { release_held: true }],
-            notice: format!("resumed: {held} held item{} run too", plural(held)),
+            notice,
         }));
         Vec::new()
+    }
+
+    /// Held items that a stopped rollout keeps behind its gate even once released, counted by
+    /// rollout ("deploy #67", 2), oldest rollout first.
+    fn held_behind_stopped_rollouts(&self) -> Vec<(String, usize)> {
+        let queue = &self.snapshot.queue;
+        let mut counts: BTreeMap<RolloutId, usize> = BTreeMap::new();
+        for item in queue.iter().filter(|item| item.held) {
+            if let Some(id) = queue.gate_of(item.id)
+                && self
+                    .snapshot
+                    .rollout(id)
+                    .is_some_and(|r| matches!(r.phase, Phase::Stopped { .. }))
+            {
+                *counts.entry(id).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .filter_map(|(id, count)| Some((self.snapshot.rollout(id)?.name(), count)))
+            .collect()
     }
 
     /// `X`: drops every held item, after asking.
@@ -364,10 +502,6 @@ pub fn target_word(target: Target, check_mode: bool) -> String {
     }
 }
 
-fn queued_notice(what: &str, servers: &[String]) -> String {
-    format!("queued {what} on {}", names(servers))
-}
-
 /// "web-01, web-02, web-03, web-04 … +5 more".
 pub fn names(all: &[String]) -> String {
     let mut text = all
@@ -380,6 +514,15 @@ pub fn names(all: &[String]) -> String {
         text.push_str(&format!(" … +{} more", all.len() - NAMES_SHOWN));
     }
     text
+}
+
+/// "It waits …": a clause made the start of a sentence.
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 pub fn plural(n: usize) -> &'static str {

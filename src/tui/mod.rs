@@ -47,6 +47,7 @@ pub async fn run(env: Environment, secrets: &crate::cli::SecretArgs) -> Result<E
     };
     // The warm runner's server starts with the operator's first action.
     let setup = env.engine_setup(&inventory, None, env.warm_runner()?)?;
+    let policy = setup.policy.clone();
     let Started {
         handle: engine,
         events,
@@ -58,6 +59,7 @@ pub async fn run(env: Environment, secrets: &crate::cli::SecretArgs) -> Result<E
     app.apply(EngineEvent::Snapshot(snapshot));
     app.last_duration = crate::status::last_durations(&history);
     app.confirm_actions = env.config.confirm_actions;
+    app.policy = Some(policy);
     app.unusable = env.playbook_problems();
     for why in app.unusable.values() {
         log::error!(target: "engine", "{why}");

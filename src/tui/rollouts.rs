@@ -5,6 +5,7 @@ use super::app::{App, Effect, Mode, Pane};
 use super::dialogs::{Confirm, Dialog};
 use super::intents::plural;
 use crate::engine::Command;
+use crate::engine::model::{Item, Purpose};
 use crate::engine::rollout::{Member, MemberState, Phase, Rollout};
 use crate::engine::{EngineEvent, Snapshot};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -25,17 +26,33 @@ impl App {
             .find_map(|r| Some((r.as_ref(), r.member(server)?)))
     }
 
-    /// Its members still waiting wait on items held from an earlier session: nothing moves
-    /// until the operator runs (P) or discards (X) them.
+    /// Its remaining work waits on items held from an earlier session: nothing moves until the
+    /// operator runs (P) or discards (X) them.
     pub fn rollout_held(&self, rollout: &Rollout) -> bool {
-        rollout.phase.is_live()
-            && rollout.members.iter().any(|m| {
-                !m.state.is_final()
-                    && self
-                        .snapshot
-                        .queue
-                        .get(m.item)
-                        .is_some_and(|item| item.held)
+        rollout.phase.is_live() && self.rollout_held_items(rollout).next().is_some()
+    }
+
+    /// The rollout's queued items that are held: its members' deploys, and the health checks
+    /// that judge them (after a restart, a member awaiting health waits on its held check alone,
+    /// so looking at deploys only would miss it). Each member's server holds a few items at
+    /// most: this looks at those, not at the whole queue.
+    pub fn rollout_held_items<'a>(
+        &'a self,
+        rollout: &'a Rollout,
+    ) -> impl Iterator<Item = &'a Item> {
+        rollout
+            .members
+            .iter()
+            .filter(|m| !m.state.is_final())
+            .flat_map(move |m| {
+                self.snapshot
+                    .queue
+                    .of_server(&m.server)
+                    .filter(move |item| {
+                        item.held
+                            && (item.id == m.item
+                                || item.purpose == Purpose::HealthCheck { deploy: m.item })
+                    })
             })
     }
 
@@ -112,17 +129,33 @@ impl App {
             .map(|m| m.server.clone())
             .collect();
         let name = rollout.name();
-        let question = format!(
+        let mut question = format!(
             "Continue rollout {name} ({})? {} deploy{} wait{}.",
             rollout.step_text(),
             waiting.len(),
             plural(waiting.len()),
             if waiting.len() == 1 { "s" } else { "" }
         );
-        let notice = format!(
+        let mut notice = format!(
             "rollout {name} continues: at most {} at a time",
             rollout.rules.window
         );
+        // Continuing opens the window, but held work runs only once P releases it: saying
+        // "continues" alone would leave the operator waiting for something that cannot come.
+        let held: Vec<&Item> = self.rollout_held_items(rollout).collect();
+        if !held.is_empty() {
+            let (are, them) = if held.len() == 1 {
+                ("is", "it")
+            } else {
+                ("are", "them")
+            };
+            let its = format!(
+                "its {} {are} held from an earlier session: P releases {them}",
+                rollout_items_text(held.iter().copied())
+            );
+            question.push_str(&format!(" Nothing runs yet: {its}."));
+            notice.push_str(&format!(" once released; {its}"));
+        }
         self.mode = Mode::Dialog(Dialog::Confirm(Confirm {
             question,
             label: "servers waiting",
@@ -186,5 +219,23 @@ impl App {
             notice,
         }));
         Vec::new()
+    }
+}
+
+/// "3 deploys", "1 deploy and 2 health checks": what `items` of a rollout are.
+pub fn rollout_items_text<'a>(items: impl IntoIterator<Item = &'a Item>) -> String {
+    let (mut deploys, mut checks) = (0, 0);
+    for item in items {
+        match item.purpose {
+            Purpose::HealthCheck { .. } => checks += 1,
+            Purpose::Requested => deploys += 1,
+        }
+    }
+    let deploys_text = format!("{deploys} deploy{}", plural(deploys));
+    let checks_text = format!("{checks} health check{}", plural(checks));
+    match (deploys, checks) {
+        (_, 0) => deploys_text,
+        (0, _) => checks_text,
+        _ => format!("{deploys_text} and {checks_text}"),
     }
 }

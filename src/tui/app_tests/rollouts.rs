@@ -209,3 +209,92 @@ fn a_servers_part_is_in_the_newest_live_rollout() {
 fn rollout_of_web() -> crate::engine::rollout::Rollout {
     rollout(30, &WEB, 1, 2, &passes(&["web-01"]))
 }
+
+/// As `stopped_steps`, from an earlier session: web-06's deploy and web-05's health check are
+/// held.
+fn stopped_and_held() -> App {
+    let mut app = idle();
+    stage(
+        &mut app,
+        rollout(30, &WEB, 1, 2, &stopped_steps()),
+        &[],
+        true,
+    );
+    app
+}
+
+#[test]
+fn c_on_a_held_rollout_says_nothing_runs_until_p_releases_it() {
+    let mut app = stopped_and_held();
+    press(&mut app, &[ch('C')]);
+    let confirm = confirmation(&app);
+    assert!(
+        confirm.question.ends_with(
+            "1 deploy waits. Nothing runs yet: its 1 deploy and 1 health check are held from an earlier session: P releases them."
+        ),
+        "{}",
+        confirm.question
+    );
+    assert_eq!(
+        press(&mut app, &[ch('y')]),
+        engine(Command::ResumeRollout(Some(30)))
+    );
+    assert_eq!(
+        app.notice.as_deref(),
+        Some(
+            "rollout deploy #30 continues: at most 2 at a time once released; its 1 deploy and 1 health check are held from an earlier session: P releases them"
+        )
+    );
+}
+
+#[test]
+fn p_says_which_released_items_still_wait_for_a_stopped_rollout() {
+    // web-05's check runs once released; web-06's deploy stays behind the stopped rollout.
+    let mut app = stopped_and_held();
+    press(&mut app, &[ch('P')]);
+    let confirm = confirmation(&app);
+    assert_eq!(
+        confirm.question,
+        "run the 2 held items from an earlier session? 1 waits for stopped rollout deploy #30 (C continues it)."
+    );
+    assert_eq!(
+        press(&mut app, &[ch('y')]),
+        engine(Command::Resume { release_held: true })
+    );
+    assert_eq!(
+        app.notice.as_deref(),
+        Some(
+            "resumed: 1 of the 2 held items run; 1 waits for stopped rollout deploy #30 (C continues it)"
+        )
+    );
+
+    // Everything held is behind the stopped rollout: nothing runs.
+    let mut app = idle();
+    let mut databases = rollout(67, &["db-01", "db-02"], 1, 1, &[admit("db-01")]);
+    databases.apply(&deploy_failed("db-01"));
+    stage(&mut app, databases, &[], true);
+    press(&mut app, &[ch('P'), ch('y')]);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("released 1 held item, but it waits for stopped rollout deploy #67 (C continues it)")
+    );
+}
+
+#[test]
+fn a_rollout_whose_only_held_work_is_health_checks_is_held() {
+    // After a restart web-02 and web-03 await their health; nothing else of it is queued.
+    let steps = {
+        let mut steps = passes(&["web-01"]);
+        steps.extend([admit("web-02"), admit("web-03")]);
+        steps.extend([deployed("web-02"), deployed("web-03")]);
+        steps
+    };
+    let servers = ["web-01", "web-02", "web-03"];
+    let mut app = idle();
+    stage(&mut app, rollout(30, &servers, 1, 2, &steps), &[], true);
+    assert!(app.rollout_held(&app.snapshot.rollouts[0]));
+    assert_eq!(app.rollout_held_items(&app.snapshot.rollouts[0]).count(), 2);
+    let mut app = idle();
+    stage(&mut app, rollout(30, &servers, 1, 2, &steps), &[], false);
+    assert!(!app.rollout_held(&app.snapshot.rollouts[0]));
+}

@@ -599,3 +599,118 @@ fn the_queue_cursor_follows_an_item_the_operator_moved() {
         })
     );
 }
+
+/// web-05 and web-06 already have a deploy (tagged as the config tags deploys) pending, web-04
+/// has one held from an earlier session: new work never merges into held items.
+fn with_pending_deploys() -> App {
+    let mut app = idle();
+    app.policy = Some(crate::tui::fixtures::policy(None));
+    for (id, server, held) in [
+        (41, "web-05", false),
+        (42, "web-06", false),
+        (43, "web-04", true),
+    ] {
+        let mut deploy = item(id, server, Job::Deploy);
+        deploy.tags = vec!["app".into()];
+        deploy.held = held;
+        app.snapshot.queue.insert(deploy);
+    }
+    app
+}
+
+#[test]
+fn the_footer_names_only_what_was_queued_and_what_was_already_pending() {
+    let mut app = with_pending_deploys();
+    press(&mut app, &[ch(':')]);
+    type_text(&mut app, "deploy web-05 web-06 lb-01");
+    press(&mut app, &[code(KeyCode::Enter), ch('y')]);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("queued deploy on lb-01; web-05, web-06 already had it pending")
+    );
+
+    // `d` on a selection: the same; a held deploy is no deploy pending.
+    let mut app = with_pending_deploys();
+    app.selected = selection(&["web-04", "web-05", "web-06"]);
+    press(&mut app, &[ch('d'), ch('y')]);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("queued deploy on web-04; web-05, web-06 already had it pending")
+    );
+
+    // Everything already pending: nothing was queued.
+    let mut app = with_pending_deploys();
+    app.selected = selection(&["web-05", "web-06"]);
+    press(&mut app, &[ch('d'), ch('y')]);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("nothing queued: web-05, web-06 already had deploy pending")
+    );
+
+    // Other work is not the same work: a dry run, other tags, a chain (its provision is new).
+    let mut app = with_pending_deploys();
+    app.selected = selection(&["web-05", "web-06"]);
+    press(&mut app, &[ch('f'), ch('y')]);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("queued chain on web-05, web-06")
+    );
+    // Without the config's deploy tags, the pending deploys are other work.
+    let mut app = with_pending_deploys();
+    app.policy = None;
+    app.selected = selection(&["web-05", "web-06"]);
+    press(&mut app, &[ch('d'), ch('y')]);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("queued deploy on web-05, web-06")
+    );
+}
+
+#[test]
+fn a_rolling_deploy_is_asked_as_one() {
+    use crate::engine::rollout::WindowSize;
+    let mut app = idle();
+    app.policy = Some(crate::tui::fixtures::policy(Some((
+        1,
+        WindowSize::Servers(2),
+    ))));
+    press(&mut app, &[ch(':')]);
+    type_text(&mut app, "deploy db-01 web-01 web-02");
+    press(&mut app, &[code(KeyCode::Enter)]);
+    assert_eq!(
+        confirm_question(&app),
+        "deploy 3 servers as a rolling deploy: canary db-01 first, then 2 at a time?"
+    );
+    press(&mut app, &[code(KeyCode::Esc)]);
+
+    // A share of the servers, two canaries, a chain.
+    app.policy = Some(crate::tui::fixtures::policy(Some((
+        2,
+        WindowSize::Percent(25.0),
+    ))));
+    app.selected = SERVERS.iter().map(|s| s.to_string()).collect();
+    press(&mut app, &[ch('f')]);
+    assert_eq!(
+        confirm_question(&app),
+        "chain 9 servers as a rolling deploy: canaries db-01, db-02 first, then 3 at a time?"
+    );
+    press(&mut app, &[code(KeyCode::Esc)]);
+
+    // No canary; and what is not rolled out is asked as before.
+    app.policy = Some(crate::tui::fixtures::policy(Some((
+        0,
+        WindowSize::Servers(4),
+    ))));
+    press(&mut app, &[ch('d')]);
+    assert_eq!(
+        confirm_question(&app),
+        "deploy 9 servers as a rolling deploy: no canary, 4 at a time?"
+    );
+    press(&mut app, &[code(KeyCode::Esc)]);
+    press(&mut app, &[ch('p')]);
+    assert_eq!(confirm_question(&app), "provision 9 servers?");
+    press(&mut app, &[code(KeyCode::Esc)]);
+    app.policy = Some(crate::tui::fixtures::policy(None));
+    press(&mut app, &[ch('d')]);
+    assert_eq!(confirm_question(&app), "deploy 9 servers?");
+}

@@ -73,17 +73,18 @@ fn rollout_strip_in_each_state() {
         (
             "canary",
             canary(),
-            "Rollout deploy #30 · canary web-01 · 0/9 healthy · 1 in deploy · 8 waiting",
+            "Rollout deploy #30 · canary web-01 · 0/9 healthy · 1 deploying · 8 waiting",
         ),
         (
             "window",
             window(),
-            "Rollout deploy #30 · window 2/2 · 3/9 healthy · 2 in deploy · 4 waiting",
+            "Rollout deploy #30 · window 2/2 · 3/9 healthy · 1 deploying · 1 in health check · 4 waiting",
         ),
         (
             "stopped",
             stopped(),
-            "Rollout deploy #30 · STOPPED: web-04 deploy failed (rc 2, task \"Verify re… · C continues, A aborts · 3/9 healthy · 1 in deploy · 1 failed · 4 waiting",
+            // The counts give way to the whole reason.
+            "Rollout deploy #30 · STOPPED: web-04 deploy failed (rc 2, task \"Verify release checksum\") · C continues, A aborts",
         ),
         (
             "held",
@@ -249,4 +250,70 @@ fn dialog_continue_and_abort_a_rollout() {
         "{text}"
     );
     insta::assert_snapshot!("dialog_abort_rollout", terminal.backend());
+}
+
+#[test]
+fn queue_ids_over_100_stay_whole_at_80x24() {
+    // Rollout deploy #130: web-01..04 healthy, web-05 .. lb-01 (#135..#139) wait.
+    let mut app = idle_app();
+    let steps = passes(&["web-01", "web-02", "web-03", "web-04"]);
+    stage(&mut app, rollout(130, &FLEET, 1, 2, &steps), &[], false);
+    app.focus = Pane::Queue;
+    let terminal = render(&app, 80, 24);
+    let text = screen(&terminal);
+    for id in ["#135 ", "#136 ", "#137 ", "#138 ", "#139 "] {
+        assert!(text.contains(id), "{id}: {text}");
+    }
+    insta::assert_snapshot!("queue_ids_over_100_80x24", terminal.backend());
+}
+
+#[test]
+fn a_narrow_queue_cuts_every_other_column_before_an_id() {
+    let mut app = idle_app();
+    let mut deploy = crate::tui::fixtures::deploy_item(1_234_567, "web-01");
+    deploy.check_mode = true;
+    app.snapshot.queue.insert(deploy);
+    // From the id and the four column gaps on (the screen is "too small" long before).
+    for width in [14, 16, 20, 24, 30] {
+        let terminal = render_pane(width, 5, |frame, area| queue::draw(frame, area, &app));
+        let text = screen(&terminal);
+        assert!(text.contains("#1234567"), "{width}: {text}");
+    }
+}
+
+#[test]
+fn a_rollout_held_on_its_health_checks_alone_shows_held() {
+    // After a restart web-02 and web-03 await their health, their checks held.
+    let mut steps = passes(&["web-01"]);
+    steps.extend([admit("web-02"), admit("web-03")]);
+    steps.extend([deployed("web-02"), deployed("web-03")]);
+    let mut app = idle_app();
+    let servers = ["web-01", "web-02", "web-03"];
+    stage(&mut app, rollout(30, &servers, 1, 2, &steps), &[], true);
+    let text = screen(&strip(&app, 150));
+    assert!(
+        text.contains("HELD from an earlier session: P runs, X discards"),
+        "{text}"
+    );
+}
+
+#[test]
+fn dialog_rolling_deploy() {
+    use crate::engine::rollout::WindowSize;
+    let mut app = idle_app();
+    app.policy = Some(crate::tui::fixtures::policy(Some((
+        1,
+        WindowSize::Servers(2),
+    ))));
+    app.selected = FLEET.iter().map(|s| s.to_string()).collect();
+    app.handle_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Char('d'),
+    ));
+    let terminal = render(&app, 120, 36);
+    let text = screen(&terminal);
+    assert!(
+        text.contains("deploy 9 servers as a rolling deploy: canary db-01 first, then 2 at a"),
+        "{text}"
+    );
+    insta::assert_snapshot!("dialog_rolling_deploy", terminal.backend());
 }
