@@ -992,3 +992,74 @@ fn small_terminal_resize_help_and_quit_restore_the_terminal() {
     );
     assert_eq!(term.display("#{alternate_on}"), "0", "the screen restored");
 }
+
+/// A rolling deploy in a real terminal: it stops at db-02's failure with the rest held (not
+/// run, not skipped), the strip says so and which key continues; `C` asks, `y` continues it,
+/// and it ends done with db-02 the one failure.
+#[test]
+fn a_rolling_deploy_stops_at_db02_and_c_continues_it() {
+    let sandbox = Sandbox::demo();
+    let config = sandbox.root.join("inventory/demo/config.yml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\ndeployment_strategy: rolling\nrolling_max_unavailable: 1\n");
+    std::fs::write(&config, text).unwrap();
+    // Laid out as provision.yml leaves them: deploy.yml needs only these folders.
+    for server in ["db-02", "web-01", "web-02"] {
+        for dir in ["etc", "releases"] {
+            std::fs::create_dir_all(sandbox.demo_root.join(server).join(dir)).unwrap();
+        }
+    }
+    let term = Terminal::open(&sandbox, "rolling", 160, 45);
+    wait_for_dashboard(&term);
+    term.keys(&[":"]);
+    term.wait_for_screen("the command line", SCREEN, |s| {
+        footer(s).contains("Tab complete")
+    });
+    term.type_text("deploy db-02 web-01 web-02");
+    term.keys(&["Enter"]);
+    let asked = term.wait_for_screen("the rollout question", SCREEN, |s| {
+        s.contains("as a rolling deploy: canary ")
+    });
+    println!("--- the deploy asks ---\n{asked}");
+    term.keys(&["y"]);
+    let stopped = term.wait_for_screen("the rollout stopped at db-02", ANSIBLE, |s| {
+        s.contains("STOPPED: ")
+            && s.contains("db-02 deploy failed")
+            && header(s).contains("running 0")
+    });
+    println!("--- stopped ---\n{stopped}");
+    assert!(stopped.contains("C continues, A aborts"), "{stopped}");
+    let deploys_started = || {
+        let records = journal_records(&sandbox);
+        let deploys: Vec<u64> = records
+            .iter()
+            .filter(|r| r["kind"] == "enqueued" && r["item"]["action"] == "deploy")
+            .map(|r| r["item"]["id"].as_u64().unwrap())
+            .collect();
+        records
+            .iter()
+            .filter(|r| r["kind"] == "started")
+            .filter(|r| deploys.contains(&r["id"].as_u64().unwrap()))
+            .count()
+    };
+    let before = deploys_started();
+    assert!(
+        before < 3,
+        "the rest is held, not run: {before} deploys started"
+    );
+
+    term.keys(&["C"]);
+    let asked = term.wait_for_screen("the question", SCREEN, |s| {
+        s.contains("Continue rollout deploy #")
+    });
+    println!("--- asked ---\n{asked}");
+    term.keys(&["y"]);
+    let done = term.wait_for_screen("the rollout done", ANSIBLE, |s| {
+        s.contains("· done ·") && header(s).contains("running 0")
+    });
+    println!("--- done ---\n{done}");
+    assert!(done.contains("2/3 healthy"), "{done}");
+    assert_eq!(deploys_started(), 3, "each server deployed once");
+    term.keys(&["q"]);
+    assert_eq!(term.wait_for_exit(SCREEN), 0);
+}

@@ -531,7 +531,11 @@ fn more_canaries_than_the_window_never_break_the_window() {
         sim.logs
     );
     sim.healthy(&web(2));
-    assert_eq!(sim.deploying(), vec![web(3)], "canaries only, until all are healthy");
+    assert_eq!(
+        sim.deploying(),
+        vec![web(3)],
+        "canaries only, until all are healthy"
+    );
     sim.healthy(&web(3));
     assert_eq!(sim.deploying(), vec![web(4), web(5)]);
     assert_eq!(sim.most_unavailable, 2);
