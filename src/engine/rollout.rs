@@ -176,81 +176,6 @@ pub enum Step {
     Aborted,
 }
 
-/// How many members are in each state.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Tally {
-    pub waiting: usize,
-    pub deploying: usize,
-    pub awaiting_health: usize,
-    pub healthy: usize,
-    pub failed: usize,
-    pub dropped: usize,
-}
-
-impl Tally {
-    pub fn unavailable(&self) -> usize {
-        self.deploying + self.awaiting_health
-    }
-
-    fn of(members: &[Member]) -> Tally {
-        let mut tally = Tally::default();
-        for member in members {
-            tally.add(&member.state);
-        }
-        tally
-    }
-
-    fn count(&mut self, state: &MemberState) -> &mut usize {
-        match state {
-            MemberState::Waiting => &mut self.waiting,
-            MemberState::Deploying => &mut self.deploying,
-            MemberState::AwaitingHealth => &mut self.awaiting_health,
-            MemberState::Healthy => &mut self.healthy,
-            MemberState::Failed { .. } => &mut self.failed,
-            MemberState::Dropped { .. } => &mut self.dropped,
-        }
-    }
-
-    fn add(&mut self, state: &MemberState) {
-        *self.count(state) += 1;
-    }
-
-    fn remove(&mut self, state: &MemberState) {
-        let count = self.count(state);
-        *count = count.saturating_sub(1);
-    }
-}
-
-/// What a step would otherwise count again over every member.
-#[derive(Clone, Debug, Default)]
-struct Cache {
-    index: std::collections::HashMap<String, usize>,
-    tally: Tally,
-    /// Members let in as canaries, in the order let in.
-    canaries: Vec<usize>,
-    /// No member before this one is waiting.
-    first_waiting: usize,
-}
-
-impl Cache {
-    fn build(members: &[Member]) -> Cache {
-        Cache {
-            index: (members.iter().enumerate())
-                .map(|(i, m)| (m.server.clone(), i))
-                .collect(),
-            tally: Tally::of(members),
-            canaries: (members.iter().enumerate())
-                .filter(|(_, m)| m.canary)
-                .map(|(i, _)| i)
-                .collect(),
-            first_waiting: members
-                .iter()
-                .position(|m| m.state == MemberState::Waiting)
-                .unwrap_or(members.len()),
-        }
-    }
-}
-
 /// deployment_strategy: rolling, as configured.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rolling {
@@ -512,57 +437,12 @@ impl Rollout {
             None => self.members.iter().position(|m| m.server == server),
         }
     }
-
-    /// "deploy #12": how logs and screens name it.
-    pub fn name(&self) -> String {
-        format!("{} #{}", self.action, self.id)
-    }
-
-    /// Where it is, in a few words: `canary web-01`, `window 2/2`, `stopped: db-02 failed`.
-    pub fn step_text(&self) -> String {
-        let tally = self.tally();
-        match &self.phase {
-            Phase::Canary => {
-                let canaries: Vec<&str> = self
-                    .canaries()
-                    .into_iter()
-                    .map(|m| m.server.as_str())
-                    .collect();
-                if canaries.is_empty() {
-                    "canary".to_string()
-                } else {
-                    format!("canary {}", canaries.join(", "))
-                }
-            }
-            Phase::Window => format!("window {}/{}", tally.unavailable(), self.rules.window),
-            Phase::Stopped { reason } => format!("stopped: {reason}"),
-            Phase::Done => "done".to_string(),
-            Phase::Aborted => "aborted".to_string(),
-        }
-    }
-
-    /// `3/9 healthy · 1 deploying · 1 in health check · 1 failed · 5 waiting`
-    pub fn progress_text(&self) -> String {
-        let tally = self.tally();
-        let mut parts = vec![format!("{}/{} healthy", tally.healthy, self.members.len())];
-        if tally.deploying > 0 {
-            parts.push(format!("{} deploying", tally.deploying));
-        }
-        if tally.awaiting_health > 0 {
-            parts.push(format!("{} in health check", tally.awaiting_health));
-        }
-        if tally.failed > 0 {
-            parts.push(format!("{} failed", tally.failed));
-        }
-        if tally.dropped > 0 {
-            parts.push(format!("{} dropped", tally.dropped));
-        }
-        if tally.waiting > 0 {
-            parts.push(format!("{} waiting", tally.waiting));
-        }
-        parts.join(" · ")
-    }
 }
+
+mod cache;
+mod text;
+use cache::Cache;
+pub use cache::Tally;
 
 #[cfg(test)]
 mod tests;
