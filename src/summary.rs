@@ -275,6 +275,15 @@ impl Summary {
                 what_to_run(env)
             ));
         }
+        // The exit code's reason, when a rollout ended with broken servers.
+        for rollout in (self.rollouts.iter()).filter(|r| r.phase == "done" && r.failed > 0) {
+            notes.push(format!(
+                "Rollout {} is done with {} failed server(s): {} (the run exits 2)",
+                rollout.name,
+                rollout.failed,
+                rollout.failed_servers.join(", ")
+            ));
+        }
         (!notes.is_empty()).then(|| notes.join("\n"))
     }
 

@@ -187,5 +187,16 @@ fn a_rollout_that_ended_with_failures_fails_the_run() {
             &[rollout],
         );
         assert_eq!(summary.all_succeeded(), ok, "{}", summary.table());
+        let note = summary.left_note("demo");
+        if ok {
+            assert_eq!(note, None);
+        } else {
+            assert_eq!(
+                note.as_deref(),
+                Some(
+                    "Rollout deploy #12 is done with 1 failed server(s): web-03 (the run exits 2)"
+                )
+            );
+        }
     }
 }

@@ -210,9 +210,11 @@ impl App {
             .collect()
     }
 
-    /// Servers named directly or through their group; an unknown name is an error.
+    /// Servers named directly or through their group, in the order typed (a rolling deploy's
+    /// canary is the first): each once. An unknown name is an error.
     fn resolve(&self, names: &[&str]) -> Result<Vec<String>, String> {
-        let mut servers = BTreeSet::new();
+        let mut servers: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for name in names {
             let matching: Vec<String> = self
                 .servers
@@ -223,9 +225,9 @@ impl App {
             if matching.is_empty() {
                 return Err(format!("no server or group named `{name}`"));
             }
-            servers.extend(matching);
+            servers.extend(matching.into_iter().filter(|s| seen.insert(s.clone())));
         }
-        Ok(servers.into_iter().collect())
+        Ok(servers)
     }
 
     fn say(&mut self, message: String) -> Vec<Effect> {

@@ -114,7 +114,7 @@ impl Core {
         let held = self.queue.held_count();
         if held > 0 {
             let msg = format!(
-                "{held} item(s) from an earlier session are queued and held: P runs them (or run --resume), X discards them"
+                "{held} item(s) from an earlier session are queued and held until released (P in the dashboard, run --resume) or discarded (X, run --discard-held)"
             );
             log(&mut fx, ENGINE_TARGET, Level::Warn, msg);
         }

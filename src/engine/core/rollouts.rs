@@ -164,10 +164,14 @@ impl Core {
             }
             (Step::Failed { server, reason }, _, phase) => {
                 let msg = match (left.as_ref(), phase) {
-                    (Some(_), Phase::Stopped { reason: why }) => format!(
+                    (Some(_), Phase::Stopped { reason: why }) if tally.waiting > 0 => format!(
                         "Rollout {name} stopped: {why}; {} deploy(s) held until it is resumed or aborted",
                         tally.waiting
                     ),
+                    // Nobody waits: it ends as the runs still in flight do.
+                    (Some(_), Phase::Stopped { reason: why }) => {
+                        format!("Rollout {name} stopped: {why}; no deploy waits")
+                    }
                     (None, Phase::Window) => {
                         let (failed, counted) = rollout.failure_rate();
                         let limit = rollout.rules.max_fail_percentage.unwrap_or_default();

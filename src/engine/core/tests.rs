@@ -1539,7 +1539,7 @@ fn restored_items_come_back_held_and_new_work_does_not_wait_for_them() {
     );
     assert!(
         logs(&fx).contains(
-            &"2 item(s) from an earlier session are queued and held: P runs them (or run --resume), X discards them"
+            &"2 item(s) from an earlier session are queued and held until released (P in the dashboard, run --resume) or discarded (X, run --discard-held)"
         ),
         "{fx:?}"
     );

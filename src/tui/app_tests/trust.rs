@@ -682,6 +682,16 @@ fn a_rolling_deploy_is_asked_as_one() {
         "deploy 3 servers as a rolling deploy: canary db-01 first, then 2 at a time?"
     );
     press(&mut app, &[code(KeyCode::Esc)]);
+    // The order typed is the order they go: the canary is the first named, not the first
+    // alphabetically; a server named twice (directly and by its group) goes once.
+    press(&mut app, &[ch(':')]);
+    type_text(&mut app, "deploy web-02 db web-01 db-01");
+    press(&mut app, &[code(KeyCode::Enter)]);
+    assert_eq!(
+        confirm_question(&app),
+        "deploy 4 servers as a rolling deploy: canary web-02 first, then 2 at a time?"
+    );
+    press(&mut app, &[code(KeyCode::Esc)]);
 
     // A share of the servers, two canaries, a chain.
     app.policy = Some(crate::tui::fixtures::policy(Some((
