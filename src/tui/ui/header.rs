@@ -126,13 +126,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
             .map(|since| (now - since).to_std().unwrap_or_default())
             .unwrap_or_default();
     let clock = format!(" ⏱ {} ", clock(elapsed));
+    let room = usize::from(area.width).saturating_sub(clock.chars().count());
+    // What does not fit goes whole, from the right: a number cut in half ("ran 1" for
+    // "ran 11") would say something untrue.
+    let separator = sep();
+    let mut dropped = false;
+    while spans.iter().map(Span::width).sum::<usize>() > room {
+        let Some(last) = spans.iter().rposition(|span| *span == separator) else {
+            break;
+        };
+        spans.truncate(last);
+        dropped = true;
+    }
     // The runner comes last: whole, else in its short form, else not at all, never cut into
     // half a word ("runn").
-    let room = usize::from(area.width).saturating_sub(clock.chars().count());
     let used: usize = spans.iter().map(Span::width).sum::<usize>() + sep().width();
+    // Nor does it take the place of something more important dropped for room.
     if let Some(runner) = [runner(&app.runner, narrow), runner(&app.runner, true)]
         .into_iter()
-        .find(|runner| used + runner.width() <= room)
+        .find(|runner| !dropped && used + runner.width() <= room)
     {
         spans.push(sep());
         spans.push(runner);

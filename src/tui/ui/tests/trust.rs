@@ -160,3 +160,23 @@ fn compact_worker_rows_keep_the_failed_count_at_100x30() {
         buffer[(x, y)].fg
     });
 }
+
+/// A header too long for its line drops whole parts from the right: at every width the
+/// session's counts are whole ("ran 11", never "ran 1") or absent.
+#[test]
+fn the_header_never_cuts_a_number() {
+    let mut app = idle_app();
+    app.snapshot.finished = 11;
+    app.snapshot.failed = 10;
+    for width in 60..=160 {
+        let terminal = render(&app, width, HEIGHT);
+        let text = screen(&terminal);
+        let header = text.lines().next().unwrap();
+        let shown = ["ran 11 (10 ✗)", "session: 11 ran, 10 failed"];
+        let partial = ["ran", "session:"].iter().any(|word| header.contains(word));
+        assert!(
+            !partial || shown.iter().any(|whole| header.contains(whole)),
+            "{width} columns: {header}"
+        );
+    }
+}
