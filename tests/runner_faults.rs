@@ -367,6 +367,36 @@ async fn graceful_stop_interrupts_and_ansible_exits_99() {
     );
 }
 
+/// A script that starts fleetdeck in the background (`fleetdeck run … &`) hands it SIGINT
+/// ignored, and an ignored signal stays ignored across exec: ansible would never hear the
+/// graceful stop, and every cancel would wait out the grace for SIGTERM. Runs get SIGINT back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_stop_works_when_fleetdeck_was_started_with_sigint_ignored() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: only swaps the disposition of SIGINT, which this test binary does not handle.
+    let before = unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) }.unwrap();
+    let mut run = start(
+        "sigint_ok",
+        Duration::from_secs(60),
+        Duration::from_secs(10),
+    );
+    run.task_started().await;
+    // SAFETY: as above, back as it was.
+    unsafe { signal(Signal::SIGINT, before) }.unwrap();
+    run.stop(StopMode::Graceful);
+    let report = run.finished().await;
+    let log = log_text(&report);
+    assert!(
+        log.contains("# rc: 99\n"),
+        "ansible heard the interrupt: {log}"
+    );
+    assert!(
+        report.duration < Duration::from_secs(10),
+        "no escalation after the grace: {:?}",
+        report.duration
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_stop_ends_every_group_at_once() {
     let mut run = start("hang", Duration::from_secs(60), Duration::from_secs(10));

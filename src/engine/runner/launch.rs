@@ -289,6 +289,9 @@ fn spawn(
                     nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
                 )?;
             }
+            // SIGINT is how a run is asked to stop: ignored by whoever started fleetdeck (a
+            // script's `fleetdeck run … &`), it would be ignored by ansible too.
+            nix::sys::signal::signal(Signal::SIGINT, nix::sys::signal::SigHandler::SigDfl)?;
             // If fleetdeck dies, ansible gets SIGTERM, which it forwards to its workers.
             nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
             if nix::unistd::getppid() != parent {

@@ -178,8 +178,12 @@ pub(super) fn spawn(plan: Plan) -> io::Result<Child> {
                     continue;
                 }
                 let mut current: libc::sigaction = std::mem::zeroed();
+                // Ignored signals stay ignored, as across any exec; but SIGPIPE is ours, and
+                // SIGINT is how a run is asked to stop: ignored by whoever started fleetdeck (a
+                // script's `fleetdeck run … &`), ansible would never hear it.
+                let ours = signal == libc::SIGPIPE || signal == libc::SIGINT;
                 if libc::sigaction(signal, std::ptr::null(), &mut current) == 0
-                    && (current.sa_sigaction != libc::SIG_IGN || signal == libc::SIGPIPE)
+                    && (current.sa_sigaction != libc::SIG_IGN || ours)
                     && current.sa_sigaction != libc::SIG_DFL
                 {
                     action.sa_sigaction = libc::SIG_DFL;
