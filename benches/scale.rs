@@ -234,7 +234,7 @@ fn dashboard_with_100k_queued(work: &std::path::Path) {
 /// A journal whose earlier session queued `per_server` checks (distinct tags) on every server.
 fn journal_with_queued(fleet: &Fleet, per_server: usize) {
     use fleetdeck::engine::journal::Record;
-    use fleetdeck::engine::model::{Action, Item, Purpose};
+    use fleetdeck::engine::model::{Action, Item};
     let path = fleet.journal();
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let at = chrono::Utc::now();
@@ -244,18 +244,8 @@ fn journal_with_queued(fleet: &Fleet, per_server: usize) {
         for server in &fleet.hosts {
             id += 1;
             let item = Item {
-                id,
-                server: server.clone(),
-                action: Action::Check,
-                priority: 0,
                 tags: vec![format!("t{tag}")],
-                check_mode: false,
-                attempt: 1,
-                enqueued_at: at,
-                after: None,
-                purpose: Purpose::Requested,
-                not_before: None,
-                held: false,
+                ..Item::requested(id, server, Action::Check, at)
             };
             text.push_str(&serde_json::to_string(&Record::Enqueued { at, item }).unwrap());
             text.push('\n');
