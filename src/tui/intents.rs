@@ -77,6 +77,13 @@ impl App {
             return Vec::new();
         }
         let what = target_word(request.target, request.check_mode);
+        // All of it pending already: nothing to ask about (a rollout question would promise a
+        // rollout that will not begin).
+        let pending = |server: &String| self.already_pending(&request, server);
+        if hidden.is_empty() && request.servers.iter().all(pending) {
+            self.notice = Some(self.queued_notice(&what, &request));
+            return Vec::new();
+        }
         let many = request.servers.len() > 1 && request.target != Target::Action(Job::Check);
         if hidden.is_empty() && !(many && self.confirm_actions) {
             return self.send_request(request);

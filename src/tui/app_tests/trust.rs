@@ -638,10 +638,11 @@ fn the_footer_names_only_what_was_queued_and_what_was_already_pending() {
         Some("queued deploy on web-04; web-05, web-06 already had it pending")
     );
 
-    // Everything already pending: nothing was queued.
+    // Everything already pending: nothing to ask, nothing sent, and the footer says why.
     let mut app = with_pending_deploys();
     app.selected = selection(&["web-05", "web-06"]);
-    press(&mut app, &[ch('d'), ch('y')]);
+    press(&mut app, &[ch('d')]);
+    assert!(matches!(app.mode, Mode::Normal), "no question");
     assert_eq!(
         app.notice.as_deref(),
         Some("nothing queued: web-05, web-06 already had deploy pending")
