@@ -88,11 +88,11 @@ impl fmt::Display for Wait {
 #[derive(Clone, Debug, Default)]
 pub struct Queue {
     view: QueueView,
-    /// Each server's first item that is not held or gated, by its action: where `take_next`
-    /// looks, so a pop passes over at most the busy servers (and none of an action that may not
-    /// start now), not every item queued behind them.
+    /// Each server's first item of each action that is not held or gated: where `take_next`
+    /// looks, so a pop passes over at most the busy servers (and none whose only open work is
+    /// of an action that may not start now), not every item queued behind them.
     heads: [BTreeSet<Place>; 3],
-    head_of: HashMap<String, (Place, Action)>,
+    head_of: HashMap<(String, Action), Place>,
     backoffs: BTreeSet<(DateTime<Utc>, ItemId)>,
 }
 
@@ -200,20 +200,21 @@ impl Queue {
     }
 
     fn refresh_head(&mut self, server: &str) {
-        let head = self
-            .view
-            .first_open(server)
-            .map(|place| (place, self.view.at(&place).action));
-        let old = match head {
-            Some(head) => self.head_of.insert(server.to_string(), head),
-            None => self.head_of.remove(server),
-        };
-        if old != head {
-            if let Some((old, action)) = old {
-                self.heads[action.index()].remove(&old);
-            }
-            if let Some((head, action)) = head {
-                self.heads[action.index()].insert(head);
+        for action in Action::ALL {
+            let head = self.view.first_open(server, action);
+            let key = (server.to_string(), action);
+            let old = match head {
+                Some(place) => self.head_of.insert(key, place),
+                None => self.head_of.remove(&key),
+            };
+            if old != head {
+                let heads = &mut self.heads[action.index()];
+                if let Some(old) = old {
+                    heads.remove(&old);
+                }
+                if let Some(head) = head {
+                    heads.insert(head);
+                }
             }
         }
     }
@@ -276,12 +277,16 @@ impl Queue {
         self.remove(best?.id)
     }
 
-    /// Whether an item not held from an earlier session waits out a backoff: it will go by
-    /// itself.
-    pub fn has_backoff_not_held(&self) -> bool {
-        self.backoffs
-            .iter()
-            .any(|(_, id)| self.get(*id).is_some_and(|item| !item.held))
+    /// Whether an item waits out a backoff and nothing else (not held from an earlier session,
+    /// not at a rollout's gate, its chain's earlier link done): it will go by itself.
+    pub fn has_backoff_alone(&self, succeeded: &imbl::HashSet<ItemId>) -> bool {
+        self.backoffs.iter().any(|(_, id)| {
+            self.get(*id).is_some_and(|item| {
+                !item.held
+                    && self.gate_of(*id).is_none()
+                    && item.after.is_none_or(|dep| succeeded.contains(&dep))
+            })
+        })
     }
 
     /// Earliest backoff deadline still in the future: when the queue may change its mind.

@@ -111,7 +111,7 @@ impl Core {
         // Dispatch has just taken everything it could with every worker free: what is left
         // waits for the operator (held, in a stopped rollout, or behind one of those), unless
         // a backoff will let it go by itself.
-        !self.queue.has_backoff_not_held()
+        !self.queue.has_backoff_alone(&self.succeeded)
     }
 
     /// Shutdown was asked and the last run has ended.

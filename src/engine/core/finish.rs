@@ -168,7 +168,7 @@ impl Core {
                 self.requeue(item, now, fx);
             }
             Outcome::Cancelled { .. } => {
-                self.skip_dependents(item.id, "upstream cancelled", now, fx)
+                self.skip_dependents(item.id, super::rollouts::UPSTREAM_CANCELLED, now, fx)
             }
             _ => self.skip_dependents(item.id, "upstream failed", now, fx),
         }

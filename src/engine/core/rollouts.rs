@@ -37,7 +37,9 @@ impl Core {
             );
             log(fx, ENGINE_TARGET, Level::Info, msg);
         }
-        joining.dedup_by(|a, b| a.1 == b.1);
+        // A server named twice is one member: its one deploy item.
+        let mut seen = std::collections::HashSet::new();
+        joining.retain(|(_, item)| seen.insert(*item));
         if joining.len() < 2 {
             return;
         }

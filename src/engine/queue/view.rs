@@ -3,7 +3,7 @@
 //! reads only what it draws.
 
 use super::{DispatchView, Wait};
-use crate::engine::model::{Item, ItemId};
+use crate::engine::model::{Action, Item, ItemId};
 use crate::engine::rollout::RolloutId;
 use imbl::{HashMap, OrdMap, OrdSet};
 use std::cmp::Reverse;
@@ -116,11 +116,13 @@ impl QueueView {
         &self.order[place]
     }
 
-    /// The server's first item that may compete for a worker: not held, not waiting for its
-    /// rollout.
-    pub(super) fn first_open(&self, server: &str) -> Option<Place> {
-        self.places_of(server)
-            .find(|place| !self.at(place).held && !self.gated.contains_key(&place.id))
+    /// The server's first item of `action` that may compete for a worker: not held, not
+    /// waiting for its rollout.
+    pub(super) fn first_open(&self, server: &str, action: Action) -> Option<Place> {
+        self.places_of(server).find(|place| {
+            let item = self.at(place);
+            item.action == action && !item.held && !self.gated.contains_key(&place.id)
+        })
     }
 
     /// The rollout `id` waits for, while it is not let in.

@@ -540,3 +540,71 @@ fn more_canaries_than_the_window_never_break_the_window() {
     assert_eq!(sim.deploying(), vec![web(4), web(5)]);
     assert_eq!(sim.most_unavailable, 2);
 }
+
+#[test]
+fn a_server_with_a_provision_held_back_still_runs_its_other_work() {
+    let policy = Policy {
+        provisioning_sequential: true,
+        workers: 4,
+        ..policy()
+    };
+    let mut sim = Sim::new(policy);
+    sim.enqueue(&[&web(1), &web(2)], Target::Action(Action::Provision));
+    sim.enqueue(&[&web(2)], Target::Action(Action::Check));
+    assert_eq!(
+        sim.running_now(),
+        vec![(web(1), Action::Provision), (web(2), Action::Check)],
+        "web-02's check does not wait behind its provision, which waits its turn"
+    );
+}
+
+#[test]
+fn a_server_named_twice_is_one_member() {
+    let mut sim = Sim::new(rolling(8, 0, WindowSize::Servers(2), None));
+    sim.enqueue(&[&web(1), &web(2), &web(1)], Target::Action(Action::Deploy));
+    assert_eq!(sim.rollout().members.len(), 2);
+    sim.healthy(&web(1));
+    sim.healthy(&web(2));
+    assert_eq!(sim.rollout().phase, Phase::Done);
+}
+
+/// A retry waiting out its backoff inside a rollout that then stopped, across a restart: the
+/// retry waits at the gate with the rest, and the engine says it is idle (a headless run would
+/// otherwise wait for ever).
+#[test]
+fn a_retry_behind_a_stopped_rollout_does_not_keep_the_engine_busy() {
+    let policy = Policy {
+        auto_retry_enabled: true,
+        max_retries: 2,
+        ..rolling(8, 0, WindowSize::Servers(2), None)
+    };
+    let mut sim = Sim::new(policy.clone());
+    deploy_all(&mut sim, 4);
+    sim.end(&web(1), Action::Deploy, unreachable());
+    sim.end(&web(2), Action::Deploy, failed());
+    assert!(matches!(sim.rollout().phase, Phase::Stopped { .. }));
+    let mut replay = crate::engine::journal::Replay::empty();
+    for record in &sim.records {
+        replay.apply(record);
+    }
+    let mut core = core_with(policy);
+    core.restore(
+        Restore {
+            pending: replay.pending(),
+            succeeded: replay.succeeded.clone(),
+            next_id: replay.next_id,
+            rollouts: replay.live_rollouts(),
+            ..Restore::default()
+        },
+        t0(),
+    );
+    let fx = core.update(
+        Input::Command(Command::Resume { release_held: true }),
+        secs(1),
+    );
+    assert!(spawns(&fx).is_empty(), "the rollout is stopped");
+    assert!(core.is_idle(), "nothing will start without the operator");
+    let fx = core.update(Input::Wake, secs(2000));
+    assert!(spawns(&fx).is_empty());
+    assert!(core.is_idle());
+}
