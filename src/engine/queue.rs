@@ -200,8 +200,9 @@ impl Queue {
     }
 
     fn refresh_head(&mut self, server: &str) {
+        let first = self.view.first_open(server);
         for action in Action::ALL {
-            let head = self.view.first_open(server, action);
+            let head = first[action.index()];
             let key = (server.to_string(), action);
             let old = match head {
                 Some(place) => self.head_of.insert(key, place),

@@ -3,7 +3,7 @@
 //! reads only what it draws.
 
 use super::{DispatchView, Wait};
-use crate::engine::model::{Action, Item, ItemId};
+use crate::engine::model::{Item, ItemId};
 use crate::engine::rollout::RolloutId;
 use imbl::{HashMap, OrdMap, OrdSet};
 use std::cmp::Reverse;
@@ -116,13 +116,23 @@ impl QueueView {
         &self.order[place]
     }
 
-    /// The server's first item of `action` that may compete for a worker: not held, not
-    /// waiting for its rollout.
-    pub(super) fn first_open(&self, server: &str, action: Action) -> Option<Place> {
-        self.places_of(server).find(|place| {
-            let item = self.at(place);
-            item.action == action && !item.held && !self.gated.contains_key(&place.id)
-        })
+    /// The server's first item of each action (by `Action::index`) that may compete for a
+    /// worker: not held, not waiting for its rollout. One pass, stopping once all are found.
+    pub(super) fn first_open(&self, server: &str) -> [Option<Place>; 3] {
+        let mut first = [None; 3];
+        let mut found = 0;
+        for place in self.places_of(server) {
+            let item = self.at(&place);
+            let slot = &mut first[item.action.index()];
+            if slot.is_none() && !item.held && !self.gated.contains_key(&place.id) {
+                *slot = Some(place);
+                found += 1;
+                if found == first.len() {
+                    break;
+                }
+            }
+        }
+        first
     }
 
     /// The rollout `id` waits for, while it is not let in.
