@@ -42,6 +42,16 @@ pub enum Commands {
     /// Exit status: 0 (with --exit-code: 2 when any server's latest outcome is failing); 1 when
     /// the status could not be read.
     Status(StatusArgs),
+    /// Print a completion script for a shell, e.g.
+    /// `fleetdeck completions bash > ~/.local/share/bash-completion/completions/fleetdeck`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -37,8 +37,13 @@ fn usage(err: &clap::Error) -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    // Completions describe the command line, not a project: they work anywhere.
+    let command = match cli.command {
+        Some(Commands::Completions(args)) => return Ok(completions(args.shell)),
+        other => other,
+    };
     let project = Project::open(&cli.root)?;
-    match cli.command {
+    match command {
         Some(Commands::Envs) => {
             for name in project.envs()? {
                 println!("{name}");
@@ -58,6 +63,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Some(Commands::Completions(args)) => Ok(completions(args.shell)),
         None => {
             let name = match (cli.env, project.envs()?) {
                 (Some(name), _) => name,
@@ -70,6 +76,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(tui::run(project.env(&name)?, &cli.secrets))
         }
     }
+}
+
+/// clap's completion script for `shell`, on stdout.
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut command, "fleetdeck", &mut std::io::stdout());
+    ExitCode::SUCCESS
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
