@@ -32,6 +32,19 @@ pub struct DispatchView<'a> {
     pub at_limit: [bool; 3],
 }
 
+/// Actions that may not start another run now, by `Action::index`: provisions, when
+/// provisioning is sequential and one of `running` is a provision. The scheduler and the
+/// faces' "why it waits" both ask this.
+pub fn actions_at_limit(
+    provisioning_sequential: bool,
+    mut running: impl Iterator<Item = Action>,
+) -> [bool; 3] {
+    let mut at_limit = [false; 3];
+    at_limit[Action::Provision.index()] =
+        provisioning_sequential && running.any(|action| action == Action::Provision);
+    at_limit
+}
+
 /// Why a pending item is not running yet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Wait {

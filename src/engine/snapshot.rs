@@ -3,7 +3,7 @@
 use super::StopMode;
 use super::core::RunState;
 use super::model::{Action, Item, ItemId, Recap, Slot};
-use super::queue::{DispatchView, QueueView, Wait};
+use super::queue::{DispatchView, QueueView, Wait, actions_at_limit};
 use super::rollout::Rollout;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -52,6 +52,10 @@ impl Snapshot {
             running: runs()
                 .map(|(_, run)| (run.item.id, run.item.action))
                 .collect(),
+            at_limit: actions_at_limit(
+                self.provisioning_sequential,
+                runs().map(|(_, run)| run.item.action),
+            ),
         }
     }
 
@@ -93,19 +97,17 @@ pub struct Waits<'a> {
     snapshot: &'a Snapshot,
     busy: HashMap<String, (Action, Slot)>,
     running: HashMap<ItemId, Action>,
+    at_limit: [bool; 3],
 }
 
 impl Waits<'_> {
     pub fn of(&self, item: &Item) -> Wait {
-        let mut at_limit = [false; 3];
-        at_limit[Action::Provision.index()] = self.snapshot.provisioning_sequential
-            && self.running.values().any(|a| *a == Action::Provision);
         let view = DispatchView {
             busy: &self.busy,
             running: &self.running,
             succeeded: &self.snapshot.succeeded,
             now: self.snapshot.at,
-            at_limit,
+            at_limit: self.at_limit,
         };
         let wait = self.snapshot.queue.blocker(item, &view);
         match wait {

@@ -4,7 +4,7 @@
 use super::{Core, Effect, RunState, log, worker_target};
 use crate::engine::journal::Record;
 use crate::engine::model::{Action, ItemId, Purpose, Recap, Slot};
-use crate::engine::queue::DispatchView;
+use crate::engine::queue::{DispatchView, actions_at_limit};
 use crate::engine::snapshot::{RunView, Snapshot, WorkerView};
 use chrono::{DateTime, Utc};
 use log::Level;
@@ -26,7 +26,10 @@ impl Core {
                 running: &running,
                 succeeded: &self.succeeded,
                 now,
-                at_limit: self.actions_at_limit(),
+                at_limit: actions_at_limit(
+                    self.policy.provisioning_sequential,
+                    running.values().copied(),
+                ),
             };
             let Some(item) = self.queue.take_next(&view) else {
                 break;
@@ -79,18 +82,6 @@ impl Core {
             .values()
             .map(|run| (run.item.server.clone(), (run.item.action, run.slot)))
             .collect()
-    }
-
-    /// Actions that may not start another run now: provisions, when provisioning is
-    /// sequential and one runs.
-    pub(super) fn actions_at_limit(&self) -> [bool; 3] {
-        let mut at_limit = [false; 3];
-        at_limit[Action::Provision.index()] = self.policy.provisioning_sequential
-            && self
-                .runs
-                .values()
-                .any(|run| run.item.action == Action::Provision);
-        at_limit
     }
 
     pub(super) fn running_actions(&self) -> HashMap<ItemId, Action> {
