@@ -122,12 +122,7 @@ impl App {
             self.notice = Some("no rollout is stopped: nothing to continue".into());
             return Vec::new();
         };
-        let waiting: Vec<String> = rollout
-            .members
-            .iter()
-            .filter(|m| m.state == MemberState::Waiting)
-            .map(|m| m.server.clone())
-            .collect();
+        let waiting: Vec<String> = rollout.waiting().map(|m| m.server.clone()).collect();
         let name = rollout.name();
         let mut question = format!(
             "Continue rollout {name} ({})? {} deploy{} wait{}.",
