@@ -8,4 +8,5 @@ pub mod project;
 pub mod secrets;
 pub mod status;
 pub mod summary;
+pub mod timeline;
 pub mod tui;

@@ -117,7 +117,7 @@ mod compact;
 mod replay;
 mod wire;
 pub use compact::open_and_replay;
-pub use replay::{Latest, Replay, replay};
+pub use replay::{Latest, Replay, for_each_record, replay};
 #[doc(hidden)]
 pub mod synth;
 

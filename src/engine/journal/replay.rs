@@ -265,6 +265,23 @@ impl Replay {
     }
 }
 
+/// Calls `each` with every readable record of the journal at `path`, in order (none when it
+/// does not exist): what the reports and the timeline fold, without a replay's bookkeeping.
+pub fn for_each_record(path: &Path, mut each: impl FnMut(Record)) -> Result<()> {
+    let text = match std::fs::read(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    let text = text.strip_suffix(b"\n").unwrap_or(&text);
+    super::wire::for_each_line(text, super::wire::threads(), |line| {
+        if let Line::Read(record) = line {
+            each(record);
+        }
+    });
+    Ok(())
+}
+
 pub fn replay(path: &Path) -> Result<Replay> {
     replay_on(path, super::wire::threads())
 }
