@@ -13,6 +13,12 @@
 //! Run: `cargo bench --bench scale` (after `.ci/setup`). `--quick` skips the 100,000-action run
 //! and the tmux parts; `--only N,M` runs only the parts named.
 
+#[path = "scale/html_report.rs"]
+mod html_report;
+#[path = "scale/matrix_view.rs"]
+mod matrix_view;
+#[path = "scale/timeline_view.rs"]
+mod timeline_view;
 #[path = "scale/fleet.rs"]
 mod fleet;
 #[path = "scale/inventory.rs"]
@@ -77,6 +83,15 @@ fn main() {
     }
     if wanted(9) {
         rollout::rollout_cost();
+    }
+    if wanted(10) {
+        timeline_view::run();
+    }
+    if wanted(11) {
+        matrix_view::run();
+    }
+    if wanted(12) {
+        html_report::run();
     }
 }
 

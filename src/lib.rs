@@ -5,6 +5,7 @@ pub mod engine;
 pub mod headless;
 pub mod inventory;
 pub mod project;
+pub mod report;
 pub mod secrets;
 pub mod status;
 pub mod summary;

@@ -1,0 +1,1 @@
+//! The JUnit report (being written).
