@@ -42,6 +42,11 @@ pub enum Commands {
     /// Exit status: 0 (with --exit-code: 2 when any server's latest outcome is failing); 1 when
     /// the status could not be read.
     Status(StatusArgs),
+    /// Write reports of what ran, from the journal: JUnit XML for CI, one HTML page for people.
+    ///
+    /// Reads only the journal: works while a dashboard or a run holds the environment. Exit
+    /// status: 0, also when nothing ran yet; 1 when a report could not be written.
+    Report(ReportArgs),
     /// Print a completion script for a shell, e.g.
     /// `fleetdeck completions bash > ~/.local/share/bash-completion/completions/fleetdeck`.
     Completions(CompletionsArgs),
@@ -121,6 +126,37 @@ pub struct RunArgs {
     /// items run) or --discard-held (they are dropped too).
     #[arg(long)]
     pub abort_rollout: bool,
+    /// Also write this run's JUnit XML report to FILE (its runs, held work it resumed
+    /// included), after the summary, also when runs failed or Ctrl-C stopped it.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write this run's HTML report to FILE, like --junit.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("output").required(true).multiple(true).args(["junit", "html"]))]
+pub struct ReportArgs {
+    /// Only the runs that started or ended in the last DURATION (e.g. 2h, 30m, 1day).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "session")]
+    pub since: Option<std::time::Duration>,
+    /// Only the runs of a session: `last` is the last time fleetdeck started on the
+    /// environment (held work it resumed included). Default: the whole journal.
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub session: Option<SessionArg>,
+    /// Write the JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SessionArg {
+    /// The last session.
+    Last,
 }
 
 /// Passwords for vault-encrypted variables and for become (sudo). Each is read once, kept in

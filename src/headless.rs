@@ -10,7 +10,8 @@ use crate::engine::{
 };
 use crate::engine::{Engine, EngineHandle, Started};
 use crate::project::Environment;
-use crate::{console_log, summary};
+use crate::timeline::Window;
+use crate::{console_log, report, summary};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -179,7 +180,34 @@ pub async fn run(env: Environment, args: RunArgs) -> Result<ExitCode> {
     } else {
         EXIT_FAILED
     };
-    Ok(ExitCode::from(code))
+    Ok(ExitCode::from(write_reports(&env, &args, code)))
+}
+
+/// The reports asked for with --junit / --html, of this run's session (held work it resumed
+/// included), read back from the journal like `fleetdeck report --session last`. They matter
+/// most when runs failed or were interrupted, so they are written then too; one that cannot be
+/// written turns only a successful run's exit code into 1.
+fn write_reports(env: &Environment, args: &RunArgs, code: u8) -> u8 {
+    let outputs = report::Outputs {
+        junit: args.junit.clone(),
+        html: args.html.clone(),
+    };
+    if outputs.is_empty() {
+        return code;
+    }
+    let written =
+        report::Report::load(env, Window::LastSession).and_then(|report| outputs.write(&report));
+    match written {
+        Ok(()) => code,
+        Err(err) => {
+            eprintln!("fleetdeck: {err:#}");
+            if code == 0 {
+                EXIT_COULD_NOT_START
+            } else {
+                code
+            }
+        }
+    }
 }
 
 /// The engine is idle: paused by the failure brake, a rollout stopped, or all done. What has

@@ -6,7 +6,7 @@ use clap::Parser;
 use fleetdeck::cli::{Cli, Commands};
 use fleetdeck::headless::{EXIT_COULD_NOT_START, EXIT_FAILED};
 use fleetdeck::project::Project;
-use fleetdeck::{headless, status, tui};
+use fleetdeck::{console_log, headless, report, status, tui};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -62,6 +62,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Some(Commands::Report(args)) => {
+            // Warnings to stderr: stdout may be piped somewhere.
+            console_log::init(true);
+            let env = project.env(&project.pick_env(cli.env.as_deref())?)?;
+            report::command(&env, &args)
         }
         Some(Commands::Completions(args)) => Ok(completions(args.shell)),
         None => {
