@@ -3,6 +3,7 @@
 //! draw from this one model, built the same way from the journal's records (a report, an
 //! earlier session) or from the engine's events (the live dashboard), so they cannot disagree.
 
+pub mod live;
 pub mod matrix;
 
 use crate::engine::journal::{Record, for_each_record};
