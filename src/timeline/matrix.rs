@@ -3,7 +3,7 @@
 //! saw (servers that left the inventory still show what ran on them).
 
 use super::{Entry, Timeline};
-use crate::engine::model::{Action, Outcome};
+use crate::engine::model::{Action, ItemId, Outcome};
 use std::collections::HashMap;
 
 /// The actions, in the matrix's column order.
@@ -23,6 +23,11 @@ pub struct Row {
 pub struct Matrix {
     pub rows: Vec<Row>,
     pub last: usize,
+    /// How many of the timeline's entries are folded in, and the id of the last of them: a
+    /// live timeline only grows, so the next refresh folds just the new ones.
+    seen: usize,
+    seen_id: Option<ItemId>,
+    row_of: HashMap<String, usize>,
 }
 
 /// Whether an entry belongs in the matrix and the reports: it ran, or it was skipped (a chain
@@ -40,43 +45,91 @@ impl Matrix {
     /// One row per server of `servers` (in that order), then the timeline's other servers by
     /// name; each cell the `last` newest attempts. One pass over the entries.
     pub fn build(timeline: &Timeline, servers: &[String], last: usize) -> Matrix {
-        let mut rows: Vec<Row> = servers
+        let rows: Vec<Row> = servers
             .iter()
             .map(|server| Row {
                 server: server.clone(),
                 ..Row::default()
             })
             .collect();
-        let mut row_of: HashMap<&str, usize> = servers
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.as_str(), i))
-            .collect();
+        let mut matrix = Matrix {
+            rows,
+            last,
+            ..Matrix::default()
+        };
+        matrix.index_rows();
+        matrix.fold(timeline.entries());
+        matrix.sort_unlisted();
+        matrix
+    }
+
+    /// Folds the entries the timeline gained since the matrix was built or last extended;
+    /// `false` (and nothing changed) when `timeline` is not a continuation of what was folded
+    /// (another window, a replaced timeline): build the matrix again then. Runs that only
+    /// finished need nothing: cells hold indexes, and the entries themselves changed.
+    pub fn extend(&mut self, timeline: &Timeline) -> bool {
         let entries = timeline.entries();
-        // Newest first: walk backwards and stop filling a cell once it holds `last`.
-        for (index, entry) in entries.iter().enumerate().rev() {
+        let continues = entries.len() >= self.seen
+            && (self.seen == 0 || Some(entries[self.seen - 1].id) == self.seen_id);
+        if !continues {
+            return false;
+        }
+        let before = self.rows.len();
+        self.fold(entries);
+        if self.rows.len() > before {
+            self.sort_unlisted();
+        }
+        true
+    }
+
+    /// The row of `server`, if it has one.
+    pub fn row_of(&self, server: &str) -> Option<usize> {
+        self.row_of.get(server).copied()
+    }
+
+    fn fold(&mut self, entries: &[Entry]) {
+        for (index, entry) in entries.iter().enumerate().skip(self.seen) {
             if !counts(entry) {
                 continue;
             }
-            let row = match row_of.get(entry.server.as_str()) {
+            let row = match self.row_of.get(entry.server.as_str()) {
                 Some(row) => *row,
                 None => {
-                    rows.push(Row {
+                    self.rows.push(Row {
                         server: entry.server.clone(),
                         unlisted: true,
                         ..Row::default()
                     });
-                    row_of.insert(&entry.server, rows.len() - 1);
-                    rows.len() - 1
+                    self.row_of
+                        .insert(entry.server.clone(), self.rows.len() - 1);
+                    self.rows.len() - 1
                 }
             };
-            let cell = &mut rows[row].cells[column(entry.action)];
-            if cell.len() < last {
-                cell.push(index);
-            }
+            let cell = &mut self.rows[row].cells[column(entry.action)];
+            // Entries come oldest first: each is the newest of its cell so far.
+            cell.insert(0, index);
+            cell.truncate(self.last);
         }
-        let listed = servers.len();
-        rows[listed..].sort_by(|a, b| a.server.cmp(&b.server));
-        Matrix { rows, last }
+        self.seen = entries.len();
+        self.seen_id = entries.last().map(|entry| entry.id);
+    }
+
+    /// The unlisted servers (after the listed ones) by name.
+    fn sort_unlisted(&mut self) {
+        let listed = self.rows.iter().take_while(|row| !row.unlisted).count();
+        if self.rows[listed..].is_sorted_by(|a, b| a.server <= b.server) {
+            return;
+        }
+        self.rows[listed..].sort_by(|a, b| a.server.cmp(&b.server));
+        self.index_rows();
+    }
+
+    fn index_rows(&mut self) {
+        self.row_of = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| (row.server.clone(), i))
+            .collect();
     }
 }

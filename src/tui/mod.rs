@@ -10,6 +10,7 @@ mod event_loop;
 mod fixtures;
 pub mod intents;
 pub mod keymap;
+pub mod matrix_view;
 pub mod picker;
 pub mod rollouts;
 pub mod ui;

@@ -16,6 +16,7 @@ pub(crate) mod footer;
 pub(crate) mod header;
 pub(crate) mod help;
 pub(crate) mod logs;
+pub mod matrix;
 pub(crate) mod modal;
 pub(crate) mod queue;
 pub(crate) mod rollouts;

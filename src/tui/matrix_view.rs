@@ -1,0 +1,367 @@
+//! The server × action matrix over the screen: its state and keys. Everything the draw needs
+//! (the rows' order for the sort, the filter's matches) is worked out here, on a refresh or a
+//! key, never while drawing: the fleet may hold 10,000 servers.
+
+use crate::engine::model::{Action, Outcome};
+use crate::timeline::matrix::{ACTIONS, Matrix};
+use crate::timeline::{Entry, Timeline};
+use crate::tui::app::ServerRow;
+use chrono::{DateTime, Utc};
+use std::path::PathBuf;
+
+/// The most attempts a cell keeps per action; the draw shows as many as its width allows.
+pub const MAX_RUNS: usize = 5;
+
+/// Rows moved by PageUp/PageDown until the dashboard says how many fit (`set_page`).
+const DEFAULT_PAGE: usize = 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Inventory order, then the servers that left it by name.
+    #[default]
+    Name,
+    /// The newest run of the cursor's action, longest first.
+    Duration,
+    /// The newest run of the cursor's action, worst first.
+    Outcome,
+}
+
+impl Sort {
+    pub fn label(self) -> &'static str {
+        match self {
+            Sort::Name => "name",
+            Sort::Duration => "duration",
+            Sort::Outcome => "outcome",
+        }
+    }
+
+    fn next(self) -> Sort {
+        match self {
+            Sort::Name => Sort::Duration,
+            Sort::Duration => Sort::Outcome,
+            Sort::Outcome => Sort::Name,
+        }
+    }
+}
+
+/// What the matrix understands; the dashboard's key table maps terminal keys to these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatrixKey {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    /// The previous action column.
+    Left,
+    /// The next action column.
+    Right,
+    /// Name → duration → outcome → name.
+    Sort,
+    /// Start typing a filter (`/`).
+    FilterStart,
+    /// A character of the filter being typed.
+    Filter(char),
+    FilterBackspace,
+    /// Enter while typing: keep the filter, back to moving.
+    FilterDone,
+    /// Enter: the cursor cell's newest log.
+    Open,
+    /// Esc: clears the filter being typed (or the one set), else closes the matrix.
+    Close,
+}
+
+/// What a key asks of the dashboard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MatrixOutcome {
+    /// Handled inside the matrix; redraw.
+    Stay,
+    Close,
+    /// Open this log in the viewer.
+    OpenLog {
+        title: String,
+        path: PathBuf,
+    },
+    /// Say this in the footer.
+    Notice(String),
+}
+
+/// A listed server's words for the filter, lowercased once per inventory.
+#[derive(Clone, Debug, Default)]
+struct Searchable {
+    name: String,
+    groups: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MatrixView {
+    pub matrix: Matrix,
+    pub sort: Sort,
+    /// The filter, matched like the servers pane's: name, group, or a state word.
+    pub filter: String,
+    /// The filter is being typed: characters go to it.
+    pub typing: bool,
+    /// Row indexes of `matrix.rows` that pass the filter, in the sort's order.
+    pub visible: Vec<usize>,
+    /// Position in `visible`.
+    pub cursor: usize,
+    /// The first visible row drawn (kept so the list scrolls, not jumps).
+    pub top: usize,
+    /// The action column (index into `ACTIONS`).
+    pub column: usize,
+    page: usize,
+    /// The inventory the rows were built for, to notice when it changes.
+    listed: Vec<String>,
+    searchable: Vec<Searchable>,
+    now: DateTime<Utc>,
+}
+
+impl MatrixView {
+    pub fn new() -> MatrixView {
+        MatrixView {
+            page: DEFAULT_PAGE,
+            ..MatrixView::default()
+        }
+    }
+
+    /// Brings the matrix up to date with `timeline` (call after folding events, at most once
+    /// per snapshot). A growing timeline costs only its new entries plus one sort of the rows;
+    /// a changed inventory or a replaced timeline builds the matrix again.
+    pub fn refresh(&mut self, timeline: &Timeline, servers: &[ServerRow], now: DateTime<Utc>) {
+        self.now = now;
+        let same_inventory = self.listed.len() == servers.len()
+            && self.listed.iter().zip(servers).all(|(a, b)| *a == b.name);
+        if !same_inventory {
+            self.listed = servers.iter().map(|row| row.name.clone()).collect();
+            self.searchable = servers
+                .iter()
+                .map(|row| Searchable {
+                    name: row.name.to_lowercase(),
+                    groups: row.groups.iter().map(|g| g.to_lowercase()).collect(),
+                })
+                .collect();
+        }
+        if !same_inventory || !self.matrix.extend(timeline) {
+            self.matrix = Matrix::build(timeline, &self.listed, MAX_RUNS);
+        }
+        self.arrange(timeline);
+    }
+
+    /// How many servers the matrix has, and how many pass the filter.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.visible.len(), self.matrix.rows.len())
+    }
+
+    /// The action of the cursor's column.
+    pub fn action(&self) -> Action {
+        ACTIONS[self.column]
+    }
+
+    /// The row (of `matrix.rows`) under the cursor.
+    pub fn cursor_row(&self) -> Option<usize> {
+        self.visible.get(self.cursor).copied()
+    }
+
+    /// Rows that fit on screen, for PageUp/PageDown and scrolling.
+    pub fn set_page(&mut self, rows: usize) {
+        self.page = rows.max(1);
+        self.keep_cursor_on_screen();
+    }
+
+    pub fn handle(&mut self, key: MatrixKey, timeline: &Timeline) -> MatrixOutcome {
+        if self.typing {
+            match key {
+                MatrixKey::Filter(c) => self.filter.push(c),
+                MatrixKey::FilterBackspace => {
+                    self.filter.pop();
+                }
+                MatrixKey::FilterDone => self.typing = false,
+                MatrixKey::Close => {
+                    self.typing = false;
+                    self.filter.clear();
+                }
+                _ => return MatrixOutcome::Stay,
+            }
+            self.arrange(timeline);
+            return MatrixOutcome::Stay;
+        }
+        let last = self.visible.len().saturating_sub(1);
+        match key {
+            MatrixKey::Up => self.cursor = self.cursor.saturating_sub(1),
+            MatrixKey::Down => self.cursor = (self.cursor + 1).min(last),
+            MatrixKey::PageUp => self.cursor = self.cursor.saturating_sub(self.page),
+            MatrixKey::PageDown => self.cursor = (self.cursor + self.page).min(last),
+            MatrixKey::Home => self.cursor = 0,
+            MatrixKey::End => self.cursor = last,
+            MatrixKey::Left | MatrixKey::Right => {
+                self.column = if key == MatrixKey::Left {
+                    (self.column + ACTIONS.len() - 1) % ACTIONS.len()
+                } else {
+                    (self.column + 1) % ACTIONS.len()
+                };
+                // Duration and outcome sort by the cursor's action.
+                if self.sort != Sort::Name {
+                    self.arrange(timeline);
+                }
+            }
+            MatrixKey::Sort => {
+                self.sort = self.sort.next();
+                self.arrange(timeline);
+            }
+            MatrixKey::FilterStart => self.typing = true,
+            MatrixKey::Filter(_) | MatrixKey::FilterBackspace | MatrixKey::FilterDone => {}
+            MatrixKey::Open => return self.open(timeline),
+            MatrixKey::Close if !self.filter.is_empty() => {
+                self.filter.clear();
+                self.arrange(timeline);
+            }
+            MatrixKey::Close => return MatrixOutcome::Close,
+        }
+        self.keep_cursor_on_screen();
+        MatrixOutcome::Stay
+    }
+
+    fn open(&self, timeline: &Timeline) -> MatrixOutcome {
+        let Some(row) = self.cursor_row().map(|r| &self.matrix.rows[r]) else {
+            return MatrixOutcome::Notice("no server here: the filter matches none".into());
+        };
+        let action = self.action();
+        let newest = row.cells[self.column]
+            .first()
+            .map(|index| &timeline.entries()[*index]);
+        match newest {
+            None => MatrixOutcome::Notice(format!("{action} never ran on {}", row.server)),
+            Some(entry) => match &entry.log {
+                Some(path) => MatrixOutcome::OpenLog {
+                    title: format!("{action} for server {}", row.server),
+                    path: path.clone(),
+                },
+                None => MatrixOutcome::Notice(format!(
+                    "no log for {action} on {}: it {}",
+                    row.server,
+                    match &entry.outcome {
+                        None => "has not opened its log yet".to_string(),
+                        Some(outcome) => format!("ended {} without one", outcome.label()),
+                    }
+                )),
+            },
+        }
+    }
+
+    /// Filters and sorts the rows, keeping the cursor on the server it was on.
+    fn arrange(&mut self, timeline: &Timeline) {
+        let was_on = self
+            .cursor_row()
+            .map(|r| self.matrix.rows[r].server.clone());
+        let needle = self.filter.trim().to_lowercase();
+        let mut visible: Vec<usize> = (0..self.matrix.rows.len())
+            .filter(|r| needle.is_empty() || self.matches(*r, &needle, timeline))
+            .collect();
+        let column = self.column;
+        let entries = timeline.entries();
+        let newest = |r: usize| {
+            self.matrix.rows[r].cells[column]
+                .first()
+                .map(|index| &entries[*index])
+        };
+        match self.sort {
+            Sort::Name => {}
+            Sort::Duration => {
+                let now = self.now;
+                // Longest first; never ran last. Stable: ties keep the name order.
+                visible
+                    .sort_by_cached_key(|r| std::cmp::Reverse(newest(*r).map(|e| e.duration(now))));
+            }
+            Sort::Outcome => {
+                visible.sort_by_cached_key(|r| newest(*r).map_or(NEVER_RAN, rank));
+            }
+        }
+        self.visible = visible;
+        self.cursor = was_on
+            .and_then(|server| {
+                let row = self.matrix.row_of(&server)?;
+                self.visible.iter().position(|r| *r == row)
+            })
+            .unwrap_or(self.cursor)
+            .min(self.visible.len().saturating_sub(1));
+        self.keep_cursor_on_screen();
+    }
+
+    fn matches(&self, r: usize, needle: &str, timeline: &Timeline) -> bool {
+        let row = &self.matrix.rows[r];
+        let listed = self.searchable.get(r).filter(|_| !row.unlisted);
+        let named = match listed {
+            Some(words) => {
+                words.name.contains(needle) || words.groups.iter().any(|g| g.contains(needle))
+            }
+            None => row.server.to_lowercase().contains(needle),
+        };
+        named || state_words(row, timeline).any(|word| word == needle)
+    }
+
+    fn keep_cursor_on_screen(&mut self) {
+        if self.cursor < self.top {
+            self.top = self.cursor;
+        } else if self.cursor >= self.top + self.page {
+            self.top = self.cursor + 1 - self.page;
+        }
+        self.top = self.top.min(self.visible.len().saturating_sub(1));
+    }
+}
+
+/// What the servers pane's filter matches besides names and groups: each action's newest
+/// outcome ("failed", "ok", …), "running", and "failing" when one went wrong.
+fn state_words<'a>(
+    row: &'a crate::timeline::matrix::Row,
+    timeline: &'a Timeline,
+) -> impl Iterator<Item = &'static str> + 'a {
+    let newest = row
+        .cells
+        .iter()
+        .filter_map(|cell| cell.first())
+        .map(|index| &timeline.entries()[*index]);
+    newest.flat_map(|entry| {
+        let (word, failing) = match &entry.outcome {
+            None if is_cut(entry) => ("interrupted", true),
+            None => ("running", false),
+            Some(outcome) => (
+                outcome.label(),
+                outcome.went_wrong() || entry.healthy == Some(false),
+            ),
+        };
+        [Some(word), failing.then_some("failing")]
+            .into_iter()
+            .flatten()
+    })
+}
+
+const NEVER_RAN: u8 = 10;
+
+/// Ended without an outcome: its session died while it ran (the next one has not said so yet).
+pub fn is_cut(entry: &Entry) -> bool {
+    entry.outcome.is_none() && entry.end.is_some()
+}
+
+/// Worst first: what needs a look comes to the top.
+pub fn rank(entry: &Entry) -> u8 {
+    if is_cut(entry) {
+        return 4;
+    }
+    match &entry.outcome {
+        Some(Outcome::Failed { .. }) => 0,
+        Some(Outcome::Error { .. }) => 1,
+        Some(Outcome::TimedOut { .. }) => 2,
+        Some(Outcome::Unreachable { .. }) => 3,
+        Some(Outcome::Interrupted) => 4,
+        Some(Outcome::Cancelled { .. }) => 5,
+        Some(Outcome::Skipped { .. }) => 6,
+        Some(Outcome::Succeeded) if entry.healthy == Some(false) => 7,
+        None => 8,
+        Some(Outcome::Succeeded) => 9,
+    }
+}
+
+#[cfg(test)]
+#[path = "matrix_view_tests.rs"]
+pub(crate) mod tests;
