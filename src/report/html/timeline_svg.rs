@@ -1,0 +1,293 @@
+//! The timeline as inline SVG: one lane per worker slot ("worker N"), time flowing left to
+//! right, each run a bar coloured by its outcome (a CSS class, so 10,000 bars stay small),
+//! labelled with its server where it is wide enough, with a tooltip; shaded where a lane did
+//! not exist (before a resize added it, after one drained it); sessions and resizes marked.
+//!
+//! ```text
+//!            start · 3 workers          → 4 workers
+//! worker 1 │ [web-01 ][db-01  ]  ┊        ┊ [web-02]
+//! worker 2 │ [db-02 ][lb-01    ] ┊        ┊
+//! worker 4 │░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░┊ [web-04]
+//!          └──┬────────┬────────┬────────┬───
+//!          04:55:00 04:55:10 04:55:20 04:55:30
+//! ```
+
+use super::{clock_time, duration_words, outcome_key, outcome_word, rfc3339};
+use crate::engine::model::Outcome;
+use crate::timeline::{Entry, Timeline, WorkersFrom};
+use chrono::{DateTime, TimeDelta, Utc};
+use maud::{Markup, html};
+
+const GUTTER: f64 = 84.0;
+const PLOT_WIDTH: f64 = 1200.0;
+const RIGHT_MARGIN: f64 = 12.0;
+/// Room above the lanes for the session and resize labels.
+const TOP: f64 = 20.0;
+const LANE_HEIGHT: f64 = 22.0;
+const BAR_HEIGHT: f64 = 18.0;
+const AXIS_HEIGHT: f64 = 24.0;
+/// Roughly how wide one character of a bar's label is (11 px system font).
+const CHAR_WIDTH: f64 = 6.6;
+/// Tick steps to choose from, in seconds: the first that gives at most `MAX_TICKS`.
+const TICK_STEPS: [i64; 16] = [
+    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400,
+];
+const MAX_TICKS: i64 = 12;
+
+/// Maps time to x across the report's span.
+pub(super) struct Scale {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    px_per_ms: f64,
+}
+
+impl Scale {
+    pub(super) fn new(from: DateTime<Utc>, to: DateTime<Utc>) -> Scale {
+        let span_ms = (to - from).num_milliseconds().max(1000) as f64;
+        Scale {
+            from,
+            to,
+            px_per_ms: PLOT_WIDTH / span_ms,
+        }
+    }
+
+    fn x(&self, at: DateTime<Utc>) -> f64 {
+        let at = at.clamp(self.from, self.to);
+        GUTTER + (at - self.from).num_milliseconds() as f64 * self.px_per_ms
+    }
+}
+
+/// The lanes worth a row: every worker slot (numbered from 1), and lane 0 only when something
+/// ran in it.
+fn shown_lanes(timeline: &Timeline) -> Vec<usize> {
+    (0..timeline.lane_count())
+        .filter(|lane| *lane > 0 || timeline.lane(0).next().is_some())
+        .collect()
+}
+
+pub fn timeline(timeline: &Timeline, now: DateTime<Utc>) -> Markup {
+    let Some((first_start, to)) = timeline.span(now) else {
+        return html! { p.dim { "Nothing ran in this window." } };
+    };
+    // A session starts a moment before its first run: widen a little to show its mark.
+    let lead = (to - first_start) / 20;
+    let from = timeline
+        .workers()
+        .iter()
+        .map(|w| w.at)
+        .filter(|at| *at >= first_start - lead)
+        .fold(first_start, DateTime::min);
+    let scale = Scale::new(from, to);
+    let lanes = shown_lanes(timeline);
+    let lanes_bottom = TOP + lanes.len() as f64 * LANE_HEIGHT;
+    let width = GUTTER + PLOT_WIDTH + RIGHT_MARGIN;
+    let height = lanes_bottom + AXIS_HEIGHT;
+    html! {
+        div.scroll {
+            svg.timeline width=(width) height=(height)
+                viewBox=(format_args!("0 0 {width} {height}")) role="img"
+                aria-label="Runs on worker lanes over time" {
+                defs {
+                    pattern #hatch width="6" height="6" patternUnits="userSpaceOnUse"
+                        patternTransform="rotate(45)" {
+                        rect width="2.5" height="6" fill="#d8dde3" {}
+                    }
+                }
+                (axis(&scale, lanes_bottom))
+                @for (row, lane) in lanes.iter().enumerate() {
+                    (lane_row(timeline, *lane, row, &scale, now))
+                }
+                (markers(timeline.workers(), &scale, lanes_bottom))
+            }
+        }
+        (legend())
+    }
+}
+
+fn lane_row(
+    timeline: &Timeline,
+    lane: usize,
+    row: usize,
+    scale: &Scale,
+    now: DateTime<Utc>,
+) -> Markup {
+    let y = TOP + row as f64 * LANE_HEIGHT;
+    let stripe = if row.is_multiple_of(2) { "lane even" } else { "lane" };
+    html! {
+        g class=(stripe) data-lane=(lane) transform=(format_args!("translate(0,{y})")) {
+            rect.stripe x=(GUTTER) width=(PLOT_WIDTH) height=(LANE_HEIGHT) {}
+            text.name x=(GUTTER - 8.0) y="15" { "worker " (lane) }
+            @for (start, end) in absent(timeline.workers(), lane, scale) {
+                rect.absent x=(format_args!("{:.1}", scale.x(start)))
+                    width=(format_args!("{:.1}", scale.x(end) - scale.x(start)))
+                    height=(LANE_HEIGHT) {}
+            }
+            @for entry in timeline.lane(lane) {
+                (bar(entry, lane, scale, now))
+            }
+        }
+    }
+}
+
+fn bar(entry: &Entry, lane: usize, scale: &Scale, now: DateTime<Utc>) -> Markup {
+    let Some(ran) = entry.ran else {
+        return html! {};
+    };
+    let x = scale.x(ran.start);
+    let width = (scale.x(entry.end.unwrap_or(now)) - x).max(1.0);
+    let key = outcome_key(entry);
+    let label_fits = width >= entry.server.chars().count() as f64 * CHAR_WIDTH + 6.0;
+    html! {
+        rect class=(key) x=(format_args!("{x:.1}")) y="2" width=(format_args!("{width:.1}"))
+            height=(BAR_HEIGHT) data-lane=(lane) data-server=(entry.server)
+            data-action=(entry.action.as_str()) data-outcome=(key) data-start=(rfc3339(ran.start))
+            data-end=[entry.end.map(rfc3339)] {
+            title { (tooltip(entry, now)) }
+        }
+        @if label_fits {
+            text x=(format_args!("{:.1}", x + 3.0)) y="15" { (entry.server) }
+        }
+    }
+}
+
+/// "db-02 · deploy · 04:55:14 for 5.5s · failed: Verify release checksum".
+fn tooltip(entry: &Entry, now: DateTime<Utc>) -> String {
+    let start = entry
+        .ran
+        .map(|ran| clock_time(ran.start))
+        .unwrap_or_default();
+    let mut text = format!(
+        "{} · {}{} · {} for {} · {}",
+        entry.server,
+        entry.action.as_str(),
+        if entry.check_mode {
+            " (check mode)"
+        } else {
+            ""
+        },
+        start,
+        duration_words(entry.duration(now)),
+        outcome_word(entry),
+    );
+    let task = match &entry.outcome {
+        Some(Outcome::Failed { task, .. }) => task.as_deref(),
+        Some(Outcome::TimedOut { during_task } | Outcome::Cancelled { during_task }) => {
+            during_task.as_deref()
+        }
+        _ => None,
+    };
+    if let Some(task) = task {
+        text.push_str(&format!(": {task}"));
+    }
+    if entry.healthy == Some(false) {
+        text.push_str(" (health check failed)");
+    }
+    text
+}
+
+/// Where worker slot `lane` did not exist within the scale: before a start or resize made
+/// room for it, and after a resize took it away (a run it was still finishing shows on top).
+pub(super) fn absent(
+    workers: &[WorkersFrom],
+    lane: usize,
+    scale: &Scale,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    if lane == 0 {
+        return Vec::new();
+    }
+    let mut spans: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    let mut push = |from: DateTime<Utc>, to: DateTime<Utc>| {
+        let (from, to) = (from.max(scale.from), to.min(scale.to));
+        if from >= to {
+            return;
+        }
+        match spans.last_mut() {
+            Some(last) if last.1 >= from => last.1 = last.1.max(to),
+            _ => spans.push((from, to)),
+        }
+    };
+    let first = workers.first().map_or(scale.to, |w| w.at);
+    push(scale.from, first);
+    for (i, change) in workers.iter().enumerate() {
+        let until = workers.get(i + 1).map_or(scale.to, |next| next.at);
+        if (change.workers as usize) < lane {
+            push(change.at, until);
+        }
+    }
+    spans
+}
+
+fn axis(scale: &Scale, lanes_bottom: f64) -> Markup {
+    let span_secs = (scale.to - scale.from).num_seconds().max(1);
+    let step = TICK_STEPS
+        .iter()
+        .copied()
+        .find(|step| span_secs / step <= MAX_TICKS)
+        .unwrap_or(86400 * ((span_secs / 86400 / MAX_TICKS) + 1));
+    let first = scale.from.timestamp().div_euclid(step) * step + step;
+    let ticks = (0..)
+        .map(|i| first + i * step)
+        .take_while(|secs| *secs <= scale.to.timestamp())
+        .filter_map(|secs| DateTime::from_timestamp(secs, 0));
+    let long = scale.to - scale.from > TimeDelta::days(1);
+    html! {
+        g.axis {
+            line x1=(GUTTER) x2=(GUTTER + PLOT_WIDTH) y1=(lanes_bottom) y2=(lanes_bottom) {}
+            @for tick in ticks {
+                @let x = format!("{:.1}", scale.x(tick));
+                line.tick x1=(x) x2=(x) y1=(TOP) y2=(lanes_bottom + 4.0) {}
+                text x=(x) y=(lanes_bottom + 16.0) {
+                    @if long { (tick.format("%m-%d %H:%M")) } @else { (clock_time(tick)) }
+                }
+            }
+        }
+    }
+}
+
+/// A line where each session started and each resize happened, labelled above the lanes.
+fn markers(workers: &[WorkersFrom], scale: &Scale, lanes_bottom: f64) -> Markup {
+    let shown = workers
+        .iter()
+        .filter(|w| w.at >= scale.from && w.at <= scale.to);
+    html! {
+        @for change in shown {
+            @let x = format!("{:.1}", scale.x(change.at));
+            @let class = if change.session { "marker session" } else { "marker resize" };
+            g class=(class) {
+                line x1=(x) x2=(x) y1="4" y2=(lanes_bottom) {}
+                text x=(x) y="12" {
+                    @if change.session {
+                        "start · " (change.workers) " workers"
+                    } @else {
+                        "→ " (change.workers) " workers"
+                    }
+                    title { (clock_time(change.at)) }
+                }
+            }
+        }
+    }
+}
+
+/// What the colours and shades mean, in HTML under the picture.
+fn legend() -> Markup {
+    const SHOWN: [(&str, &str); 8] = [
+        ("succeeded", "ok"),
+        ("running", "running"),
+        ("failed", "failed"),
+        ("unreachable", "unreachable"),
+        ("timed_out", "timed out"),
+        ("error", "error"),
+        ("interrupted", "interrupted"),
+        ("cancelled", "cancelled"),
+    ];
+    html! {
+        ul.legend {
+            @for (key, word) in SHOWN {
+                li class=(key) { span.swatch {} (word) }
+            }
+            li.absent { span.swatch {} "no such worker then" }
+            li.session { span.line {} "fleetdeck started" }
+            li.resize { span.line {} "resized" }
+        }
+    }
+}
