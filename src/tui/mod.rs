@@ -13,6 +13,7 @@ pub mod keymap;
 pub mod matrix_view;
 pub mod picker;
 pub mod rollouts;
+pub mod timeline_view;
 pub mod ui;
 pub mod viewer;
 
