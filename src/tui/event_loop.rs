@@ -75,7 +75,7 @@ impl InventoryReader {
 pub(super) async fn drive(parts: Parts) -> Result<u8> {
     let Parts {
         mut app,
-        logs,
+        mut logs,
         mut input,
         mut events,
         mut new_logs,
@@ -112,11 +112,14 @@ pub(super) async fn drive(parts: Parts) -> Result<u8> {
     // at once too: a screen a tick behind the key would have the next key act on rows the
     // operator cannot see.
     let mut awaiting_answer = false;
+    let mut worker_targets = super::log_pane::WorkerTargets::default();
     'dashboard: loop {
         let mut effects = Vec::new();
         let frame_due = urgent || last_draw.elapsed() >= frame_gap;
         if dirty && frame_due && !screen_gone {
             dirty = false;
+            let slots = app.snapshot.workers.iter().map(|worker| worker.slot);
+            worker_targets.apply(slots, &mut logs);
             urgent = false;
             last_draw = tokio::time::Instant::now();
             let drawn = terminal.draw(|frame| ui::draw(frame, &app, &logs, Utc::now()));

@@ -10,6 +10,7 @@ mod event_loop;
 mod fixtures;
 pub mod intents;
 pub mod keymap;
+pub mod log_pane;
 pub mod matrix_view;
 pub mod picker;
 pub mod rollouts;
@@ -25,7 +26,6 @@ use app::App;
 use std::process::ExitCode;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
-use tui_logger::TuiWidgetState;
 
 pub async fn run(env: Environment, secrets: &crate::cli::SecretArgs) -> Result<ExitCode> {
     tui_logger::init_logger(log::LevelFilter::Info).context("starting the log pane")?;
@@ -66,7 +66,7 @@ pub async fn run(env: Environment, secrets: &crate::cli::SecretArgs) -> Result<E
     for why in app.unusable.values() {
         log::error!(target: "engine", "{why}");
     }
-    let logs = TuiWidgetState::new().set_default_display_level(log::LevelFilter::Info);
+    let logs = log_pane::new_state();
 
     let (input_tx, input) = mpsc::unbounded_channel();
     std::thread::spawn(move || {
