@@ -1911,3 +1911,61 @@ mod trust;
 
 #[path = "tests/rollouts.rs"]
 mod rollouts;
+
+// ---- the seed's words --------------------------------------------------------------------
+
+/// What a worker says through its life, on its own target, in the words of the first commits
+/// (8019c59): operators grep for them and the log pane's focus shows them per worker.
+#[test]
+fn a_worker_says_the_seeds_words_through_its_life() {
+    let mut core = core_with(Policy {
+        workers: 2,
+        ..policy()
+    });
+    let worker_lines = |fx: &[Effect]| -> Vec<(String, String)> {
+        log_entries(fx)
+            .into_iter()
+            .filter(|(target, _)| target.starts_with("worker-"))
+            .map(|(target, line)| (target.to_string(), line.to_string()))
+            .collect()
+    };
+    let said = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(target, line)| (target.to_string(), line.to_string()))
+            .collect()
+    };
+    let mut fx = core.start();
+    fx.extend(deploy(&mut core, &["web-01", "web-02"]));
+    fx.extend(command(&mut core, Command::Cancel(1)));
+    fx.extend(command(&mut core, Command::Kill(1)));
+    fx.extend(finish(&mut core, 1, cancelled()));
+    fx.extend(command(&mut core, Command::SetWorkers(1)));
+    fx.extend(finish(&mut core, 2, ok()));
+    assert_eq!(
+        worker_lines(&fx),
+        said(&[
+            ("worker-1", "Worker 1 started"),
+            ("worker-2", "Worker 2 started"),
+            (
+                "worker-1",
+                "Worker 1 processing: deploy for server web-01 (active: 1/2)"
+            ),
+            (
+                "worker-2",
+                "Worker 2 processing: deploy for server web-02 (active: 2/2)"
+            ),
+            (
+                "worker-1",
+                "Worker 1 interrupting: deploy for server web-01"
+            ),
+            ("worker-1", "Worker 1 killing: deploy for server web-01"),
+            (
+                "worker-1",
+                "Worker 1 cancelled: deploy for server web-01 (cancelled)"
+            ),
+            ("worker-2", "Worker 2 completed: deploy for server web-02"),
+            ("worker-2", "Worker 2 stopped"),
+        ])
+    );
+}
