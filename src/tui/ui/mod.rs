@@ -22,6 +22,7 @@ pub(crate) mod queue;
 pub(crate) mod rollouts;
 pub(crate) mod servers;
 pub mod style;
+pub mod timeline;
 pub(crate) mod viewer;
 pub(crate) mod workers;
 
