@@ -10,7 +10,7 @@ use crate::timeline::{Timeline, Window};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -99,22 +99,22 @@ pub fn command(env: &Environment, args: &ReportArgs) -> Result<ExitCode> {
 
 /// Writes through a temporary file beside `path`, renamed over it once whole: a reader (a CI
 /// job, a browser) never sees half a report, and a failed write leaves the old one.
-fn write_file(
-    path: &Path,
-    fill: impl FnOnce(&mut BufWriter<&mut File>) -> Result<()>,
-) -> Result<()> {
+fn write_file(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let written = || -> Result<()> {
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let mut file = tempfile::NamedTempFile::new_in(dir)?;
-        let mut out = BufWriter::new(file.as_file_mut());
+        let mut out = BufWriter::new(File::create(&temporary)?);
         fill(&mut out)?;
-        out.flush()?;
-        drop(out);
-        file.persist(path)?;
+        out.into_inner()
+            .map_err(|err| err.into_error())?
+            .sync_all()?;
+        std::fs::rename(&temporary, path)?;
         Ok(())
     };
-    written().with_context(|| format!("writing {}", path.display()))
+    let result = written();
+    if result.is_err() {
+        // Nothing to clean when it was never created.
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result.with_context(|| format!("writing {}", path.display()))
 }
