@@ -14,11 +14,11 @@ use fleetdeck::engine::queue::QueueView;
 use fleetdeck::engine::snapshot::{RunView, Snapshot, WorkerView};
 use fleetdeck::inventory::Inventory;
 use fleetdeck::tui::app::App;
+use fleetdeck::tui::log_pane::LogPane;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tui_logger::TuiWidgetState;
 
 #[path = "support/procstat.rs"]
 mod procstat;
@@ -100,7 +100,7 @@ fn frame_time() {
         workers,
         ..Snapshot::default()
     };
-    let logs = TuiWidgetState::new();
+    let logs = LogPane::default();
     let mut terminal = Terminal::new(TestBackend::new(160, 45)).unwrap();
     let frames = 300;
     let mut times = Vec::with_capacity(frames);

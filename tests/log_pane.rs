@@ -2,13 +2,13 @@
 //! binary of its own: tui-logger's buffer is global, and the dashboard's snapshot tests expect
 //! it empty.
 
-use fleetdeck::tui::log_pane::{self, PaneLook, WorkerTargets};
+use fleetdeck::tui::log_pane::{self, LogPane, PaneLook};
 use log::Level;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Style;
 use std::sync::Once;
-use tui_logger::{TuiWidgetEvent, TuiWidgetState};
+use tui_logger::TuiWidgetEvent;
 
 const LONG_ENGINE_LINE: &str = "Rollout paused: 3 of 12 servers failed deploy (25% > max_fail_percentage 20%); resume to go on";
 
@@ -45,17 +45,16 @@ fn log_a_session() {
     });
 }
 
-fn render(width: u16, height: u16, slots: usize, state: &TuiWidgetState) -> Terminal<TestBackend> {
+fn render(width: u16, height: u16, pane: &LogPane) -> Terminal<TestBackend> {
     log_a_session();
     let look = PaneLook {
-        slots,
+        targets: pane.targets().to_vec(),
         targets_hidden: false,
-        focused: true,
         border: Style::new(),
     };
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
-        .draw(|frame| log_pane::draw(frame, frame.area(), &look, state))
+        .draw(|frame| log_pane::draw(frame, frame.area(), &look, pane))
         .unwrap();
     terminal
 }
@@ -83,19 +82,19 @@ fn screen(terminal: &Terminal<TestBackend>) -> String {
     out
 }
 
-/// The state the dashboard holds after the workers went from 4 to 2.
-fn drained_state() -> TuiWidgetState {
-    let mut state = log_pane::new_state();
-    let mut targets = WorkerTargets::default();
-    targets.apply(1..=4, &mut state);
-    targets.apply(1..=2, &mut state);
-    state
+/// The pane as the dashboard holds it after the workers went from 4 to 2.
+fn drained_pane() -> LogPane {
+    let mut pane = LogPane::default();
+    pane.follow(1..=4);
+    pane.follow(1..=2);
+    pane
 }
 
 #[test]
 fn a_long_engine_line_wraps_between_words_under_its_message() {
-    let state = log_pane::new_state();
-    let terminal = render(64, 18, 4, &state);
+    let mut pane = LogPane::default();
+    pane.follow(1..=4);
+    let terminal = render(64, 18, &pane);
     let text = screen(&terminal);
     // Each word of the long line is on screen whole: none was cut at the pane's edge.
     let rows: Vec<&str> = text.lines().collect();
@@ -120,43 +119,41 @@ fn a_long_engine_line_wraps_between_words_under_its_message() {
 
 #[test]
 fn the_title_has_no_rate_counter() {
-    let terminal = render(80, 10, 4, &log_pane::new_state());
+    let terminal = render(80, 10, &LogPane::default());
     let text = screen(&terminal);
     let top = text.lines().next().unwrap();
     assert!(top.contains(" Log "), "{text}");
     assert!(!top.contains("/s"), "a rate counter came back: {top}");
 }
 
+/// The names in the target list (the column left of the log).
+fn listed(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|row| row.split('│').nth(1))
+        .filter_map(|cell| cell.split_once(':'))
+        .map(|(_, name)| name.trim().to_string())
+        .collect()
+}
+
 #[test]
-fn drained_workers_leave_the_target_list() {
-    let terminal = render(90, 16, 2, &drained_state());
+fn drained_workers_leave_the_target_list_and_their_lines_stay() {
+    let terminal = render(90, 16, &drained_pane());
     let text = screen(&terminal);
-    for gone in ["worker-3", "worker-4"] {
-        assert!(
-            !text.contains(&format!(":{gone} ")),
-            "{gone} still listed:\n{text}"
-        );
-    }
-    for kept in ["engine", "worker-1", "worker-2"] {
-        assert!(
-            text.contains(&format!(":{kept}")),
-            "{kept} missing:\n{text}"
-        );
-    }
+    assert_eq!(listed(&text), ["engine", "worker-1", "worker-2"], "{text}");
+    assert!(text.contains(":E:worker-3:Worker 3 failed"), "{text}");
+    assert!(text.contains(":I:worker-4:Worker 4 stopped"), "{text}");
     insta::assert_snapshot!("targets_after_drain", text);
 }
 
 #[test]
 fn the_arrows_and_focus_still_choose_among_the_workers_left() {
-    let state = drained_state();
-    render(90, 16, 2, &state);
+    let mut pane = drained_pane();
     // Down past the end stops at the last target left, worker-2; `f` shows only its lines.
     for _ in 0..5 {
-        state.transition(TuiWidgetEvent::DownKey);
-        render(90, 16, 2, &state);
+        pane.transition(TuiWidgetEvent::DownKey);
     }
-    state.transition(TuiWidgetEvent::FocusKey);
-    let text = screen(&render(90, 16, 2, &state));
+    pane.transition(TuiWidgetEvent::FocusKey);
+    let text = screen(&render(90, 16, &pane));
     let log_rows: Vec<&str> = text
         .lines()
         .filter(|row| row.contains("hh:mm:ss"))
@@ -168,4 +165,13 @@ fn the_arrows_and_focus_still_choose_among_the_workers_left() {
             .all(|row| row.contains(":I:worker-2:Worker 2")),
         "{text}"
     );
+    // ← twice (Info → Warn → Error) leaves nothing of worker 2's to show; `f` again shows all.
+    pane.transition(TuiWidgetEvent::LeftKey);
+    pane.transition(TuiWidgetEvent::LeftKey);
+    let text = screen(&render(90, 16, &pane));
+    assert!(!text.contains("hh:mm:ss"), "{text}");
+    pane.transition(TuiWidgetEvent::FocusKey);
+    let text = screen(&render(90, 16, &pane));
+    assert!(text.contains(":E:worker-3:Worker 3 failed"), "{text}");
+    assert!(!text.contains(":I:worker-2:"), "{text}");
 }

@@ -9,11 +9,11 @@ use fleetdeck::engine::queue::{DispatchView, Queue};
 use fleetdeck::engine::{Command, EngineEvent, EnqueueRequest, Input, Policy, Target};
 use fleetdeck::inventory::Inventory;
 use fleetdeck::tui::app::App;
+use fleetdeck::tui::log_pane::LogPane;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tui_logger::TuiWidgetState;
 
 const PER_SERVER: usize = 10;
 const OPS: usize = 100;
@@ -151,7 +151,7 @@ pub fn hundred_thousand_queued() {
     }
     let mut app = App::new("scale", &inventory, Default::default());
     app.apply(EngineEvent::Snapshot(Box::new(snapshot)));
-    let logs = TuiWidgetState::new();
+    let logs = LogPane::default();
     let mut terminal = Terminal::new(TestBackend::new(160, 45)).unwrap();
     let now = Utc::now();
     let mut times: Vec<Duration> = (0..200)

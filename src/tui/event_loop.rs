@@ -4,6 +4,7 @@
 //! engine to stop before leaving, so no run is killed without its log's footer.
 
 use super::app::{App, Effect, Mode, Viewer};
+use super::log_pane::LogPane;
 use super::ui;
 use crate::engine::feed::Feed;
 use crate::engine::{Command, EngineHandle, ShutdownMode};
@@ -15,12 +16,11 @@ use crossterm::event::{Event, KeyEventKind};
 use nix::sys::signal::Signal;
 use tokio::signal::unix::Signal as SignalStream;
 use tokio::sync::mpsc;
-use tui_logger::TuiWidgetState;
 
 /// Everything the loop owns.
 pub(super) struct Parts {
     pub app: App,
-    pub logs: TuiWidgetState,
+    pub logs: LogPane,
     pub input: mpsc::UnboundedReceiver<Event>,
     pub events: Feed,
     pub new_logs: mpsc::UnboundedReceiver<()>,
@@ -112,14 +112,13 @@ pub(super) async fn drive(parts: Parts) -> Result<u8> {
     // at once too: a screen a tick behind the key would have the next key act on rows the
     // operator cannot see.
     let mut awaiting_answer = false;
-    let mut worker_targets = super::log_pane::WorkerTargets::default();
     'dashboard: loop {
         let mut effects = Vec::new();
         let frame_due = urgent || last_draw.elapsed() >= frame_gap;
         if dirty && frame_due && !screen_gone {
             dirty = false;
             let slots = app.snapshot.workers.iter().map(|worker| worker.slot);
-            worker_targets.apply(slots, &mut logs);
+            logs.follow(slots);
             urgent = false;
             last_draw = tokio::time::Instant::now();
             let drawn = terminal.draw(|frame| ui::draw(frame, &app, &logs, Utc::now()));

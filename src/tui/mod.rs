@@ -66,7 +66,7 @@ pub async fn run(env: Environment, secrets: &crate::cli::SecretArgs) -> Result<E
     for why in app.unusable.values() {
         log::error!(target: "engine", "{why}");
     }
-    let logs = log_pane::new_state();
+    let logs = log_pane::LogPane::default();
 
     let (input_tx, input) = mpsc::unbounded_channel();
     std::thread::spawn(move || {

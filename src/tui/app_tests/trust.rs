@@ -477,7 +477,14 @@ fn a_run_refused_for_want_of_a_become_password_asks_for_it_masked_once() {
     type_text(&mut app, "hunter2");
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
     terminal
-        .draw(|frame| crate::tui::ui::draw(frame, &app, &tui_logger::TuiWidgetState::new(), now()))
+        .draw(|frame| {
+            crate::tui::ui::draw(
+                frame,
+                &app,
+                &crate::tui::log_pane::LogPane::default(),
+                now(),
+            )
+        })
         .unwrap();
     let screen = terminal.backend().to_string();
     assert!(screen.contains("password: •••••••"), "{screen}");

@@ -1,19 +1,17 @@
-//! The log pane as the dashboard draws it: `tui::log_pane` with the App's worker slots, focus
-//! and whether the target list is hidden.
+//! The log pane as the dashboard draws it: `tui::log_pane` framed by the App's focus, with the
+//! target list unless the operator hid it.
 
 use super::style;
 use crate::tui::app::App;
-use crate::tui::log_pane::{self, PaneLook};
+use crate::tui::log_pane::{self, LogPane, PaneLook};
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use tui_logger::TuiWidgetState;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool, state: &TuiWidgetState) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool, pane: &LogPane) {
     let look = PaneLook {
-        slots: app.snapshot.workers.len(),
+        targets: log_pane::targets::listed(app.snapshot.workers.iter().map(|w| w.slot)),
         targets_hidden: app.log_targets_hidden,
-        focused,
         border: style::pane_border(focused),
     };
-    log_pane::draw(frame, area, &look, state);
+    log_pane::draw(frame, area, &look, pane);
 }

@@ -27,16 +27,16 @@ pub(crate) mod viewer;
 pub(crate) mod workers;
 
 use super::app::{App, Mode, Pane};
+use super::log_pane::LogPane;
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Paragraph;
-use tui_logger::TuiWidgetState;
 
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
 
-pub fn draw(frame: &mut Frame, app: &App, logs: &TuiWidgetState, now: DateTime<Utc>) {
+pub fn draw(frame: &mut Frame, app: &App, logs: &LogPane, now: DateTime<Utc>) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let text = format!(

@@ -12,12 +12,12 @@ use crate::inventory::Inventory;
 use crate::status::{FleetStatus, LastRun};
 use crate::tui::app::{App, Mode, Pane, Viewer};
 use crate::tui::dialogs::{Dialog, EnqueueForm, Field};
+use crate::tui::log_pane::LogPane;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use std::path::PathBuf;
 use std::time::Duration;
-use tui_logger::TuiWidgetState;
 
 use crate::tui::fixtures::{ago, demo_inventory, now};
 
@@ -195,7 +195,7 @@ fn running_app() -> App {
 fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
-        .draw(|frame| draw(frame, app, &TuiWidgetState::new(), now()))
+        .draw(|frame| draw(frame, app, &LogPane::default(), now()))
         .unwrap();
     terminal
 }
