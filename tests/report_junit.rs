@@ -291,3 +291,84 @@ fn report_answers_plainly_when_nothing_ran_or_the_file_cannot_be_written() {
         text(&out.stderr)
     );
 }
+
+/// Waits (bounded) until the journal holds `needle`. A file tells nobody it grew, so this one
+/// wait polls, on a condition, never for a fixed time.
+fn wait_for_journal(sandbox: &Sandbox, needle: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !sandbox.journal("demo").contains(needle) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {needle} in the journal"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_report_made_mid_run_shows_it_running_and_ctrl_c_still_writes_the_runs_report() {
+    let sandbox = Sandbox::demo();
+    let run_xml = sandbox.root.join("run.xml");
+    let mut run = sandbox
+        .fleetdeck()
+        .args([
+            "run",
+            "-e",
+            "demo",
+            "provision",
+            "web-03",
+            "web-06",
+            "--junit",
+        ])
+        .arg(&run_xml)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_journal(&sandbox, "\"kind\":\"log_opened\"");
+
+    // The run holds the environment; the report only reads the journal.
+    let mid_xml = sandbox.root.join("mid.xml");
+    let mid = fleetdeck(
+        &sandbox,
+        &[
+            "report",
+            "-e",
+            "demo",
+            "--session",
+            "last",
+            "--junit",
+            mid_xml.to_str().unwrap(),
+        ],
+    );
+    assert!(mid.status.success(), "{}", text(&mid.stderr));
+    let suites = validated(&mid_xml);
+    let cases = suites[0]["cases"].as_array().unwrap();
+    assert!(
+        (cases.iter()).any(|case| case["result"] == "skipped"
+            && case["out"]
+                .as_str()
+                .unwrap()
+                .contains("still running at report time")),
+        "{suites:#}"
+    );
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(run.wait().unwrap().code(), Some(130));
+    let suites = validated(&run_xml);
+    let cases = suites[0]["cases"].as_array().unwrap();
+    assert!(!cases.is_empty(), "{suites:#}");
+    let outs: Vec<&str> = cases.iter().map(|c| c["out"].as_str().unwrap()).collect();
+    assert!(
+        outs.iter().all(|out| !out.contains("still running")),
+        "all ended before the report: {suites:#}"
+    );
+    assert!(
+        outs.iter().any(|out| out.starts_with("cancelled")),
+        "{suites:#}"
+    );
+}
