@@ -372,3 +372,31 @@ fn a_report_made_mid_run_shows_it_running_and_ctrl_c_still_writes_the_runs_repor
         "{suites:#}"
     );
 }
+
+#[test]
+fn a_report_that_cannot_be_written_fails_only_a_run_that_succeeded() {
+    let sandbox = Sandbox::demo();
+    let nowhere = sandbox.root.join("no-such-dir/run.xml");
+    let run = fleetdeck(
+        &sandbox,
+        &[
+            "run",
+            "-e",
+            "demo",
+            "provision",
+            "web-01",
+            "--junit",
+            nowhere.to_str().unwrap(),
+        ],
+    );
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    let said = format!("fleetdeck: writing {}: ", nowhere.display());
+    assert!(stderr.contains(&said), "{stderr}");
+    // The runs' own summary was printed before.
+    assert!(
+        text(&run.stdout).contains("web-01"),
+        "{}",
+        text(&run.stdout)
+    );
+}
