@@ -131,11 +131,29 @@ fn each_outcome_is_the_junit_result_a_ci_viewer_shows() {
     // Still running when the report is made.
     runs.queue(8, "web-01", Action::Check);
     runs.0.started(8, 2, t(50));
+    // Could not start; cut short by a crash of fleetdeck.
+    runs.queue(9, "web-06", Action::Deploy).ran(
+        9,
+        51,
+        51,
+        Outcome::Error {
+            message: "ansible-playbook not found".into(),
+        },
+    );
+    runs.queue(10, "web-07", Action::Provision)
+        .ran(10, 52, 55, Outcome::Interrupted);
 
     let report = runs.report(60);
     let got = cases(&report);
     let want = [
         ("provision", "web-01", "ok", "", ""),
+        (
+            "provision",
+            "web-07",
+            "failure",
+            "interrupted: fleetdeck stopped while it ran",
+            "",
+        ),
         (
             "deploy",
             "db-02",
@@ -156,6 +174,13 @@ fn each_outcome_is_the_junit_result_a_ci_viewer_shows() {
             "web-04",
             "failure",
             "timed out: task Wait for port: timed out",
+            "",
+        ),
+        (
+            "deploy",
+            "web-06",
+            "error",
+            "error: ansible-playbook not found",
             "",
         ),
         ("check", "db-02", "skipped", "", "skipped: deploy failed"),
@@ -179,7 +204,7 @@ fn each_outcome_is_the_junit_result_a_ci_viewer_shows() {
         .map(|case| case.time.as_seconds_f64())
         .collect();
     // The cancelled run ran 9 s: a skipped case keeps the time it took.
-    assert_eq!(seconds, [14.0, 2.0, 9.0, 60.0]);
+    assert_eq!(seconds, [14.0, 2.0, 9.0, 60.0, 0.0]);
     let check = &built.testsuites()[2];
     assert_eq!(
         check.testcases[1].time.as_seconds_f64(),
