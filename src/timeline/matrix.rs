@@ -106,6 +106,9 @@ impl Matrix {
                 }
             };
             let cell = &mut self.rows[row].cells[column(entry.action)];
+            if cell.capacity() == 0 {
+                cell.reserve_exact(self.last);
+            }
             // Entries come oldest first: each is the newest of its cell so far.
             cell.insert(0, index);
             cell.truncate(self.last);
