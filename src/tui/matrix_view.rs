@@ -169,6 +169,11 @@ impl MatrixView {
         self.keep_cursor_on_screen();
     }
 
+    /// A default-made view has no page yet: one row.
+    fn page(&self) -> usize {
+        self.page.max(1)
+    }
+
     pub fn handle(&mut self, key: MatrixKey, timeline: &Timeline) -> MatrixOutcome {
         if self.typing {
             match key {
@@ -190,8 +195,8 @@ impl MatrixView {
         match key {
             MatrixKey::Up => self.cursor = self.cursor.saturating_sub(1),
             MatrixKey::Down => self.cursor = (self.cursor + 1).min(last),
-            MatrixKey::PageUp => self.cursor = self.cursor.saturating_sub(self.page),
-            MatrixKey::PageDown => self.cursor = (self.cursor + self.page).min(last),
+            MatrixKey::PageUp => self.cursor = self.cursor.saturating_sub(self.page()),
+            MatrixKey::PageDown => self.cursor = (self.cursor + self.page()).min(last),
             MatrixKey::Home => self.cursor = 0,
             MatrixKey::End => self.cursor = last,
             MatrixKey::Left | MatrixKey::Right => {
@@ -303,8 +308,8 @@ impl MatrixView {
     fn keep_cursor_on_screen(&mut self) {
         if self.cursor < self.top {
             self.top = self.cursor;
-        } else if self.cursor >= self.top + self.page {
-            self.top = self.cursor + 1 - self.page;
+        } else if self.cursor >= self.top + self.page() {
+            self.top = self.cursor + 1 - self.page();
         }
         self.top = self.top.min(self.visible.len().saturating_sub(1));
     }

@@ -161,9 +161,13 @@ fn row_line(
             if cursor && at == column && n == 0 {
                 glyph_style = glyph_style.add_modifier(Modifier::REVERSED);
             }
-            let text = pad(&format!(" {time}"), CELL - glyph.chars().count());
-            used += glyph.chars().count() + text.chars().count();
+            let dry = timeline.entries()[*index].check_mode;
+            let mark = if dry { style::CHECK_MODE.0 } else { "" };
+            let wide = glyph.chars().count() + mark.chars().count();
+            let text = pad(&format!(" {time}"), CELL.saturating_sub(wide));
+            used += wide + text.chars().count();
             spans.push(Span::styled(glyph, glyph_style));
+            spans.push(Span::styled(mark, Style::new().fg(style::CHECK_MODE.1)));
             spans.push(Span::raw(text));
         }
         spans.push(Span::raw(" ".repeat(layout.group.saturating_sub(used))));

@@ -5,7 +5,7 @@ use super::draw;
 use crate::engine::journal::Record;
 use crate::engine::model::{Action, Outcome};
 use crate::timeline::Timeline;
-use crate::tui::fixtures::now;
+use crate::tui::fixtures::{ago, now};
 use crate::tui::matrix_view::tests::{failed, feed, run, servers};
 use crate::tui::matrix_view::{MatrixKey, MatrixView};
 use ratatui::Terminal;
@@ -17,8 +17,8 @@ const HEIGHT: u16 = 20;
 
 /// The demo fleet after two chains and a retry: web-01 deployed three times (failed, then ok
 /// twice), db-02's deploy fails and its check is skipped, web-03's check timed out, lb-01 is
-/// unreachable, web-04's deploy is unhealthy, web-05 never ran, old-01 has left the
-/// inventory. web-02's deploy is running.
+/// unreachable, web-04's deploy is unhealthy and its check a dry run, web-05 never ran,
+/// old-01 has left the inventory. web-02's deploy is running.
 fn history() -> (Timeline, Vec<crate::tui::app::ServerRow>) {
     let mut timeline = Timeline::default();
     let unreachable = Outcome::Unreachable {
@@ -134,6 +134,19 @@ fn history() -> (Timeline, Vec<crate::tui::app::ServerRow>) {
             ),
             run(16, "web-02", Action::Deploy, 12, 0, None),
         ],
+    );
+    // A dry run (`--check`) of web-04's check.
+    timeline.enqueued(17, "web-04", Action::Check, true, None);
+    timeline.started(17, 2, ago(200));
+    let log = Some("logs/run-17.log".into());
+    timeline.finished(
+        17,
+        "web-04",
+        Action::Check,
+        &Outcome::Succeeded,
+        ago(198),
+        log,
+        None,
     );
     timeline.apply(&Record::Health {
         at: now(),
