@@ -22,6 +22,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
+const NEWEST_FIRST: &str = " (newest first)";
+
 /// One attempt: glyph, space, "m:ss", and a space before the next.
 const CELL: usize = 8;
 
@@ -120,8 +122,9 @@ fn headings(layout: &Columns, view: &MatrixView) -> Line<'static> {
     let mut spans = vec![Span::styled(pad(" SERVER", layout.name + 1), dim)];
     for (column, action) in ACTIONS.iter().enumerate() {
         let mut heading = action.to_string().to_uppercase();
-        if layout.runs > 1 {
-            heading.push_str(" (newest first)");
+        // Room allowing, say which way the attempts go.
+        if layout.runs > 1 && heading.len() + NEWEST_FIRST.len() < layout.group {
+            heading.push_str(NEWEST_FIRST);
         }
         let style = if column == view.column {
             Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)

@@ -264,3 +264,14 @@ fn nothing_has_run_yet() {
     let view = view(&timeline, &rows, &[]);
     insta::assert_snapshot!("matrix_empty", render(&view, &timeline).backend());
 }
+
+#[test]
+fn an_80_column_screen_shows_two_attempts_per_action_and_uncut_headings() {
+    let (timeline, rows) = history();
+    let view = view(&timeline, &rows, &[]);
+    let mut terminal = Terminal::new(TestBackend::new(80, 12)).unwrap();
+    terminal
+        .draw(|frame| draw(frame, frame.area(), &view, &timeline, now()))
+        .unwrap();
+    insta::assert_snapshot!("matrix_80_columns", terminal.backend());
+}
