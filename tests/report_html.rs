@@ -7,7 +7,7 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use common::Sandbox;
 use scraper::{ElementRef, Html, Selector};
 use serde_json::Value;
@@ -28,6 +28,11 @@ fn time(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .unwrap_or_else(|err| panic!("{text}: {err}"))
         .to_utc()
+}
+
+/// The journal's time as the page gives it: to the millisecond.
+fn journal_time(record: &Value) -> DateTime<Utc> {
+    time(record["at"].as_str().unwrap()).trunc_subsecs(3)
 }
 
 /// Every Started record becomes a bar, ended by the next Finished record of its id.
@@ -55,7 +60,7 @@ fn bars_in_journal(journal: &str) -> Vec<Bar> {
                 open.insert(id, bars.len());
                 bars.push(Bar {
                     lane: record["slot"].as_u64().unwrap() as u32,
-                    start: time(record["at"].as_str().unwrap()),
+                    start: journal_time(record),
                     server,
                     action,
                     outcome: "running".to_string(),
@@ -65,7 +70,7 @@ fn bars_in_journal(journal: &str) -> Vec<Bar> {
             "finished" => {
                 if let Some(index) = open.remove(&record["id"].as_u64().unwrap()) {
                     bars[index].outcome = record["outcome"].as_str().unwrap().to_string();
-                    bars[index].end = Some(time(record["at"].as_str().unwrap()));
+                    bars[index].end = Some(journal_time(record));
                 }
             }
             _ => {}

@@ -4,7 +4,7 @@
 //! failure with its log's last lines.
 //!
 //! Every bar of the timeline carries `data-*` attributes (lane, server, action, outcome, start
-//! and end in RFC 3339) so that scripts can read the page as data.
+//! and end in RFC 3339 to the millisecond; no end while it runs) so that scripts can read the page as data.
 
 mod failures;
 mod matrix_table;
@@ -171,9 +171,9 @@ fn outcome_glyph(entry: &Entry) -> &'static str {
     }
 }
 
-/// RFC 3339 to the nanosecond, as the journal writes it.
+/// RFC 3339 to the millisecond (the journal's nanoseconds would cost 10,000 bars 240 kB).
 fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn clock_time(at: DateTime<Utc>) -> String {

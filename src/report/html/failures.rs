@@ -14,6 +14,10 @@ use std::path::Path;
 const TAIL_LINES: usize = 20;
 /// How much of a log's end is read to find them: a runaway log costs no more than this.
 const TAIL_BYTES: u64 = 64 * 1024;
+/// How many failures are shown in full, log tail included; the rest are one table row each,
+/// so that a run where thousands failed still makes a page a browser opens (≤ 5 MB at 10,000
+/// runs).
+const IN_FULL: usize = 200;
 /// A longer line is cut: one minified JSON blob must not fill the page.
 const LINE_CHARS: usize = 400;
 
@@ -22,6 +26,8 @@ pub enum LogTail {
     Lines(Vec<String>),
     NotRecorded,
     Unreadable(String),
+    /// Not read: past the failures shown in full.
+    LeftOut,
 }
 
 pub struct Failure<'a> {
@@ -29,15 +35,18 @@ pub struct Failure<'a> {
     pub tail: LogTail,
 }
 
-/// The runs that went wrong, in the order they started, each with its log's tail.
+/// The runs that went wrong, in the order they started, the first `IN_FULL` with their log's
+/// tail.
 pub fn collect(timeline: &Timeline) -> Vec<Failure<'_>> {
     timeline
         .entries()
         .iter()
         .filter(|entry| entry.outcome.as_ref().is_some_and(Outcome::went_wrong))
-        .map(|entry| Failure {
+        .enumerate()
+        .map(|(n, entry)| Failure {
             entry,
             tail: match &entry.log {
+                _ if n >= IN_FULL => LogTail::LeftOut,
                 None => LogTail::NotRecorded,
                 Some(path) => match read_tail(path) {
                     Ok(lines) => LogTail::Lines(lines),
@@ -101,8 +110,11 @@ pub fn section(failures: &[Failure<'_>], now: DateTime<Utc>) -> Markup {
             @if failures.is_empty() {
                 p.dim { "Nothing went wrong in this window." }
             }
-            @for failure in failures {
+            @for failure in failures.iter().take(IN_FULL) {
                 (one(failure, now))
+            }
+            @if failures.len() > IN_FULL {
+                (the_rest(&failures[IN_FULL..]))
             }
         }
     }
@@ -148,6 +160,31 @@ fn one(failure: &Failure<'_>, now: DateTime<Utc>) -> Markup {
                 },
                 LogTail::NotRecorded => p.dim { "No log was recorded for this run." },
                 LogTail::Unreadable(why) => p.dim { "The log could not be read: " (why) },
+                LogTail::LeftOut => {},
+            }
+        }
+    }
+}
+
+/// Past the first `IN_FULL`: one row each, the log named but not read.
+fn the_rest(failures: &[Failure<'_>]) -> Markup {
+    html! {
+        h3 { (failures.len()) " more, without their logs' tails" }
+        table.more {
+            thead { tr { th { "server" } th { "action" } th { "outcome" } th { "task" } th { "message" } th { "log" } } }
+            tbody {
+                @for failure in failures {
+                    @let entry = failure.entry;
+                    @let (task, message) = task_and_message(entry.outcome.as_ref());
+                    tr class=(outcome_key(entry)) {
+                        td { (entry.server) }
+                        td { (entry.action.as_str()) }
+                        td { (outcome_glyph(entry)) " " (outcome_word(entry)) }
+                        td { (task.unwrap_or_default()) }
+                        td { (message.unwrap_or_default()) }
+                        td { @if let Some(log) = &entry.log { code { (log.display().to_string()) } } }
+                    }
+                }
             }
         }
     }

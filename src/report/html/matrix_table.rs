@@ -32,7 +32,7 @@ pub fn matrix(report: &Report, attempts: usize) -> Markup {
                 tbody {
                     @for row in &matrix.rows {
                         tr {
-                            th scope="row" data-key=(row.server) {
+                            th data-key=(row.server) {
                                 (row.server)
                                 @if row.unlisted {
                                     " " span.dim title="not in the inventory now" { "(gone)" }

@@ -141,3 +141,34 @@ fn durations_read_short() {
     assert_eq!(duration_words(Duration::from_secs(65)), "1m05s");
     assert_eq!(duration_words(Duration::from_secs(7380)), "2h03m");
 }
+
+#[test]
+fn past_two_hundred_failures_the_rest_are_one_row_each_without_log_tails() {
+    let mut timeline = Timeline::default();
+    timeline.session(t(0), 1);
+    for id in 1..=205 {
+        let server = format!("srv-{id:03}");
+        timeline.enqueued(id, &server, Action::Check, false, None);
+        timeline.started(id, 1, t(id as i64));
+        let log = Some(std::path::PathBuf::from(format!(
+            "/nonexistent/{server}.log"
+        )));
+        let outcome = failed("Probe", "refused");
+        timeline.finished(
+            id,
+            &server,
+            Action::Check,
+            &outcome,
+            t(id as i64),
+            log,
+            None,
+        );
+    }
+    let page = page_of(timeline, t(300));
+    assert!(page.contains("Failures <span class=\"dim\">(205)</span>"));
+    assert_eq!(page.matches("<article").count(), 200);
+    assert_eq!(page.matches("The log could not be read").count(), 200);
+    assert!(page.contains("5 more, without their logs' tails"));
+    assert!(page.contains("<td>srv-205</td>"));
+    assert!(page.contains("/nonexistent/srv-205.log"));
+}

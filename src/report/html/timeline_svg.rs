@@ -25,6 +25,10 @@ const RIGHT_MARGIN: f64 = 12.0;
 const TOP: f64 = 20.0;
 const LANE_HEIGHT: f64 = 22.0;
 const BAR_HEIGHT: f64 = 18.0;
+/// A lane's group starts where its bars do, so that 10,000 bars need no `y`.
+const BAR_TOP: f64 = 2.0;
+/// Where a label's baseline sits in a bar.
+const LABEL_BASELINE: &str = "13";
 const AXIS_HEIGHT: f64 = 24.0;
 /// Roughly how wide one character of a bar's label is (11 px system font).
 const CHAR_WIDTH: f64 = 6.6;
@@ -33,6 +37,8 @@ const TICK_STEPS: [i64; 16] = [
     1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400,
 ];
 const MAX_TICKS: i64 = 12;
+/// Room a session's or resize's label needs ("start · 64 workers").
+const MARKER_LABEL_WIDTH: f64 = 120.0;
 
 /// Maps time to x across the report's span.
 pub(super) struct Scale {
@@ -111,14 +117,18 @@ fn lane_row(
     scale: &Scale,
     now: DateTime<Utc>,
 ) -> Markup {
-    let y = TOP + row as f64 * LANE_HEIGHT;
-    let stripe = if row.is_multiple_of(2) { "lane even" } else { "lane" };
+    let y = TOP + row as f64 * LANE_HEIGHT + BAR_TOP;
+    let stripe = if row.is_multiple_of(2) {
+        "lane even"
+    } else {
+        "lane"
+    };
     html! {
         g class=(stripe) data-lane=(lane) transform=(format_args!("translate(0,{y})")) {
-            rect.stripe x=(GUTTER) width=(PLOT_WIDTH) height=(LANE_HEIGHT) {}
-            text.name x=(GUTTER - 8.0) y="15" { "worker " (lane) }
+            rect.stripe x=(GUTTER) y=(-BAR_TOP) width=(PLOT_WIDTH) height=(LANE_HEIGHT) {}
+            text.name x=(GUTTER - 8.0) y=(LABEL_BASELINE) { "worker " (lane) }
             @for (start, end) in absent(timeline.workers(), lane, scale) {
-                rect.absent x=(format_args!("{:.1}", scale.x(start)))
+                rect.absent x=(format_args!("{:.1}", scale.x(start))) y=(-BAR_TOP)
                     width=(format_args!("{:.1}", scale.x(end) - scale.x(start)))
                     height=(LANE_HEIGHT) {}
             }
@@ -138,14 +148,14 @@ fn bar(entry: &Entry, lane: usize, scale: &Scale, now: DateTime<Utc>) -> Markup 
     let key = outcome_key(entry);
     let label_fits = width >= entry.server.chars().count() as f64 * CHAR_WIDTH + 6.0;
     html! {
-        rect class=(key) x=(format_args!("{x:.1}")) y="2" width=(format_args!("{width:.1}"))
+        rect class=(key) x=(format_args!("{x:.1}")) width=(format_args!("{width:.1}"))
             height=(BAR_HEIGHT) data-lane=(lane) data-server=(entry.server)
             data-action=(entry.action.as_str()) data-outcome=(key) data-start=(rfc3339(ran.start))
             data-end=[entry.end.map(rfc3339)] {
             title { (tooltip(entry, now)) }
         }
         @if label_fits {
-            text x=(format_args!("{:.1}", x + 3.0)) y="15" { (entry.server) }
+            text x=(format_args!("{:.1}", x + 3.0)) y=(LABEL_BASELINE) { (entry.server) }
         }
     }
 }
@@ -251,11 +261,15 @@ fn markers(workers: &[WorkersFrom], scale: &Scale, lanes_bottom: f64) -> Markup 
         .filter(|w| w.at >= scale.from && w.at <= scale.to);
     html! {
         @for change in shown {
-            @let x = format!("{:.1}", scale.x(change.at));
+            @let at = scale.x(change.at);
+            @let x = format!("{at:.1}");
             @let class = if change.session { "marker session" } else { "marker resize" };
+            // Near the right edge the label goes left of its line, or it would be cut.
+            @let near_end = at > GUTTER + PLOT_WIDTH - MARKER_LABEL_WIDTH;
+            @let (label_x, anchor) = if near_end { (at - 3.0, "end") } else { (at + 3.0, "start") };
             g class=(class) {
                 line x1=(x) x2=(x) y1="4" y2=(lanes_bottom) {}
-                text x=(x) y="12" {
+                text x=(format_args!("{label_x:.1}")) y="12" text-anchor=(anchor) {
                     @if change.session {
                         "start · " (change.workers) " workers"
                     } @else {
