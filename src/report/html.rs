@@ -8,6 +8,7 @@
 
 mod failures;
 mod matrix_table;
+mod time_scale;
 mod timeline_svg;
 
 use super::Report;

@@ -72,7 +72,7 @@ fn page_of(timeline: Timeline, now: DateTime<Utc>) -> String {
 #[test]
 fn a_lane_is_shaded_where_its_worker_did_not_exist() {
     let timeline = resized_timeline(None);
-    let scale = timeline_svg::Scale::new(t(1), t(30));
+    let scale = time_scale::Scale::fitted(t(1), t(30), Vec::new());
     let absent = |lane| timeline_svg::absent(timeline.workers(), lane, &scale);
     assert_eq!(absent(1), []);
     assert_eq!(
@@ -171,4 +171,21 @@ fn past_two_hundred_failures_the_rest_are_one_row_each_without_log_tails() {
     assert!(page.contains("5 more, without their logs' tails"));
     assert!(page.contains("<td>srv-205</td>"));
     assert!(page.contains("/nonexistent/srv-205.log"));
+}
+
+#[test]
+fn a_long_idle_stretch_between_sessions_is_cut_to_a_narrow_break() {
+    use time_scale::{BREAK_WIDTH, Scale};
+    use timeline_svg::{GUTTER, PLOT_WIDTH};
+    let scale = Scale::fitted(t(0), t(1000), vec![(t(0), t(10)), (t(990), t(1000))]);
+    assert_eq!(scale.breaks.len(), 1);
+    assert_eq!((scale.breaks[0].from, scale.breaks[0].to), (t(10), t(990)));
+    let px_per_second = (PLOT_WIDTH - BREAK_WIDTH) / 20.0;
+    assert_eq!(scale.x(t(0)), GUTTER);
+    assert_eq!(scale.x(t(10)), GUTTER + 10.0 * px_per_second);
+    assert_eq!(scale.x(t(500)), scale.x(t(10)) + BREAK_WIDTH / 2.0);
+    assert_eq!(scale.x(t(990)), scale.x(t(10)) + BREAK_WIDTH);
+    assert_eq!(scale.x(t(1000)), GUTTER + PLOT_WIDTH);
+    let short = Scale::fitted(t(0), t(100), vec![(t(0), t(40)), (t(60), t(100))]);
+    assert!(short.breaks.is_empty(), "20 s idle is drawn to scale");
 }

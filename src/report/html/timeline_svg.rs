@@ -12,15 +12,16 @@
 //!          04:55:00 04:55:10 04:55:20 04:55:30
 //! ```
 
-use super::{clock_time, duration_words, outcome_key, outcome_word, rfc3339};
+use super::time_scale::{BREAK_WIDTH, Scale};
+use super::{clock_time, duration_words, outcome_key, outcome_word, rfc3339, to_std};
 use crate::engine::model::Outcome;
 use crate::timeline::{Entry, Timeline, WorkersFrom};
 use chrono::{DateTime, TimeDelta, Utc};
 use maud::{Markup, html};
 
-const GUTTER: f64 = 84.0;
-const PLOT_WIDTH: f64 = 1200.0;
-const RIGHT_MARGIN: f64 = 12.0;
+pub(super) const GUTTER: f64 = 84.0;
+pub(super) const PLOT_WIDTH: f64 = 1200.0;
+const RIGHT_MARGIN: f64 = 32.0;
 /// Room above the lanes for the session and resize labels.
 const TOP: f64 = 20.0;
 const LANE_HEIGHT: f64 = 22.0;
@@ -37,31 +38,10 @@ const TICK_STEPS: [i64; 16] = [
     1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400,
 ];
 const MAX_TICKS: i64 = 12;
+/// Room a tick's label needs ("04:55:30").
+const TICK_LABEL_WIDTH: f64 = 62.0;
 /// Room a session's or resize's label needs ("start · 64 workers").
 const MARKER_LABEL_WIDTH: f64 = 120.0;
-
-/// Maps time to x across the report's span.
-pub(super) struct Scale {
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    px_per_ms: f64,
-}
-
-impl Scale {
-    pub(super) fn new(from: DateTime<Utc>, to: DateTime<Utc>) -> Scale {
-        let span_ms = (to - from).num_milliseconds().max(1000) as f64;
-        Scale {
-            from,
-            to,
-            px_per_ms: PLOT_WIDTH / span_ms,
-        }
-    }
-
-    fn x(&self, at: DateTime<Utc>) -> f64 {
-        let at = at.clamp(self.from, self.to);
-        GUTTER + (at - self.from).num_milliseconds() as f64 * self.px_per_ms
-    }
-}
 
 /// The lanes worth a row: every worker slot (numbered from 1), and lane 0 only when something
 /// ran in it.
@@ -83,7 +63,11 @@ pub fn timeline(timeline: &Timeline, now: DateTime<Utc>) -> Markup {
         .map(|w| w.at)
         .filter(|at| *at >= first_start - lead)
         .fold(first_start, DateTime::min);
-    let scale = Scale::new(from, to);
+    let busy = (timeline.entries().iter())
+        .filter_map(|e| e.ran.map(|ran| (ran.start, e.end.unwrap_or(now))))
+        .chain(timeline.workers().iter().map(|w| (w.at, w.at)))
+        .collect();
+    let scale = Scale::fitted(from, to, busy);
     let lanes = shown_lanes(timeline);
     let lanes_bottom = TOP + lanes.len() as f64 * LANE_HEIGHT;
     let width = GUTTER + PLOT_WIDTH + RIGHT_MARGIN;
@@ -100,6 +84,7 @@ pub fn timeline(timeline: &Timeline, now: DateTime<Utc>) -> Markup {
                     }
                 }
                 (axis(&scale, lanes_bottom))
+                (breaks(&scale, lanes_bottom))
                 @for (row, lane) in lanes.iter().enumerate() {
                     (lane_row(timeline, *lane, row, &scale, now))
                 }
@@ -228,26 +213,52 @@ pub(super) fn absent(
 }
 
 fn axis(scale: &Scale, lanes_bottom: f64) -> Markup {
-    let span_secs = (scale.to - scale.from).num_seconds().max(1);
+    let shown_secs = scale.shown().num_seconds().max(1);
     let step = TICK_STEPS
         .iter()
         .copied()
-        .find(|step| span_secs / step <= MAX_TICKS)
-        .unwrap_or(86400 * ((span_secs / 86400 / MAX_TICKS) + 1));
-    let first = scale.from.timestamp().div_euclid(step) * step + step;
-    let ticks = (0..)
-        .map(|i| first + i * step)
-        .take_while(|secs| *secs <= scale.to.timestamp())
-        .filter_map(|secs| DateTime::from_timestamp(secs, 0));
+        .find(|step| shown_secs / step <= MAX_TICKS)
+        .unwrap_or(86400 * ((shown_secs / 86400 / MAX_TICKS) + 1));
+    // A tick whose label would run into a break's or the previous tick's is left out.
+    let taken: Vec<f64> = (scale.breaks.iter())
+        .map(|cut| cut.x + BREAK_WIDTH / 2.0)
+        .collect();
+    let mut ticks: Vec<(f64, DateTime<Utc>)> = Vec::new();
+    for tick in scale.ticks(step) {
+        let x = scale.x(tick);
+        let clear = |other: &f64| (x - other).abs() >= TICK_LABEL_WIDTH;
+        if taken.iter().all(clear) && ticks.last().is_none_or(|(last, _)| clear(last)) {
+            ticks.push((x, tick));
+        }
+    }
     let long = scale.to - scale.from > TimeDelta::days(1);
     html! {
         g.axis {
             line x1=(GUTTER) x2=(GUTTER + PLOT_WIDTH) y1=(lanes_bottom) y2=(lanes_bottom) {}
-            @for tick in ticks {
-                @let x = format!("{:.1}", scale.x(tick));
+            @for (x, tick) in ticks {
+                @let x = format!("{x:.1}");
                 line.tick x1=(x) x2=(x) y1=(TOP) y2=(lanes_bottom + 4.0) {}
                 text x=(x) y=(lanes_bottom + 16.0) {
                     @if long { (tick.format("%m-%d %H:%M")) } @else { (clock_time(tick)) }
+                }
+            }
+        }
+    }
+}
+
+/// Each idle stretch cut from the picture: a band across the lanes saying how long it was.
+fn breaks(scale: &Scale, lanes_bottom: f64) -> Markup {
+    html! {
+        @for cut in &scale.breaks {
+            g.gap {
+                rect x=(format_args!("{:.1}", cut.x)) y=(TOP) width=(BREAK_WIDTH)
+                    height=(lanes_bottom - TOP) {}
+                text x=(format_args!("{:.1}", cut.x + BREAK_WIDTH / 2.0)) y=(lanes_bottom + 16.0) {
+                    (duration_words(to_std(cut.to - cut.from)))
+                    title {
+                        "nothing ran from " (clock_time(cut.from)) " to " (clock_time(cut.to))
+                        " (left out of the picture)"
+                    }
                 }
             }
         }
