@@ -245,6 +245,16 @@ fn draw_lane(
             .set_style(Style::new().fg(NOW_MARK));
     }
     let last = i64::from(area.width) - 1;
+    let is_cursor = |entry: &Entry| cursor.is_some_and(|c| std::ptr::eq(c, entry));
+    // Zoomed out, many runs share a cell: only the one that matters most is drawn (the cursor,
+    // then one that went wrong, then the latest), so a failure never hides behind the zoom.
+    let rank = |entry: &Entry| {
+        (
+            is_cursor(entry),
+            entry.outcome.as_ref().is_some_and(Outcome::went_wrong),
+        )
+    };
+    let mut held: Option<(i64, &Entry)> = None;
     for entry in timeline.lane_between(lane, window.left, window.right(), now) {
         let Some(ran) = entry.ran else { continue };
         let end = entry.end.unwrap_or(now);
@@ -255,31 +265,83 @@ fn draw_lane(
             first_column
         };
         let (from, to) = (first_column.clamp(0, last), end_column.clamp(0, last));
-        let width = (to - from + 1) as usize;
-        let (symbol, colour) = match &entry.outcome {
-            None => (style::RUNNING.0, style::RUNNING.1),
-            Some(outcome) => {
-                let (symbol, style) = style::outcome(outcome, entry.healthy);
-                (symbol, style.fg.unwrap_or(Color::Gray))
+        if from == to {
+            match held {
+                Some((column, other)) if column == from && rank(other) > rank(entry) => {}
+                Some((column, other)) if column != from => {
+                    draw_bar(buf, area, other, (column, column), is_cursor(other), true);
+                    held = Some((from, entry));
+                }
+                _ => held = Some((from, entry)),
             }
-        };
-        let mut bar = Style::new().bg(colour).fg(Color::Black);
-        if cursor.is_some_and(|c| std::ptr::eq(c, entry)) {
-            bar = bar.add_modifier(Modifier::REVERSED | Modifier::BOLD);
-        }
-        let x = area.x + from as u16;
-        buf.set_stringn(x, area.y, " ".repeat(width), width, bar);
-        let name_width = entry.server.chars().count();
-        if width < NAME_MIN_WIDTH {
-            // Two letters of a name say less than the outcome's symbol.
-            buf.set_stringn(x, area.y, symbol, 1, bar);
             continue;
         }
-        // The outcome's symbol closes the bar when the name leaves room and the end is on screen.
-        if width > name_width + 1 && end_column <= last {
-            buf.set_stringn(x + to as u16 - from as u16, area.y, symbol, 1, bar);
+        if let Some((column, other)) = held.take() {
+            draw_bar(buf, area, other, (column, column), is_cursor(other), true);
         }
-        buf.set_stringn(x, area.y, &entry.server, width.min(name_width), bar);
+        let ends_on_screen = end_column <= last;
+        draw_bar(
+            buf,
+            area,
+            entry,
+            (from, to),
+            is_cursor(entry),
+            ends_on_screen,
+        );
+    }
+    if let Some((column, other)) = held {
+        draw_bar(buf, area, other, (column, column), is_cursor(other), true);
+    }
+}
+
+/// One bar over columns `from..=to` of the lane: the server's name as far as it fits, and the
+/// outcome's symbol in its last cell when there is room and the bar ends on screen.
+fn draw_bar(
+    buf: &mut Buffer,
+    area: Rect,
+    entry: &Entry,
+    (from, to): (i64, i64),
+    cursor: bool,
+    ends_on_screen: bool,
+) {
+    let (symbol, colour) = match &entry.outcome {
+        None => (style::RUNNING.0, style::RUNNING.1),
+        Some(outcome) => {
+            let (symbol, style) = style::outcome(outcome, entry.healthy);
+            (symbol, style.fg.unwrap_or(Color::Gray))
+        }
+    };
+    let mut bar = Style::new().bg(colour).fg(Color::Black);
+    if cursor {
+        bar = bar.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+    }
+    let width = (to - from + 1) as usize;
+    let x = area.x + from as u16;
+    for column in x..x + width as u16 {
+        buf[(column, area.y)].set_char(' ').set_style(bar);
+    }
+    if width < NAME_MIN_WIDTH {
+        // Two letters of a name say less than the outcome's symbol.
+        buf[(x, area.y)].set_symbol(symbol);
+        return;
+    }
+    let name_width = entry.server.chars().count();
+    if width > name_width + 1 && ends_on_screen {
+        buf[(x + (to - from) as u16, area.y)].set_symbol(symbol);
+    }
+    put_name(buf, x, area.y, &entry.server, width.min(name_width));
+}
+
+/// Host names are ASCII: one cell a byte, written without the grapheme walk `set_stringn`
+/// does (thousands of bars a frame when zoomed out). Anything else takes the careful way.
+fn put_name(buf: &mut Buffer, x: u16, y: u16, name: &str, width: usize) {
+    if name.is_ascii() {
+        for (i, byte) in name.bytes().take(width).enumerate() {
+            buf[(x + i as u16, y)].set_char(char::from(byte));
+        }
+    } else {
+        let style = buf[(x, y)].style();
+        buf.set_stringn(x, y, name, width, style);
     }
 }
 

@@ -207,3 +207,32 @@ fn find(buffer: &ratatui::buffer::Buffer, text: &str) -> (u16, u16) {
     }
     panic!("{text:?} is not on screen");
 }
+
+#[test]
+fn zoomed_out_a_failure_is_not_hidden_by_the_runs_sharing_its_cell() {
+    // Ten 2 s runs in one 30 s column; the third failed.
+    let mut runs = Runs::default().session(0, 1);
+    for n in 0..10 {
+        let outcome = if n == 2 {
+            failed("restart app")
+        } else {
+            Outcome::Succeeded
+        };
+        runs = runs.run(
+            &format!("web-{n:02}"),
+            Action::Check,
+            1,
+            182 + n * 2,
+            Some((183 + n * 2, outcome)),
+        );
+    }
+    let timeline = runs.timeline;
+    let view = view(&[TimelineKey::ZoomOut], &timeline);
+    assert_eq!(view.seconds_per_column(), 30);
+    let terminal = render(&view, &timeline);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "✗");
+    assert_eq!(y, 2, "in w1's row");
+    assert_eq!(buffer[(x, y)].bg, Color::Red);
+    assert!(!buffer.content.iter().any(|cell| cell.symbol() == "✓"));
+}
