@@ -36,12 +36,15 @@ impl Timeline {
         }
         for worker in &snapshot.workers {
             let Some(run) = &worker.run else { continue };
-            if self.knows_attempt(run.item.id, run.started_at) {
-                continue;
+            if !self.knows_attempt(run.item.id, run.started_at) {
+                self.enqueue_item(&run.item);
+                self.started(run.item.id, worker.slot, run.started_at);
             }
-            self.enqueue_item(&run.item);
-            self.started(run.item.id, worker.slot, run.started_at);
-            if let (Some(log), Some(entry)) = (&run.log_path, self.latest_mut(run.item.id)) {
+            // The log is opened just after the start: a later snapshot names it.
+            if let (Some(log), Some(entry)) = (&run.log_path, self.latest_mut(run.item.id))
+                && entry.log.is_none()
+                && entry.is_running()
+            {
                 entry.log = Some(log.clone());
             }
         }

@@ -217,3 +217,23 @@ fn a_health_verdict_marks_its_deploy() {
     );
     assert_eq!(timeline.get(6).unwrap().healthy, Some(false));
 }
+
+#[test]
+fn a_log_named_by_a_later_snapshot_is_the_running_bars_log() {
+    let web01 = item(8, "web-01", Action::Deploy);
+    let mut with_log = run(web01.clone(), 0);
+    with_log.log_path = Some(PathBuf::from("logs/web-01.log"));
+    let mut timeline = Timeline::default();
+    follow(
+        &mut timeline,
+        &[
+            snapshot(0, 1, vec![(1, run(web01, 0))]),
+            snapshot(1, 1, vec![(1, with_log)]),
+        ],
+    );
+    assert_eq!(
+        timeline.get(8).unwrap().log,
+        Some(PathBuf::from("logs/web-01.log"))
+    );
+    assert_eq!(timeline.lane(1).count(), 1);
+}
