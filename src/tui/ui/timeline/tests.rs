@@ -236,3 +236,18 @@ fn zoomed_out_a_failure_is_not_hidden_by_the_runs_sharing_its_cell() {
     assert_eq!(buffer[(x, y)].bg, Color::Red);
     assert!(!buffer.content.iter().any(|cell| cell.symbol() == "✓"));
 }
+
+#[test]
+fn scrolled_back_the_title_gives_the_stretch_of_time_shown() {
+    let timeline = every_outcome();
+    let view = view(&[TimelineKey::Earlier], &timeline);
+    let terminal = render(&view, &timeline);
+    let top: String = (0..WIDTH)
+        .map(|x| terminal.backend().buffer()[(x, 0)].symbol().to_string())
+        .collect();
+    // 93 columns of 10 s ending 460 s before now (08:05:00 − 7:40 = 07:57:20).
+    assert!(
+        top.contains(" Timeline · 10 s/col · 07:41:50–07:57:20 "),
+        "{top}"
+    );
+}
