@@ -245,9 +245,10 @@ fn scrolled_back_the_title_gives_the_stretch_of_time_shown() {
     let top: String = (0..WIDTH)
         .map(|x| terminal.backend().buffer()[(x, 0)].symbol().to_string())
         .collect();
-    // 93 columns of 10 s ending 460 s before now (08:05:00 − 7:40 = 07:57:20).
+    // Half a screen (46 columns of 10 s) back from 08:05:00: the last column is 07:57:20–30,
+    // the first of 93 starts 15:30 earlier.
     assert!(
-        top.contains(" Timeline · 10 s/col · 07:41:50–07:57:20 "),
+        top.contains(" Timeline · 10 s/col · 07:42:00–07:57:30 "),
         "{top}"
     );
 }
