@@ -314,7 +314,12 @@ impl Timeline {
             .iter()
             .rev()
             .find(|w| w.at <= from)
-            .map(|w| WorkersFrom { at: from, ..*w });
+            // The window's first marker is a session start only when one began right there.
+            .map(|w| WorkersFrom {
+                at: from,
+                session: w.session && w.at == from,
+                ..*w
+            });
         let mut timeline = Timeline {
             pending: self.pending,
             last_seen: self.last_seen,
