@@ -1,9 +1,15 @@
-//! What keys do: a key becomes an `Action` through the key table, and an action becomes engine
-//! commands and UI effects. Pure: no terminal, no clock, no I/O.
+//! What keys do: in normal mode a key becomes an `Action` through the key table, and an action
+//! becomes engine commands and UI effects; in a mode the mode answers and its reply is applied
+//! here. Pure: no terminal, no clock, no I/O.
 
-use super::app::{App, Effect, Mode, PAGE, Pane};
+use super::app::{App, PAGE, Pane};
+use super::command_line::CommandLine;
 use super::dialogs::{Dialog, EnqueueForm};
+use super::filter::FilterInput;
+use super::help::Help;
 use super::keymap::{self, Action};
+use super::mode::{self, Context, Effect, Mode, Reply, Request};
+use super::{commands, rollouts};
 use crate::engine::model::{Action as Job, ItemId};
 use crate::engine::{Command, ShutdownMode, StopMode, Target};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -21,37 +27,67 @@ impl App {
             self.mode = Mode::Normal;
             return self.act(Action::Quit);
         }
-        match &mut self.mode {
-            Mode::Filter => self.filter_key(key),
-            Mode::Help => {
-                // Scroll keys scroll a help taller than the screen; any other key closes it.
-                match key.code {
-                    KeyCode::Down | KeyCode::Char('j') => {
-                        self.help_scroll = self.help_scroll.saturating_add(1)
-                    }
-                    KeyCode::Up | KeyCode::Char('k') => {
-                        self.help_scroll = self.help_scroll.saturating_sub(1)
-                    }
-                    KeyCode::PageDown => {
-                        self.help_scroll = self.help_scroll.saturating_add(PAGE as u16)
-                    }
-                    KeyCode::PageUp => {
-                        self.help_scroll = self.help_scroll.saturating_sub(PAGE as u16)
-                    }
-                    // The draw clamps it to the last line.
-                    KeyCode::End => self.help_scroll = u16::MAX,
-                    KeyCode::Home => self.help_scroll = 0,
-                    _ => self.mode = Mode::Normal,
-                }
+        let cx = Context {
+            servers: &self.servers,
+            filter: &self.filter,
+        };
+        if let Some(mode) = self.mode.keys() {
+            let reply = mode::press(mode, &key, &cx);
+            return self.answer(reply);
+        }
+        match keymap::lookup(keymap::NORMAL, self.focus.scope(), &key) {
+            Some(binding) => self.act(binding.action),
+            None => Vec::new(),
+        }
+    }
+
+    /// Applies a mode's reply: the one place a mode's answer changes the dashboard.
+    pub fn answer(&mut self, reply: Reply) -> Vec<Effect> {
+        match reply {
+            Reply::Stay => Vec::new(),
+            Reply::Say(notice) => {
+                self.notice = Some(notice);
                 Vec::new()
             }
-            Mode::Dialog(_) => self.dialog_key(key),
-            Mode::Command(_) => self.command_line_key(key),
-            Mode::Viewer(_) => self.viewer_key(key),
-            Mode::Normal => match keymap::lookup(keymap::NORMAL, self.focus.scope(), &key) {
-                Some(binding) => self.act(binding.action),
-                None => Vec::new(),
-            },
+            Reply::Effects(effects) => effects,
+            Reply::Live(request) => self.carry_out(request),
+            Reply::Close => {
+                self.mode = Mode::Normal;
+                Vec::new()
+            }
+            Reply::CloseSaying(notice) => {
+                self.mode = Mode::Normal;
+                self.notice = Some(notice);
+                Vec::new()
+            }
+            Reply::Done { notice, effects } => {
+                self.mode = Mode::Normal;
+                self.notice = Some(notice);
+                effects
+            }
+            Reply::Request(request) => {
+                self.mode = Mode::Normal;
+                self.carry_out(request)
+            }
+        }
+    }
+
+    fn carry_out(&mut self, request: Request) -> Vec<Effect> {
+        match request {
+            Request::Filter(text) => {
+                self.filter = text;
+                self.cursor.insert(Pane::Servers, 0);
+                self.say_if_no_match();
+                Vec::new()
+            }
+            Request::Resize(workers) => self.resize(workers),
+            Request::Enqueue { request, hidden } => self.request(request, hidden),
+            Request::Stop(id, mode) => self.stop(id, mode),
+            Request::Quit(mode) => {
+                self.quitting = Some(mode);
+                vec![Effect::Engine(Command::Shutdown(mode))]
+            }
+            Request::Command(text) => commands::run(self, &text),
         }
     }
 
@@ -80,7 +116,7 @@ impl App {
             Action::PrevPane => self.focus = self.focus.step(-1),
             Action::Filter => {
                 self.focus = Pane::Servers;
-                self.mode = Mode::Filter;
+                self.mode = Mode::Filter(FilterInput);
             }
             Action::Back => {
                 self.back();
@@ -159,19 +195,16 @@ impl App {
             }
             Action::Retry => return self.retry(),
             Action::DiscardHeld => return self.discard_held(),
-            Action::ContinueRollout => return self.continue_rollout(),
-            Action::AbortRollout => return self.abort_rollout(),
+            Action::ContinueRollout => return rollouts::continue_rollout(self),
+            Action::AbortRollout => return rollouts::abort_rollout(self),
             Action::ReloadInventory => {
                 self.notice = Some("reading the inventory again…".into());
                 return vec![Effect::ReloadInventory];
             }
-            Action::CommandLine => self.open_command_line(),
+            Action::CommandLine => self.mode = Mode::Command(CommandLine::default()),
             Action::Open => return self.open_log(),
             Action::Details => self.details = !self.details,
-            Action::Help => {
-                self.help_scroll = 0;
-                self.mode = Mode::Help;
-            }
+            Action::Help => self.mode = Mode::Help(Help::default()),
             Action::Quit => {
                 if self.snapshot.active > 0 {
                     self.mode = Mode::Dialog(Dialog::Quit);
@@ -302,33 +335,18 @@ impl App {
         }
     }
 
-    fn filter_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        match key.code {
-            KeyCode::Enter => self.mode = Mode::Normal,
-            KeyCode::Esc => {
-                self.filter.clear();
-                self.mode = Mode::Normal;
-            }
-            KeyCode::Backspace => {
-                self.filter.pop();
-            }
-            // Ctrl-U empties the line, as in a shell.
-            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                self.filter.clear()
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                self.filter.push(c)
-            }
-            _ => {}
+    /// A filter that shows nothing says so, instead of an empty pane and silence.
+    pub(super) fn say_if_no_match(&mut self) {
+        if !self.filter.is_empty() && self.visible_servers().is_empty() {
+            self.notice = Some(format!(
+                "no server matches \"{}\" (name, group or state); Esc clears the filter",
+                self.filter
+            ));
         }
-        self.cursor.insert(Pane::Servers, 0);
-        self.say_if_no_match();
-        Vec::new()
     }
 
     /// Stop mode chosen in the stop dialog.
     pub fn stop(&mut self, id: ItemId, mode: StopMode) -> Vec<Effect> {
-        self.mode = Mode::Normal;
         let (command, verb) = match mode {
             StopMode::Graceful => (Command::Cancel(id), "interrupting"),
             StopMode::Kill => (Command::Kill(id), "killing"),

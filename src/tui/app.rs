@@ -1,9 +1,8 @@
 //! The dashboard's state and its `update`: engine events are folded in, keys become engine
 //! commands and UI effects. No terminal, no clock, no I/O here: tested with plain values.
 
-use super::command_line::CommandLine;
-use super::dialogs::Dialog;
 use super::keymap::Scope;
+use super::mode::{Effect, Mode};
 use crate::engine::model::{Action as Job, Outcome};
 use crate::engine::snapshot::RunView;
 use crate::engine::warm::RunnerMode;
@@ -12,7 +11,6 @@ use crate::inventory::Inventory;
 use crate::status::{FleetStatus, LastRun};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Rows a page key moves.
@@ -44,62 +42,6 @@ impl Pane {
         let i = Pane::ORDER.iter().position(|p| *p == self).unwrap_or(0) as isize;
         Pane::ORDER[(i + by).rem_euclid(Pane::ORDER.len() as isize) as usize]
     }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Mode {
-    Normal,
-    /// Typing into the server filter.
-    Filter,
-    Help,
-    Dialog(Dialog),
-    Viewer(Viewer),
-    /// Typing a `:` command.
-    Command(CommandLine),
-}
-
-/// A run's full log, read by the loop (not here) when opened and, while its run is in flight,
-/// as it grows.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Viewer {
-    pub title: String,
-    pub path: PathBuf,
-    pub lines: Vec<String>,
-    /// First line shown.
-    pub scroll: usize,
-    pub follow: bool,
-    pub search: String,
-    pub searching: bool,
-    /// The last search found nothing: the viewer says so.
-    pub no_match: bool,
-    /// Bytes of the file read into complete lines: the next read starts here.
-    pub read_to: u64,
-    /// The last line had no newline yet: the next read replaces it.
-    pub partial: bool,
-    /// Bytes at the log's start that the window leaves out (a huge or long-growing log).
-    pub hidden_bytes: u64,
-    /// The first line is the note that says so.
-    pub noted: bool,
-}
-
-/// What the loop must do after a key or an event.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Effect {
-    Engine(Command),
-    /// Read the inventory again, off the loop (`ansible-inventory` takes seconds at scale).
-    ReloadInventory,
-    /// Read this log into the viewer.
-    OpenLog {
-        title: String,
-        path: PathBuf,
-    },
-    /// Forward to the tui-logger widget state.
-    Log(tui_logger::TuiWidgetEvent),
-    /// Leave the dashboard now.
-    Exit,
-    /// Keep this become (sudo) password for the session's runs (the loop hands it to the
-    /// engine's secrets; it is never drawn, logged or journaled).
-    BecomePassword(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -135,8 +77,6 @@ pub struct App {
     pub busy_total: Duration,
     /// Workers asked for and not yet in a snapshot: quick `+ + +` presses add up.
     pub requested_workers: Option<u32>,
-    /// First line of the help overlay on a screen too short for all of it.
-    pub help_scroll: u16,
     /// How runs start (warm runner or fresh processes), as the engine last said.
     pub runner: RunnerMode,
     /// Ask before a provision / deploy / chain of several servers (`confirm_actions`).
@@ -180,7 +120,6 @@ impl App {
             busy_since: None,
             busy_total: Duration::ZERO,
             requested_workers: None,
-            help_scroll: 0,
             runner: RunnerMode::WarmIdle,
             confirm_actions: true,
             log_targets_hidden: false,
@@ -226,7 +165,7 @@ impl App {
 
     /// Folds one engine event; returns whether the screen must change.
     pub fn apply(&mut self, event: EngineEvent) -> Vec<Effect> {
-        self.note_ended_rollouts(&event);
+        super::rollouts::note_ended_rollouts(self, &event);
         match event {
             EngineEvent::Snapshot(snapshot) => {
                 let busy = snapshot.active > 0;
@@ -290,18 +229,7 @@ impl App {
                     && message.contains("needs a become (sudo) password")
                     && self.become_asked.insert(run.item.server.clone())
                 {
-                    match &mut self.mode {
-                        Mode::Dialog(Dialog::BecomePassword { servers, .. }) => {
-                            servers.push(run.item.server.clone())
-                        }
-                        Mode::Normal => {
-                            self.mode = Mode::Dialog(Dialog::BecomePassword {
-                                typed: String::new(),
-                                servers: vec![run.item.server.clone()],
-                            })
-                        }
-                        _ => {}
-                    }
+                    self.mode.ask_become_password(run.item.server.clone());
                 }
                 self.history.push(run);
                 if self.history.len() > HISTORY {
@@ -407,6 +335,18 @@ impl App {
             Pane::Workers => self.snapshot.workers.len(),
             Pane::Log => 0,
         }
+    }
+
+    /// Whether the open viewer shows the log of a run still in flight: only that log grows.
+    pub fn viewing_live_log(&self) -> bool {
+        let Mode::Viewer(viewer) = &self.mode else {
+            return false;
+        };
+        self.snapshot
+            .workers
+            .iter()
+            .filter_map(|w| w.run.as_ref())
+            .any(|run| run.log_path.as_ref() == Some(&viewer.path))
     }
 
     pub fn cursor_server(&self) -> Option<String> {

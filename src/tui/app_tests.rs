@@ -1,6 +1,6 @@
 //! Key handling and event folding without a terminal: plain `App` values in, `Effect`s out.
 
-use super::{App, Effect, Mode, Pane, Viewer};
+use super::{App, Pane};
 use crate::engine::model::{Action as Job, Item, ItemId, Outcome, Recap, Slot};
 use crate::engine::queue::QueueView;
 use crate::engine::snapshot::{RunView, WorkerView};
@@ -10,8 +10,12 @@ use crate::engine::{
 use crate::inventory::Inventory;
 use crate::status::{FleetStatus, LastRun};
 use crate::tui::dialogs::{Dialog, EnqueueForm, Field};
+use crate::tui::filter::FilterInput;
 use crate::tui::fixtures::{ago, demo_inventory, now};
+use crate::tui::help::Help;
 use crate::tui::keymap::{self, Action, Binding, Key, Scope};
+use crate::tui::mode::{Effect, Mode};
+use crate::tui::viewer::Viewer;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -159,6 +163,7 @@ fn focus_for(scope: Scope) -> Pane {
         Scope::Queue => Pane::Queue,
         Scope::Workers => Pane::Workers,
         Scope::Log => Pane::Log,
+        mode => unreachable!("{mode:?} is a mode's scope, not a pane's"),
     }
 }
 
@@ -222,7 +227,7 @@ fn expect(action: Action, scope: Scope, app: &App, effects: &[Effect]) {
         Action::NextPane => assert_eq!(app.focus, Pane::Queue),
         Action::PrevPane => assert_eq!(app.focus, Pane::Log),
         Action::Filter => {
-            assert_eq!(app.mode, Mode::Filter);
+            assert_eq!(app.mode, Mode::Filter(FilterInput));
             assert_eq!(app.focus, Pane::Servers);
         }
         Action::Back => {
@@ -350,7 +355,7 @@ fn expect(action: Action, scope: Scope, app: &App, effects: &[Effect]) {
             );
         }
         Action::Details => assert!(app.details),
-        Action::Help => assert_eq!(app.mode, Mode::Help),
+        Action::Help => assert_eq!(app.mode, Mode::Help(Help::default())),
         Action::Quit => {
             assert_eq!(effects, engine(Command::Shutdown(ShutdownMode::Wait)));
             assert_eq!(app.quitting, Some(ShutdownMode::Wait));
@@ -756,7 +761,7 @@ fn enter_opens_the_run_log() {
 fn help_opens_and_any_key_closes_it() {
     let mut app = busy();
     press(&mut app, &[ch('?')]);
-    assert_eq!(app.mode, Mode::Help);
+    assert_eq!(app.mode, Mode::Help(Help::default()));
     // `q` closes the help; it does not quit.
     assert_eq!(press(&mut app, &[ch('q')]), Vec::new());
     assert_eq!(app.mode, Mode::Normal);
@@ -770,7 +775,7 @@ fn filter_narrows_by_name_group_and_status_word() {
     let mut app = busy();
     app.cursor.insert(Pane::Servers, 5);
     press(&mut app, &[ch('/')]);
-    assert_eq!(app.mode, Mode::Filter);
+    assert_eq!(app.mode, Mode::Filter(FilterInput));
     // Keys are text while filtering: `d` does not deploy, `q` does not quit.
     assert_eq!(type_text(&mut app, "web"), Vec::new());
     assert_eq!(visible(&app), &SERVERS[3..]);

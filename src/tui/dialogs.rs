@@ -1,12 +1,14 @@
-//! Small modal dialogs: queue with options, set workers, stop a run, quit. Each has a key table
-//! that both handles its keys and is shown in it.
+//! Small modal dialogs: queue with options, set workers, stop a run, quit, confirm, the become
+//! password. Each is a mode: its keys are its scope's in the key table, shown at its foot; what
+//! it asks for is a `Reply` that the dashboard carries out.
 
-use super::app::{App, Effect, Mode};
-use super::keymap::{Key, label, normalise};
+use super::intents::names;
+use super::keymap::{self, ModeAction, Scope};
+use super::mode::{Context, Effect, ModeKeys, Reply, Request};
 use crate::config::split_tags;
 use crate::engine::model::{Action as Job, ItemId, Slot};
 use crate::engine::{Command, EnqueueRequest, ShutdownMode, StopMode, Target};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Dialog {
@@ -76,99 +78,10 @@ impl EnqueueForm {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DialogAction {
-    Confirm,
-    Close,
-    NextField,
-    PrevField,
-    Toggle,
-    Interrupt,
-    Kill,
-    Wait,
-    CancelRuns,
-    Yes,
-}
-
-const fn k(code: KeyCode) -> Key {
-    Key {
-        code,
-        mods: KeyModifiers::NONE,
-    }
-}
-
-pub type DialogKeys = &'static [(Key, DialogAction, &'static str)];
-
-pub const ENQUEUE_KEYS: DialogKeys = &[
-    (k(KeyCode::Tab), DialogAction::NextField, "next field"),
-    (
-        k(KeyCode::BackTab),
-        DialogAction::PrevField,
-        "previous field",
-    ),
-    (
-        k(KeyCode::Char(' ')),
-        DialogAction::Toggle,
-        "change action / check mode",
-    ),
-    (k(KeyCode::Enter), DialogAction::Confirm, "queue"),
-    (k(KeyCode::Esc), DialogAction::Close, "cancel"),
-];
-pub const WORKERS_KEYS: DialogKeys = &[
-    (k(KeyCode::Enter), DialogAction::Confirm, "set"),
-    (k(KeyCode::Esc), DialogAction::Close, "cancel"),
-];
-pub const STOP_KEYS: DialogKeys = &[
-    (
-        k(KeyCode::Char('i')),
-        DialogAction::Interrupt,
-        "interrupt (graceful)",
-    ),
-    (k(KeyCode::Char('k')), DialogAction::Kill, "kill"),
-    (k(KeyCode::Esc), DialogAction::Close, "keep running"),
-];
-pub const CONFIRM_KEYS: DialogKeys = &[
-    (k(KeyCode::Char('y')), DialogAction::Yes, "yes, do it"),
-    (k(KeyCode::Char('n')), DialogAction::Close, "no"),
-    (k(KeyCode::Esc), DialogAction::Close, "no"),
-];
-pub const PASSWORD_KEYS: DialogKeys = &[
-    (k(KeyCode::Enter), DialogAction::Confirm, "use it and retry"),
-    (k(KeyCode::Esc), DialogAction::Close, "not now"),
-];
-pub const QUIT_KEYS: DialogKeys = &[
-    (
-        k(KeyCode::Char('w')),
-        DialogAction::Wait,
-        "wait for running runs, then quit",
-    ),
-    (
-        k(KeyCode::Char('c')),
-        DialogAction::CancelRuns,
-        "cancel them and quit",
-    ),
-    (k(KeyCode::Esc), DialogAction::Close, "stay"),
-];
-
 impl Dialog {
-    pub fn keys(&self) -> DialogKeys {
-        match self {
-            Dialog::Enqueue(_) => ENQUEUE_KEYS,
-            Dialog::Workers(_) => WORKERS_KEYS,
-            Dialog::StopRun { .. } => STOP_KEYS,
-            Dialog::Quit => QUIT_KEYS,
-            Dialog::Confirm(_) => CONFIRM_KEYS,
-            Dialog::BecomePassword { .. } => PASSWORD_KEYS,
-        }
-    }
-
-    /// "Tab next field · Esc cancel": the dialog's own table, as shown at its foot.
+    /// "Tab next field · Esc cancel": the dialog's keys from the key table, shown at its foot.
     pub fn hint(&self) -> String {
-        self.keys()
-            .iter()
-            .map(|(key, _, help)| format!("{} {help}", label(key)))
-            .collect::<Vec<_>>()
-            .join(" · ")
+        keymap::hint_line(self.scope())
     }
 }
 
@@ -185,167 +98,147 @@ const TARGETS: [Target; 4] = [
     Target::Chain,
 ];
 
-impl App {
-    pub(super) fn dialog_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let Mode::Dialog(dialog) = &mut self.mode else {
-            return Vec::new();
-        };
-        let pressed = normalise(&key);
-        let action = dialog
-            .keys()
-            .iter()
-            .find(|(k, _, _)| *k == pressed)
-            .map(|(_, action, _)| *action);
-        if let (Dialog::Enqueue(form), Some(action)) = (&*dialog, action)
-            && action != DialogAction::Close
-        {
-            let form = form.clone();
-            return self.form_action(action, form);
+impl ModeKeys for Dialog {
+    fn scope(&self) -> Scope {
+        match self {
+            Dialog::Enqueue(_) => Scope::EnqueueForm,
+            Dialog::Workers(_) => Scope::WorkersDialog,
+            Dialog::StopRun { .. } => Scope::StopDialog,
+            Dialog::Quit => Scope::QuitDialog,
+            Dialog::Confirm(_) => Scope::ConfirmDialog,
+            Dialog::BecomePassword { .. } => Scope::PasswordDialog,
         }
-        match (dialog, action) {
-            (Dialog::Confirm(_), Some(DialogAction::Close)) => {
-                self.mode = Mode::Normal;
-                self.notice = Some("nothing done".into());
+    }
+
+    fn key(&mut self, bound: Option<ModeAction>, key: &KeyEvent, _: &Context) -> Reply {
+        use ModeAction as M;
+        match (self, bound) {
+            (Dialog::Enqueue(_), Some(M::Close)) => Reply::Close,
+            (Dialog::Enqueue(form), Some(action)) if action != M::Erase => {
+                form_action(form, action)
             }
-            (Dialog::BecomePassword { typed, servers }, Some(DialogAction::Confirm)) => {
-                let (typed, servers) = (std::mem::take(typed), servers.clone());
-                self.mode = Mode::Normal;
+            (Dialog::Enqueue(form), _) => {
+                edit_form(form, key);
+                Reply::Stay
+            }
+            (Dialog::Confirm(_), Some(M::Close)) => Reply::CloseSaying("nothing done".into()),
+            (Dialog::Confirm(confirm), Some(M::Yes)) => Reply::Done {
+                notice: confirm.notice.clone(),
+                effects: confirm.then.iter().cloned().map(Effect::Engine).collect(),
+            },
+            (Dialog::BecomePassword { typed, servers }, Some(M::Confirm)) => {
+                let typed = std::mem::take(typed);
                 if typed.is_empty() {
-                    self.notice = Some("no password typed: nothing retried".into());
-                    return Vec::new();
+                    return Reply::CloseSaying("no password typed: nothing retried".into());
                 }
-                self.notice = Some(format!(
-                    "become password set for this session; retrying {}",
-                    super::intents::names(&servers)
-                ));
-                return vec![
-                    Effect::BecomePassword(typed),
-                    Effect::Engine(Command::RetryFailed {
-                        servers: Some(servers),
-                    }),
-                ];
+                Reply::Done {
+                    notice: format!(
+                        "become password set for this session; retrying {}",
+                        names(servers)
+                    ),
+                    effects: vec![
+                        Effect::BecomePassword(typed),
+                        Effect::Engine(Command::RetryFailed {
+                            servers: Some(servers.clone()),
+                        }),
+                    ],
+                }
             }
-            (Dialog::BecomePassword { typed, .. }, Some(DialogAction::Close)) => {
+            (Dialog::BecomePassword { typed, .. }, Some(M::Close)) => {
                 typed.clear();
-                self.mode = Mode::Normal;
-                self.notice = Some(
+                Reply::CloseSaying(
                     "no become password: those runs stay failed (r retries them later)".into(),
-                );
+                )
             }
-            (Dialog::BecomePassword { typed, .. }, None) => match key.code {
-                KeyCode::Char(c) if typed.len() < 4096 => typed.push(c),
-                KeyCode::Backspace => {
-                    typed.pop();
+            (Dialog::BecomePassword { typed, .. }, Some(M::Erase)) => {
+                typed.pop();
+                Reply::Stay
+            }
+            (Dialog::BecomePassword { typed, .. }, None) => {
+                if let KeyCode::Char(c) = key.code
+                    && typed.len() < 4096
+                {
+                    typed.push(c);
                 }
-                _ => {}
-            },
-            (Dialog::Quit, Some(DialogAction::Close)) => {
-                self.mode = Mode::Normal;
-                self.notice = Some("staying: runs continue".into());
+                Reply::Stay
             }
-            (Dialog::Workers(_), Some(DialogAction::Close)) => {
-                self.mode = Mode::Normal;
-                self.notice = Some("workers unchanged".into());
+            (Dialog::Quit, Some(M::Close)) => Reply::CloseSaying("staying: runs continue".into()),
+            (Dialog::Quit, Some(M::QuitWaiting)) => {
+                Reply::Request(Request::Quit(ShutdownMode::Wait))
             }
-            (Dialog::StopRun { .. }, Some(DialogAction::Close)) => {
-                self.mode = Mode::Normal;
-                self.notice = Some("kept running".into());
+            (Dialog::Quit, Some(M::QuitCancelling)) => {
+                Reply::Request(Request::Quit(ShutdownMode::Cancel))
             }
-            (_, Some(DialogAction::Close)) => self.mode = Mode::Normal,
-            (Dialog::Confirm(confirm), Some(DialogAction::Yes)) => {
-                let confirm = confirm.clone();
-                self.mode = Mode::Normal;
-                self.notice = Some(confirm.notice);
-                return confirm.then.into_iter().map(Effect::Engine).collect();
-            }
-            (Dialog::Enqueue(form), None) => edit_form(form, &key),
-            (Dialog::Workers(text), Some(DialogAction::Confirm)) => {
-                let text = text.clone();
-                self.mode = Mode::Normal;
-                return match text.trim().parse::<u32>() {
-                    Ok(n) => self.resize(n),
-                    Err(_) if text.trim().is_empty() => {
-                        self.notice = Some("workers unchanged: no number typed".into());
-                        Vec::new()
-                    }
-                    Err(_) => {
-                        self.notice = Some(format!("`{text}` is not a number of workers"));
-                        Vec::new()
-                    }
-                };
-            }
-            (Dialog::Workers(text), None) => match key.code {
-                KeyCode::Char(c) if c.is_ascii_digit() && text.len() < 4 => text.push(c),
-                KeyCode::Backspace => {
-                    text.pop();
+            (Dialog::Workers(_), Some(M::Close)) => Reply::CloseSaying("workers unchanged".into()),
+            (Dialog::Workers(text), Some(M::Confirm)) => match text.trim().parse::<u32>() {
+                Ok(n) => Reply::Request(Request::Resize(n)),
+                Err(_) if text.trim().is_empty() => {
+                    Reply::CloseSaying("workers unchanged: no number typed".into())
                 }
-                _ => {}
+                Err(_) => Reply::CloseSaying(format!("`{text}` is not a number of workers")),
             },
-            (Dialog::StopRun { id, .. }, Some(DialogAction::Interrupt)) => {
-                let id = *id;
-                return self.stop(id, StopMode::Graceful);
+            (Dialog::Workers(text), Some(M::Erase)) => {
+                text.pop();
+                Reply::Stay
             }
-            (Dialog::StopRun { id, .. }, Some(DialogAction::Kill)) => {
-                let id = *id;
-                return self.stop(id, StopMode::Kill);
+            (Dialog::Workers(text), None) => {
+                if let KeyCode::Char(c) = key.code
+                    && c.is_ascii_digit()
+                    && text.len() < 4
+                {
+                    text.push(c);
+                }
+                Reply::Stay
             }
-            (Dialog::Quit, Some(DialogAction::Wait)) => return self.quit(ShutdownMode::Wait),
-            (Dialog::Quit, Some(DialogAction::CancelRuns)) => {
-                return self.quit(ShutdownMode::Cancel);
+            (Dialog::StopRun { .. }, Some(M::Close)) => Reply::CloseSaying("kept running".into()),
+            (Dialog::StopRun { id, .. }, Some(M::Interrupt)) => {
+                Reply::Request(Request::Stop(*id, StopMode::Graceful))
             }
-            _ => {}
+            (Dialog::StopRun { id, .. }, Some(M::Kill)) => {
+                Reply::Request(Request::Stop(*id, StopMode::Kill))
+            }
+            _ => Reply::Stay,
         }
-        Vec::new()
     }
+}
 
-    fn quit(&mut self, mode: ShutdownMode) -> Vec<Effect> {
-        self.mode = Mode::Normal;
-        self.quitting = Some(mode);
-        vec![Effect::Engine(Command::Shutdown(mode))]
-    }
-
-    fn form_action(&mut self, action: DialogAction, form: EnqueueForm) -> Vec<Effect> {
-        let Mode::Dialog(Dialog::Enqueue(live)) = &mut self.mode else {
-            return Vec::new();
-        };
-        let step = |by: isize| {
-            let i = FIELDS.iter().position(|f| *f == form.field).unwrap_or(0) as isize;
-            FIELDS[(i + by).rem_euclid(FIELDS.len() as isize) as usize]
-        };
-        match action {
-            DialogAction::NextField => live.field = step(1),
-            DialogAction::PrevField => live.field = step(-1),
-            DialogAction::Toggle if form.field == Field::Action => {
-                let i = TARGETS.iter().position(|t| *t == form.target).unwrap_or(0);
-                live.target = TARGETS[(i + 1) % TARGETS.len()];
-            }
-            DialogAction::Toggle if form.field == Field::CheckMode => {
-                live.check_mode = !form.check_mode
-            }
-            DialogAction::Toggle if form.field == Field::Tags => live.tags.push(' '),
-            DialogAction::Confirm => {
-                let Ok(priority) = form.priority.trim().parse::<i32>() else {
-                    self.notice = Some(format!(
-                        "priority `{}` is not a whole number",
-                        form.priority
-                    ));
-                    return Vec::new();
-                };
-                self.mode = Mode::Normal;
-                let tags = (!form.tags.trim().is_empty()).then(|| split_tags(&form.tags));
-                let request = EnqueueRequest {
-                    servers: form.servers.clone(),
-                    target: form.target,
-                    tags,
-                    check_mode: form.check_mode,
-                    priority,
-                };
-                return self.request(request, form.hidden.clone());
-            }
-            _ => {}
+fn form_action(form: &mut EnqueueForm, action: ModeAction) -> Reply {
+    let step = |by: isize| {
+        let i = FIELDS.iter().position(|f| *f == form.field).unwrap_or(0) as isize;
+        FIELDS[(i + by).rem_euclid(FIELDS.len() as isize) as usize]
+    };
+    match action {
+        ModeAction::NextField => form.field = step(1),
+        ModeAction::PrevField => form.field = step(-1),
+        ModeAction::Toggle if form.field == Field::Action => {
+            let i = TARGETS.iter().position(|t| *t == form.target).unwrap_or(0);
+            form.target = TARGETS[(i + 1) % TARGETS.len()];
         }
-        Vec::new()
+        ModeAction::Toggle if form.field == Field::CheckMode => form.check_mode = !form.check_mode,
+        ModeAction::Toggle if form.field == Field::Tags => form.tags.push(' '),
+        ModeAction::Confirm => {
+            let Ok(priority) = form.priority.trim().parse::<i32>() else {
+                return Reply::Say(format!(
+                    "priority `{}` is not a whole number",
+                    form.priority
+                ));
+            };
+            let tags = (!form.tags.trim().is_empty()).then(|| split_tags(&form.tags));
+            let request = EnqueueRequest {
+                servers: form.servers.clone(),
+                target: form.target,
+                tags,
+                check_mode: form.check_mode,
+                priority,
+            };
+            return Reply::Request(Request::Enqueue {
+                request,
+                hidden: form.hidden.clone(),
+            });
+        }
+        _ => {}
     }
+    Reply::Stay
 }
 
 fn edit_form(form: &mut EnqueueForm, key: &KeyEvent) {

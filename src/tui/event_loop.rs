@@ -3,9 +3,11 @@
 //! SIGTERM or a terminal that cannot be drawn on any more cancels the runs and waits for the
 //! engine to stop before leaving, so no run is killed without its log's footer.
 
-use super::app::{App, Effect, Mode, Viewer};
+use super::app::App;
 use super::log_pane::LogPane;
+use super::mode::{Effect, Mode};
 use super::ui;
+use super::viewer::Viewer;
 use crate::engine::feed::Feed;
 use crate::engine::{Command, EngineHandle, ShutdownMode};
 use crate::inventory::Inventory;

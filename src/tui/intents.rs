@@ -2,8 +2,9 @@
 //! confirmation when that is more than one server or includes servers the filter hides, and the
 //! footer line naming what was done. Pure: no terminal, no clock, no I/O.
 
-use super::app::{App, Effect, Mode, Pane};
+use super::app::{App, Pane};
 use super::dialogs::{Confirm, Dialog};
+use super::mode::{Effect, Mode};
 use crate::engine::model::{Action as Job, Item, ItemId};
 use crate::engine::rollout::{Phase, RolloutId};
 use crate::engine::{Command, EnqueueRequest, Target};

@@ -3,6 +3,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+mod modes;
+pub use modes::{MODES, ModeAction, SECTIONS};
+
 /// Everything a key can ask for. One flat list; the focused pane decides the scope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -86,7 +89,8 @@ pub enum Action {
     LogFocus,
 }
 
-/// Where a binding applies: everywhere, or only in one focused pane.
+/// Where a binding applies: everywhere, only in one focused pane (the `NORMAL` table), or in one
+/// mode drawn over the panes (the `MODES` table: a mode sees its own keys and no others).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
     Global,
@@ -94,6 +98,23 @@ pub enum Scope {
     Queue,
     Workers,
     Log,
+    /// Typing the server filter (`/`).
+    Filter,
+    /// Typing a `:` command.
+    CommandLine,
+    /// The `?` overlay.
+    Help,
+    /// The log viewer.
+    Viewer,
+    /// Typing a search in the log viewer.
+    ViewerSearch,
+    /// The dialogs, one scope each: the same key means different things in them.
+    EnqueueForm,
+    WorkersDialog,
+    StopDialog,
+    QuitDialog,
+    ConfirmDialog,
+    PasswordDialog,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,22 +139,24 @@ const fn ctrl(c: char) -> Key {
     }
 }
 
-pub struct Binding {
+/// A key (or keys) bound to an action in a scope. `A` is `Action` for the panes, `ModeAction`
+/// for the modes.
+pub struct Binding<A: 'static = Action> {
     pub keys: &'static [Key],
     pub scope: Scope,
-    pub action: Action,
+    pub action: A,
     pub help: &'static str,
     /// Shown in the footer when its scope is active.
     pub hint: Option<&'static str>,
 }
 
-const fn bind(
+const fn bind<A: Copy>(
     keys: &'static [Key],
     scope: Scope,
-    action: Action,
+    action: A,
     help: &'static str,
     hint: Option<&'static str>,
-) -> Binding {
+) -> Binding<A> {
     Binding {
         keys,
         scope,
@@ -413,14 +436,15 @@ pub const NORMAL: &[Binding] = &[
     ),
 ];
 
-/// The binding `event` triggers in `scope`: the pane's own first, then the global ones.
-pub fn lookup(
-    table: &'static [Binding],
+/// The binding `event` triggers in `scope`: the pane's own first, then the global ones (the
+/// `MODES` table has no global bindings: a mode answers its own keys only).
+pub fn lookup<A>(
+    table: &'static [Binding<A>],
     scope: Scope,
     event: &KeyEvent,
-) -> Option<&'static Binding> {
+) -> Option<&'static Binding<A>> {
     let pressed = normalise(event);
-    let matches = |b: &&Binding| b.keys.contains(&pressed);
+    let matches = |b: &&Binding<A>| b.keys.contains(&pressed);
     table
         .iter()
         .filter(|b| b.scope == scope)
@@ -476,8 +500,19 @@ pub fn label(key: &Key) -> String {
     }
 }
 
-pub fn labels(binding: &Binding) -> String {
+pub fn labels<A>(binding: &Binding<A>) -> String {
     binding.keys.iter().map(label).collect::<Vec<_>>().join(" ")
+}
+
+/// "Tab next field · Esc cancel": the hints of a mode's bindings, as shown at a dialog's foot or
+/// in the footer while typing.
+pub fn hint_line(scope: Scope) -> String {
+    MODES
+        .iter()
+        .filter(|b| b.scope == scope)
+        .filter_map(|b| Some(format!("{} {}", labels(b), b.hint?)))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 #[cfg(test)]

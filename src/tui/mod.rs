@@ -4,14 +4,18 @@
 pub mod actions;
 pub mod app;
 pub mod command_line;
+mod commands;
 pub mod dialogs;
 mod event_loop;
+pub mod filter;
 #[cfg(test)]
 mod fixtures;
+pub mod help;
 pub mod intents;
 pub mod keymap;
 pub mod log_pane;
 pub mod matrix_view;
+pub mod mode;
 pub mod picker;
 pub mod rollouts;
 pub mod timeline_view;

@@ -1,19 +1,36 @@
 //! The log viewer: its keys (scroll, follow the end of a growing log, search) and reading the
 //! log, a run in flight's only as far as it grew since the last read.
 
-use super::app::{App, Effect, Mode, Viewer};
+use super::keymap::{ModeAction, Scope};
+use super::mode::{Context, ModeKeys, Reply};
 use crossterm::event::{KeyCode, KeyEvent};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
-pub const VIEWER_KEYS: &[(&str, &str)] = &[
-    ("↑↓ PgUp PgDn Home End", "scroll"),
-    ("F", "follow the end"),
-    ("/", "search"),
-    ("n N", "next / previous match"),
-    ("Esc q", "close"),
-];
+/// A run's full log, read by the loop (not here) when opened and, while its run is in flight,
+/// as it grows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Viewer {
+    pub title: String,
+    pub path: PathBuf,
+    pub lines: Vec<String>,
+    /// First line shown.
+    pub scroll: usize,
+    pub follow: bool,
+    pub search: String,
+    pub searching: bool,
+    /// The last search found nothing: the viewer says so.
+    pub no_match: bool,
+    /// Bytes of the file read into complete lines: the next read starts here.
+    pub read_to: u64,
+    /// The last line had no newline yet: the next read replaces it.
+    pub partial: bool,
+    /// Bytes at the log's start that the window leaves out (a huge or long-growing log).
+    pub hidden_bytes: u64,
+    /// The first line is the note that says so.
+    pub noted: bool,
+}
 
 /// Lines scrolled by a page key.
 const PAGE: usize = 20;
@@ -24,70 +41,62 @@ const PAGE: usize = 20;
 const OPEN_BYTES: u64 = 4 << 20;
 const KEEP_LINES: usize = 50_000;
 
-impl App {
-    pub(super) fn viewer_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let Mode::Viewer(viewer) = &mut self.mode else {
-            return Vec::new();
-        };
-        if viewer.searching {
-            match key.code {
-                KeyCode::Enter => {
-                    viewer.searching = false;
-                    viewer.jump(true);
+impl ModeKeys for Viewer {
+    /// Typing a search takes text; otherwise the viewer's keys.
+    fn scope(&self) -> Scope {
+        if self.searching {
+            Scope::ViewerSearch
+        } else {
+            Scope::Viewer
+        }
+    }
+
+    fn key(&mut self, bound: Option<ModeAction>, key: &KeyEvent, _: &Context) -> Reply {
+        if self.searching {
+            match (bound, key.code) {
+                (Some(ModeAction::Confirm), _) => {
+                    self.searching = false;
+                    self.jump(true);
                 }
-                KeyCode::Esc => {
-                    viewer.searching = false;
-                    viewer.search.clear();
+                (Some(ModeAction::Close), _) => {
+                    self.searching = false;
+                    self.search.clear();
                 }
-                KeyCode::Backspace => {
-                    viewer.search.pop();
+                (Some(ModeAction::Erase), _) => {
+                    self.search.pop();
                 }
-                KeyCode::Char(c) => viewer.search.push(c),
+                (None, KeyCode::Char(c)) => self.search.push(c),
                 _ => {}
             }
-            return Vec::new();
+            return Reply::Stay;
         }
-        let last = viewer.lines.len().saturating_sub(1);
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('q') => self.mode = Mode::Normal,
-            KeyCode::Up | KeyCode::Char('k') => viewer.scroll_by(-1),
-            KeyCode::Down | KeyCode::Char('j') => viewer.scroll_by(1),
-            KeyCode::PageUp => viewer.scroll_by(-(PAGE as isize)),
-            KeyCode::PageDown => viewer.scroll_by(PAGE as isize),
-            KeyCode::Home => {
-                viewer.follow = false;
-                viewer.scroll = 0;
+        let last = self.lines.len().saturating_sub(1);
+        match bound {
+            Some(ModeAction::Close) => return Reply::Close,
+            Some(ModeAction::ScrollUp) => self.scroll_by(-1),
+            Some(ModeAction::ScrollDown) => self.scroll_by(1),
+            Some(ModeAction::PageUp) => self.scroll_by(-(PAGE as isize)),
+            Some(ModeAction::PageDown) => self.scroll_by(PAGE as isize),
+            Some(ModeAction::Top) => {
+                self.follow = false;
+                self.scroll = 0;
             }
-            KeyCode::End => viewer.scroll = last,
-            KeyCode::Char('F') => {
-                viewer.follow = !viewer.follow;
-                if viewer.follow {
-                    viewer.scroll = last;
+            Some(ModeAction::Bottom) => self.scroll = last,
+            Some(ModeAction::Follow) => {
+                self.follow = !self.follow;
+                if self.follow {
+                    self.scroll = last;
                 }
             }
-            KeyCode::Char('/') => {
-                viewer.searching = true;
-                viewer.search.clear();
+            Some(ModeAction::Search) => {
+                self.searching = true;
+                self.search.clear();
             }
-            KeyCode::Char('n') => viewer.jump(true),
-            KeyCode::Char('N') => viewer.jump(false),
+            Some(ModeAction::NextMatch) => self.jump(true),
+            Some(ModeAction::PrevMatch) => self.jump(false),
             _ => {}
         }
-        Vec::new()
-    }
-}
-
-impl App {
-    /// Whether the open viewer shows the log of a run still in flight: only that log grows.
-    pub fn viewing_live_log(&self) -> bool {
-        let Mode::Viewer(viewer) = &self.mode else {
-            return false;
-        };
-        self.snapshot
-            .workers
-            .iter()
-            .filter_map(|w| w.run.as_ref())
-            .any(|run| run.log_path.as_ref() == Some(&viewer.path))
+        Reply::Stay
     }
 }
 

@@ -5,6 +5,7 @@ use super::*;
 use crate::engine::rollout::Step;
 use crate::tui::dialogs::Confirm;
 use crate::tui::fixtures::{admit, deploy_failed, deployed, passes, rollout, stage};
+use crate::tui::rollouts::{rollout_held, rollout_held_items, rollout_of};
 
 const WEB: [&str; 6] = ["web-01", "web-02", "web-03", "web-04", "web-05", "web-06"];
 
@@ -187,23 +188,23 @@ fn the_rollout_that_ended_is_remembered_with_the_time_it_was_seen() {
     next.at = now();
     app.apply(EngineEvent::Snapshot(Box::new(next)));
     assert_eq!(app.rollout_ended, Some((30, ago(5))));
-    assert!(app.rollout_of("web-01").is_none());
+    assert!(rollout_of(&app, "web-01").is_none());
 }
 
 #[test]
 fn a_servers_part_is_in_the_newest_live_rollout() {
     let app = with_rollout(&window_steps());
-    let (rollout, member) = app.rollout_of("web-05").unwrap();
+    let (rollout, member) = rollout_of(&app, "web-05").unwrap();
     assert_eq!(rollout.id, 30);
     assert_eq!(member.state.label(), "health check");
-    assert!(app.rollout_of("db-01").is_none());
+    assert!(rollout_of(&app, "db-01").is_none());
     let held = {
         let mut app = idle();
         stage(&mut app, rollout_of_web(), &[], true);
         app
     };
-    assert!(held.rollout_held(&held.snapshot.rollouts[0]));
-    assert!(!app.rollout_held(&app.snapshot.rollouts[0]));
+    assert!(rollout_held(&held, &held.snapshot.rollouts[0]));
+    assert!(!rollout_held(&app, &app.snapshot.rollouts[0]));
 }
 
 fn rollout_of_web() -> crate::engine::rollout::Rollout {
@@ -292,9 +293,12 @@ fn a_rollout_whose_only_held_work_is_health_checks_is_held() {
     let servers = ["web-01", "web-02", "web-03"];
     let mut app = idle();
     stage(&mut app, rollout(30, &servers, 1, 2, &steps), &[], true);
-    assert!(app.rollout_held(&app.snapshot.rollouts[0]));
-    assert_eq!(app.rollout_held_items(&app.snapshot.rollouts[0]).count(), 2);
+    assert!(rollout_held(&app, &app.snapshot.rollouts[0]));
+    assert_eq!(
+        rollout_held_items(&app, &app.snapshot.rollouts[0]).count(),
+        2
+    );
     let mut app = idle();
     stage(&mut app, rollout(30, &servers, 1, 2, &steps), &[], false);
-    assert!(!app.rollout_held(&app.snapshot.rollouts[0]));
+    assert!(!rollout_held(&app, &app.snapshot.rollouts[0]));
 }

@@ -2,6 +2,7 @@
 //! with what it did, outcomes are the journal's, chains move as one, the command line.
 
 use super::*;
+use crate::tui::command_line::complete;
 
 fn confirm_question(app: &App) -> String {
     match &app.mode {
@@ -291,20 +292,23 @@ fn command_line_mistakes_answer_and_change_nothing() {
 #[test]
 fn tab_completes_commands_and_names() {
     let app = idle();
-    assert_eq!(app.complete("dep"), ("deploy ".to_string(), Vec::new()));
-    let (text, candidates) = app.complete("deploy we");
+    assert_eq!(
+        complete(&app.servers, "dep"),
+        ("deploy ".to_string(), Vec::new())
+    );
+    let (text, candidates) = complete(&app.servers, "deploy we");
     assert_eq!(text, "deploy web");
     assert_eq!(candidates[0], "web");
     assert_eq!(candidates.len(), 7, "the group and its six servers");
     assert_eq!(
-        app.complete("deploy lb-"),
+        complete(&app.servers, "deploy lb-"),
         ("deploy lb-01 ".to_string(), Vec::new())
     );
     assert_eq!(
-        app.complete("retry "),
+        complete(&app.servers, "retry "),
         ("retry failed ".to_string(), Vec::new())
     );
-    let (_, all) = app.complete("");
+    let (_, all) = complete(&app.servers, "");
     assert!(all.contains(&"discard".to_string()));
 }
 
@@ -377,7 +381,7 @@ fn ctrl_u_empties_the_filter() {
         &[KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)],
     );
     assert_eq!(app.filter, "");
-    assert_eq!(app.mode, Mode::Filter);
+    assert_eq!(app.mode, Mode::Filter(FilterInput));
 }
 
 #[test]

@@ -92,6 +92,7 @@ fn readme_key_table_matches_the_key_table() {
                 Scope::Queue => "queue",
                 Scope::Workers => "workers",
                 Scope::Log => "log",
+                mode => unreachable!("{mode:?} is a mode's scope, not a pane's"),
             };
             format!("| {keys} | {scope} | {} |", b.help)
         })

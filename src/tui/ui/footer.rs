@@ -1,7 +1,8 @@
 //! The bottom line: the last notice, or the key hints of the focused pane from the key table.
 
-use crate::tui::app::{App, Mode};
+use crate::tui::app::App;
 use crate::tui::keymap::{self, Action, Scope};
+use crate::tui::mode::Mode;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -10,10 +11,13 @@ use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let line = match (&app.mode, &app.notice) {
-        (Mode::Filter, _) => Line::from(vec![
+        (Mode::Filter(_), _) => Line::from(vec![
             Span::styled(" filter: ", Style::new().fg(Color::Cyan)),
             Span::raw(format!("{}▏", app.filter)),
-            Span::styled("  Enter keep · Esc clear", Style::new().fg(Color::DarkGray)),
+            Span::styled(
+                format!("  {}", keymap::hint_line(Scope::Filter)),
+                Style::new().fg(Color::DarkGray),
+            ),
         ]),
         (Mode::Command(line), _) => {
             let mut spans = vec![
@@ -21,7 +25,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 Span::raw(format!("{}▏", line.text)),
             ];
             let help = if line.candidates.is_empty() {
-                "  Tab complete · Enter run · Esc close".to_string()
+                format!("  {}", keymap::hint_line(Scope::CommandLine))
             } else {
                 format!("  {}", line.candidates.join(" "))
             };

@@ -1,10 +1,9 @@
-//! The `?` overlay: every binding of the key table, by where it applies.
+//! The `?` overlay: every binding of the key table, the panes' and the modes', by where it
+//! applies.
 
 use super::centered;
 use crate::tui::command_line::COMMANDS;
-use crate::tui::dialogs::{CONFIRM_KEYS, ENQUEUE_KEYS, PASSWORD_KEYS, QUIT_KEYS, STOP_KEYS};
 use crate::tui::keymap::{self, Scope};
-use crate::tui::viewer::VIEWER_KEYS;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -47,28 +46,18 @@ pub fn draw(frame: &mut Frame, area: Rect, scroll: u16) {
             lines.push(entry(keymap::labels(binding), binding.help));
         }
     }
-    sections.push(lines.len());
-    lines.push(heading("Command line (:, Tab completes)"));
-    for (command, args) in COMMANDS {
-        lines.push(entry(command.to_string(), args));
-    }
-    for (name, table) in [
-        ("Queue with options (t)", ENQUEUE_KEYS),
-        ("Stop a run (x on a worker)", STOP_KEYS),
-        ("Confirm (multi-server or hidden)", CONFIRM_KEYS),
-        ("Become password (after a sudo refusal)", PASSWORD_KEYS),
-        ("Quit (q)", QUIT_KEYS),
-    ] {
+    // Each mode's keys, from the same table; the command line's commands after its keys.
+    for &(scope, name) in keymap::SECTIONS {
         sections.push(lines.len());
         lines.push(heading(name));
-        for (key, _, help) in table {
-            lines.push(entry(keymap::label(key), help));
+        for binding in keymap::MODES.iter().filter(|b| b.scope == scope) {
+            lines.push(entry(keymap::labels(binding), binding.help));
         }
-    }
-    sections.push(lines.len());
-    lines.push(heading("Log viewer (Enter)"));
-    for (keys, help) in VIEWER_KEYS {
-        lines.push(entry((*keys).to_string(), help));
+        if scope == Scope::CommandLine {
+            for (command, args) in COMMANDS {
+                lines.push(entry(command.to_string(), args));
+            }
+        }
     }
     // Two columns as wide as their longest entry, apart, when the screen is wide enough; one
     // otherwise.

@@ -26,8 +26,9 @@ pub mod timeline;
 pub(crate) mod viewer;
 pub(crate) mod workers;
 
-use super::app::{App, Mode, Pane};
+use super::app::{App, Pane};
 use super::log_pane::LogPane;
+use super::mode::Mode;
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -75,10 +76,10 @@ pub fn draw(frame: &mut Frame, app: &App, logs: &LogPane, now: DateTime<Utc>) {
     logs::draw(frame, log_area, app, app.focus == Pane::Log, logs);
 
     match &app.mode {
-        Mode::Help => help::draw(frame, area, app.help_scroll),
+        Mode::Help(state) => help::draw(frame, area, state.scroll),
         Mode::Dialog(dialog) => modal::draw(frame, area, dialog),
         Mode::Viewer(viewer) => viewer::draw(frame, area, viewer, app.viewing_live_log()),
-        Mode::Normal | Mode::Filter | Mode::Command(_) => {}
+        Mode::Normal | Mode::Filter(_) | Mode::Command(_) => {}
     }
 }
 

@@ -8,6 +8,7 @@
 
 use crate::engine::rollout::{Phase, Rollout};
 use crate::tui::app::App;
+use crate::tui::rollouts;
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -33,11 +34,11 @@ pub fn height(app: &App, screen_height: u16, now: DateTime<Utc>) -> u16 {
     } else {
         MOST_ROWS_SHORT
     };
-    app.shown_rollouts(now).len().min(most) as u16
+    rollouts::shown_rollouts(app, now).len().min(most) as u16
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
-    let shown = app.shown_rollouts(now);
+    let shown = rollouts::shown_rollouts(app, now);
     let rows = area.height as usize;
     if rows == 0 {
         return;
@@ -46,7 +47,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     let mut lines: Vec<Line> = shown
         .iter()
         .take(rows)
-        .map(|rollout| line(rollout, app.rollout_held(rollout), width))
+        .map(|rollout| line(rollout, rollouts::rollout_held(app, rollout), width))
         .collect();
     // More than fit: the last row names the others rather than hide that they exist.
     if shown.len() > rows {

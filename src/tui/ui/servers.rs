@@ -5,6 +5,7 @@ use crate::engine::model::Action as Job;
 use crate::engine::rollout::{Member, MemberState};
 use crate::status::age;
 use crate::tui::app::{App, Pane};
+use crate::tui::rollouts::rollout_of;
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -18,7 +19,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
         // One more line for the cursor server's part in a rollout.
         let in_rollout = app
             .cursor_server()
-            .is_some_and(|server| app.rollout_of(&server).is_some());
+            .is_some_and(|server| rollout_of(app, &server).is_some());
         let height = if in_rollout { 9 } else { 8 };
         let [list, details] =
             Layout::vertical([Constraint::Min(5), Constraint::Length(height)]).areas(area);
@@ -268,7 +269,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     if !waiting.is_empty() {
         lines.push(Line::from(format!("queued: {}", waiting.join(", "))));
     }
-    if let Some((rollout, member)) = app.rollout_of(&server) {
+    if let Some((rollout, member)) = rollout_of(app, &server) {
         let canary = if member.canary { " (canary)" } else { "" };
         let detail = match &member.state {
             MemberState::Failed { reason } | MemberState::Dropped { reason } => {

@@ -10,9 +10,13 @@ use crate::engine::snapshot::{RunView, WorkerView};
 use crate::engine::{Snapshot, StopMode, Target};
 use crate::inventory::Inventory;
 use crate::status::{FleetStatus, LastRun};
-use crate::tui::app::{App, Mode, Pane, Viewer};
+use crate::tui::app::{App, Pane};
 use crate::tui::dialogs::{Dialog, EnqueueForm, Field};
+use crate::tui::filter::FilterInput;
+use crate::tui::help::Help;
 use crate::tui::log_pane::LogPane;
+use crate::tui::mode::Mode;
+use crate::tui::viewer::Viewer;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
@@ -312,7 +316,7 @@ fn resize_draining() {
 #[test]
 fn help_overlay() {
     let mut app = idle_app();
-    app.mode = Mode::Help;
+    app.mode = Mode::Help(Help::default());
     let terminal = render(&app, WIDTH, HEIGHT);
     let text = screen(&terminal);
     assert!(text.contains("Keys · any key closes"), "{text}");
@@ -322,7 +326,7 @@ fn help_overlay() {
 #[test]
 fn filter_active() {
     let mut app = idle_app();
-    app.mode = Mode::Filter;
+    app.mode = Mode::Filter(FilterInput);
     app.filter = "web".into();
     let terminal = render(&app, WIDTH, HEIGHT);
     let text = screen(&terminal);

@@ -1,6 +1,6 @@
 //! A run's full log over the screen: scroll, follow, search.
 
-use crate::tui::app::Viewer;
+use crate::tui::viewer::Viewer;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
