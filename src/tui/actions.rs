@@ -8,10 +8,14 @@ use super::dialogs::{Dialog, EnqueueForm};
 use super::filter::FilterInput;
 use super::help::Help;
 use super::keymap::{self, Action};
+use super::matrix_view::MatrixView;
 use super::mode::{self, Context, Effect, Mode, Reply, Request};
+use super::timeline_view::TimelineView;
+use super::viewer::Viewer;
 use super::{commands, rollouts};
 use crate::engine::model::{Action as Job, ItemId};
 use crate::engine::{Command, ShutdownMode, StopMode, Target};
+use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::PathBuf;
 
@@ -30,6 +34,10 @@ impl App {
         let cx = Context {
             servers: &self.servers,
             filter: &self.filter,
+            timeline: &self.timeline,
+            now: self.clock,
+            width: self.screen.0,
+            height: self.screen.1,
         };
         if let Some(mode) = self.mode.keys() {
             let reply = mode::press(mode, &key, &cx);
@@ -52,11 +60,11 @@ impl App {
             Reply::Effects(effects) => effects,
             Reply::Live(request) => self.carry_out(request),
             Reply::Close => {
-                self.mode = Mode::Normal;
+                self.close_mode();
                 Vec::new()
             }
             Reply::CloseSaying(notice) => {
-                self.mode = Mode::Normal;
+                self.close_mode();
                 self.notice = Some(notice);
                 Vec::new()
             }
@@ -69,6 +77,29 @@ impl App {
                 self.mode = Mode::Normal;
                 self.carry_out(request)
             }
+        }
+    }
+
+    /// Back to the panes, or, leaving a log opened from a view, back to that view.
+    fn close_mode(&mut self) {
+        self.mode = match (&self.mode, self.behind_viewer.take()) {
+            (Mode::Viewer(_), Some(view)) => view,
+            _ => Mode::Normal,
+        };
+    }
+
+    /// Opens a log in the viewer; a view it was opened from waits behind it.
+    pub fn open_viewer(&mut self, viewer: Viewer) {
+        let behind = std::mem::replace(&mut self.mode, Mode::Viewer(viewer));
+        self.behind_viewer =
+            matches!(behind, Mode::Timeline(_) | Mode::Matrix(_)).then_some(behind);
+    }
+
+    /// Work done between folding events and drawing: an open matrix catches up with the
+    /// timeline once per frame, not once per event.
+    pub fn settle(&mut self, now: DateTime<Utc>) {
+        if let Mode::Matrix(view) = &mut self.mode {
+            view.refresh(&self.timeline, &self.servers, now);
         }
     }
 
@@ -205,6 +236,12 @@ impl App {
             Action::Open => return self.open_log(),
             Action::Details => self.details = !self.details,
             Action::Help => self.mode = Mode::Help(Help::default()),
+            Action::Timeline => self.mode = Mode::Timeline(TimelineView::new(self.zone)),
+            Action::Matrix => {
+                let mut view = MatrixView::new();
+                view.refresh(&self.timeline, &self.servers, self.clock);
+                self.mode = Mode::Matrix(Box::new(view));
+            }
             Action::Quit => {
                 if self.snapshot.active > 0 {
                     self.mode = Mode::Dialog(Dialog::Quit);

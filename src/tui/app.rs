@@ -9,6 +9,7 @@ use crate::engine::warm::RunnerMode;
 use crate::engine::{Command, EngineEvent, FinishedRun, Policy, ShutdownMode, Snapshot};
 use crate::inventory::Inventory;
 use crate::status::{FleetStatus, LastRun};
+use crate::timeline::Timeline;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
@@ -97,6 +98,16 @@ pub struct App {
     /// become (a rollout, tags by default) is said before it is sent. `None` in tests that do
     /// not need it: no rollouts, no default tags.
     pub policy: Option<Policy>,
+    /// What ran where and when: the journal's history at start, then the engine's events.
+    pub timeline: Timeline,
+    /// The view a log was opened from (timeline, matrix): closing the log goes back to it.
+    pub behind_viewer: Option<Mode>,
+    /// The loop's time at the last key, and the screen's size at the last frame: what the
+    /// views that cover the screen page and scroll by (App itself reads no clock).
+    pub clock: DateTime<Utc>,
+    pub screen: (u16, u16),
+    /// The operator's time zone, for the timeline's clock times.
+    pub zone: chrono::FixedOffset,
 }
 
 impl App {
@@ -128,6 +139,11 @@ impl App {
             follow_queued: None,
             rollout_ended: None,
             policy: None,
+            timeline: Timeline::default(),
+            behind_viewer: None,
+            clock: DateTime::UNIX_EPOCH,
+            screen: (super::ui::MIN_WIDTH, super::ui::MIN_HEIGHT),
+            zone: chrono::FixedOffset::east_opt(0).expect("UTC is an offset"),
         }
     }
 
@@ -166,6 +182,7 @@ impl App {
     /// Folds one engine event; returns whether the screen must change.
     pub fn apply(&mut self, event: EngineEvent) -> Vec<Effect> {
         super::rollouts::note_ended_rollouts(self, &event);
+        self.timeline.follow(&event);
         match event {
             EngineEvent::Snapshot(snapshot) => {
                 let busy = snapshot.active > 0;

@@ -364,6 +364,18 @@ fn expect(action: Action, scope: Scope, app: &App, effects: &[Effect]) {
         Action::LogLess => assert_eq!(effects, log(TuiWidgetEvent::LeftKey)),
         Action::LogTargets => assert_eq!(effects, log(TuiWidgetEvent::HideKey)),
         Action::LogFocus => assert_eq!(effects, log(TuiWidgetEvent::FocusKey)),
+        Action::Timeline => {
+            assert!(matches!(app.mode, Mode::Timeline(_)));
+            assert_eq!(effects, none);
+        }
+        Action::Matrix => {
+            let Mode::Matrix(view) = &app.mode else {
+                panic!("the matrix is open: {:?}", app.mode)
+            };
+            // Every server of the inventory has its row, run or not.
+            assert_eq!(view.counts().1, app.servers.len());
+            assert_eq!(effects, none);
+        }
     }
 }
 
@@ -1428,3 +1440,6 @@ mod trust;
 
 #[path = "app_tests/rollouts.rs"]
 mod rollouts;
+
+#[path = "app_tests/views.rs"]
+mod views;

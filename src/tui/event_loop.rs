@@ -123,7 +123,13 @@ pub(super) async fn drive(parts: Parts) -> Result<u8> {
             logs.follow(slots);
             urgent = false;
             last_draw = tokio::time::Instant::now();
-            let drawn = terminal.draw(|frame| ui::draw(frame, &app, &logs, Utc::now()));
+            let now = Utc::now();
+            app.settle(now);
+            let drawn = terminal.draw(|frame| {
+                let area = frame.area();
+                app.screen = (area.width, area.height);
+                ui::draw(frame, &app, &logs, now)
+            });
             if drawn.is_err() {
                 effects = lose_screen(&mut screen_gone);
             }
@@ -143,6 +149,7 @@ pub(super) async fn drive(parts: Parts) -> Result<u8> {
                             if crash_key == Some(key.code) {
                                 panic!("crash key pressed (FLEETDECK_TEST_CRASH_KEY)");
                             }
+                            app.clock = Utc::now();
                             app.handle_key(key)
                         }
                         _ => Vec::new(),
@@ -212,7 +219,7 @@ pub(super) async fn drive(parts: Parts) -> Result<u8> {
                     parts_engine.send(command);
                 }
                 Effect::OpenLog { title, path } => {
-                    app.mode = Mode::Viewer(Viewer::open(title, path));
+                    app.open_viewer(Viewer::open(title, path));
                 }
                 Effect::Log(event) => logs.transition(event),
                 Effect::ReloadInventory => inventory_reader.start(),

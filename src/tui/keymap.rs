@@ -77,6 +77,10 @@ pub enum Action {
     Details,
     /// This help.
     Help,
+    /// The timeline of worker lanes.
+    Timeline,
+    /// The server × action matrix.
+    Matrix,
     /// Quit (asks first while runs are in flight).
     Quit,
     /// Log pane: show more levels.
@@ -115,6 +119,12 @@ pub enum Scope {
     QuitDialog,
     ConfirmDialog,
     PasswordDialog,
+    /// The timeline of worker lanes (`T`).
+    Timeline,
+    /// The server × action matrix (`M`).
+    Matrix,
+    /// Typing the matrix's filter.
+    MatrixFilter,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -426,6 +436,20 @@ pub const NORMAL: &[Binding] = &[
         "details of the cursor server",
         None,
     ),
+    bind(
+        &[ch('T')],
+        S::Global,
+        A::Timeline,
+        "timeline: what ran on each worker, when",
+        Some("timeline"),
+    ),
+    bind(
+        &[ch('M')],
+        S::Global,
+        A::Matrix,
+        "matrix: each server's latest runs per action",
+        Some("matrix"),
+    ),
     bind(&[ch('?')], S::Global, A::Help, "this help", Some("help")),
     bind(
         &[ch('q'), ctrl('c')],
@@ -507,10 +531,24 @@ pub fn labels<A>(binding: &Binding<A>) -> String {
 /// "Tab next field · Esc cancel": the hints of a mode's bindings, as shown at a dialog's foot or
 /// in the footer while typing.
 pub fn hint_line(scope: Scope) -> String {
-    MODES
+    // A hint names a binding's first key (the help lists the others); neighbours with the
+    // same hint ("← bar", "→ bar") read as one: "← → bar".
+    let mut parts: Vec<(String, &str)> = Vec::new();
+    for binding in MODES.iter().filter(|b| b.scope == scope) {
+        let (Some(hint), Some(first)) = (binding.hint, binding.keys.first()) else {
+            continue;
+        };
+        match parts.last_mut() {
+            Some((keys, last)) if *last == hint => {
+                keys.push(' ');
+                keys.push_str(&label(first));
+            }
+            _ => parts.push((label(first), hint)),
+        }
+    }
+    parts
         .iter()
-        .filter(|b| b.scope == scope)
-        .filter_map(|b| Some(format!("{} {}", labels(b), b.hint?)))
+        .map(|(keys, hint)| format!("{keys} {hint}"))
         .collect::<Vec<_>>()
         .join(" · ")
 }

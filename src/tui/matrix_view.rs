@@ -2,11 +2,14 @@
 //! (the rows' order for the sort, the filter's matches) is worked out here, on a refresh or a
 //! key, never while drawing: the fleet may hold 10,000 servers.
 
+use super::keymap::{ModeAction, Scope};
+use super::mode::{Context, Effect, ModeKeys, Reply};
 use crate::engine::model::{Action, Outcome};
 use crate::timeline::matrix::{ACTIONS, Matrix};
 use crate::timeline::{Entry, Timeline};
 use crate::tui::app::ServerRow;
 use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent};
 use std::path::PathBuf;
 
 /// The most attempts a cell keeps per action; the draw shows as many as its width allows.
@@ -88,13 +91,13 @@ pub enum MatrixOutcome {
 }
 
 /// A listed server's words for the filter, lowercased once per inventory.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct Searchable {
     name: String,
     groups: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct MatrixView {
     pub matrix: Matrix,
     pub sort: Sort,
@@ -370,3 +373,50 @@ pub fn rank(entry: &Entry) -> u8 {
 #[cfg(test)]
 #[path = "matrix_view_tests.rs"]
 pub(crate) mod tests;
+
+/// The matrix as a dashboard mode: its keys come from the key table's `Matrix` scope, and
+/// while a filter is typed from `MatrixFilter` (characters not in it are the filter's text).
+impl ModeKeys for MatrixView {
+    fn scope(&self) -> Scope {
+        if self.typing {
+            Scope::MatrixFilter
+        } else {
+            Scope::Matrix
+        }
+    }
+
+    fn key(&mut self, bound: Option<ModeAction>, key: &KeyEvent, cx: &Context) -> Reply {
+        // The border, the headings and the line under the rows.
+        self.set_page(usize::from(cx.height.saturating_sub(4)));
+        let key = match (self.typing, bound) {
+            (true, Some(ModeAction::Confirm)) => MatrixKey::FilterDone,
+            (true, Some(ModeAction::Erase)) => MatrixKey::FilterBackspace,
+            (true, Some(ModeAction::Close)) => MatrixKey::Close,
+            (true, None) => match key.code {
+                KeyCode::Char(c) => MatrixKey::Filter(c),
+                _ => return Reply::Stay,
+            },
+            (false, Some(ModeAction::ScrollUp)) => MatrixKey::Up,
+            (false, Some(ModeAction::ScrollDown)) => MatrixKey::Down,
+            (false, Some(ModeAction::PageUp)) => MatrixKey::PageUp,
+            (false, Some(ModeAction::PageDown)) => MatrixKey::PageDown,
+            (false, Some(ModeAction::Top)) => MatrixKey::Home,
+            (false, Some(ModeAction::Bottom)) => MatrixKey::End,
+            (false, Some(ModeAction::Left)) => MatrixKey::Left,
+            (false, Some(ModeAction::Right)) => MatrixKey::Right,
+            (false, Some(ModeAction::Sort)) => MatrixKey::Sort,
+            (false, Some(ModeAction::Search)) => MatrixKey::FilterStart,
+            (false, Some(ModeAction::Confirm)) => MatrixKey::Open,
+            (false, Some(ModeAction::Close)) => MatrixKey::Close,
+            _ => return Reply::Stay,
+        };
+        match self.handle(key, cx.timeline) {
+            MatrixOutcome::Stay => Reply::Stay,
+            MatrixOutcome::Close => Reply::Close,
+            MatrixOutcome::OpenLog { title, path } => {
+                Reply::Effects(vec![Effect::OpenLog { title, path }])
+            }
+            MatrixOutcome::Notice(notice) => Reply::Say(notice),
+        }
+    }
+}

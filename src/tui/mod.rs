@@ -67,6 +67,11 @@ pub async fn run(env: Environment, secrets: &crate::cli::SecretArgs) -> Result<E
     app.confirm_actions = env.config.confirm_actions;
     app.policy = Some(policy);
     app.unusable = env.playbook_problems();
+    // Earlier runs from the journal; the engine's events add the new ones.
+    app.timeline =
+        crate::timeline::Timeline::read(&env.journal_path(), crate::timeline::Window::All)
+            .context("reading the journal's runs for the timeline")?;
+    app.zone = *chrono::Local::now().offset();
     for why in app.unusable.values() {
         log::error!(target: "engine", "{why}");
     }

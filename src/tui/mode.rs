@@ -12,9 +12,13 @@ use super::dialogs::Dialog;
 use super::filter::FilterInput;
 use super::help::Help;
 use super::keymap::{self, ModeAction, Scope};
+use super::matrix_view::MatrixView;
+use super::timeline_view::TimelineView;
 use super::viewer::Viewer;
 use crate::engine::model::ItemId;
 use crate::engine::{Command, EnqueueRequest, ShutdownMode, StopMode};
+use crate::timeline::Timeline;
+use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 use std::path::PathBuf;
 
@@ -29,6 +33,8 @@ pub enum Mode {
     Viewer(Viewer),
     /// Typing a `:` command.
     Command(CommandLine),
+    Timeline(TimelineView),
+    Matrix(Box<MatrixView>),
 }
 
 /// What the loop must do after a key or an event.
@@ -58,6 +64,13 @@ pub struct Context<'a> {
     pub servers: &'a [ServerRow],
     /// The server filter as it stands.
     pub filter: &'a str,
+    /// What ran where and when (the timeline and the matrix).
+    pub timeline: &'a Timeline,
+    /// The time of the key, as the loop read it.
+    pub now: DateTime<Utc>,
+    /// The screen's size: the views that cover it page by it.
+    pub width: u16,
+    pub height: u16,
 }
 
 /// A mode's answer to a key. The variants that close the mode say so; the others leave it open.
@@ -129,6 +142,8 @@ impl Mode {
             Mode::Dialog(dialog) => Some(dialog),
             Mode::Viewer(viewer) => Some(viewer),
             Mode::Command(line) => Some(line),
+            Mode::Timeline(view) => Some(view),
+            Mode::Matrix(view) => Some(view.as_mut()),
         }
     }
 

@@ -2,9 +2,12 @@
 //! level and either "now" or a fixed right edge) and which bar the cursor is on. The bars
 //! themselves live in the shared `Timeline`; the view only points into it.
 
+use super::keymap::{ModeAction, Scope};
+use super::mode::{Context, Effect, ModeKeys, Reply};
 use crate::engine::model::ItemId;
 use crate::timeline::{Entry, Timeline};
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
+use crossterm::event::KeyEvent;
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -88,7 +91,7 @@ impl TimeWindow {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TimelineView {
     zoom: usize,
     /// The right edge is now.
@@ -367,3 +370,36 @@ fn newest_run<'t>(timeline: &'t Timeline, lanes: &Range<usize>) -> Option<&'t En
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// The timeline as a dashboard mode: its keys come from the key table's `Timeline` scope.
+impl ModeKeys for TimelineView {
+    fn scope(&self) -> Scope {
+        Scope::Timeline
+    }
+
+    fn key(&mut self, bound: Option<ModeAction>, _key: &KeyEvent, cx: &Context) -> Reply {
+        let key = match bound {
+            Some(ModeAction::Left) => TimelineKey::Left,
+            Some(ModeAction::Right) => TimelineKey::Right,
+            Some(ModeAction::ScrollUp) => TimelineKey::Up,
+            Some(ModeAction::ScrollDown) => TimelineKey::Down,
+            Some(ModeAction::ZoomIn) => TimelineKey::ZoomIn,
+            Some(ModeAction::ZoomOut) => TimelineKey::ZoomOut,
+            Some(ModeAction::PageUp) => TimelineKey::Earlier,
+            Some(ModeAction::PageDown) => TimelineKey::Later,
+            Some(ModeAction::Top) => TimelineKey::Home,
+            Some(ModeAction::Bottom) => TimelineKey::End,
+            Some(ModeAction::Confirm) => TimelineKey::Open,
+            Some(ModeAction::Close) => TimelineKey::Close,
+            _ => return Reply::Stay,
+        };
+        match self.handle(key, cx.timeline, cx.now, cx.width) {
+            TimelineOutcome::Stay => Reply::Stay,
+            TimelineOutcome::Close => Reply::Close,
+            TimelineOutcome::OpenLog { title, path } => {
+                Reply::Effects(vec![Effect::OpenLog { title, path }])
+            }
+            TimelineOutcome::Notice(notice) => Reply::Say(notice),
+        }
+    }
+}

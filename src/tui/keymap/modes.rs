@@ -45,6 +45,14 @@ pub enum ModeAction {
     Search,
     NextMatch,
     PrevMatch,
+    /// Timeline: the previous bar; matrix: the previous action.
+    Left,
+    /// Timeline: the next bar; matrix: the next action.
+    Right,
+    ZoomIn,
+    ZoomOut,
+    /// Matrix: the next sort order.
+    Sort,
 }
 
 use ModeAction as M;
@@ -53,6 +61,8 @@ use Scope as S;
 const ENTER: &[Key] = &[key(KeyCode::Enter)];
 const ESC: &[Key] = &[key(KeyCode::Esc)];
 const BACKSPACE: &[Key] = &[key(KeyCode::Backspace)];
+const UP: &[Key] = &[key(KeyCode::Up), ch('k')];
+const DOWN: &[Key] = &[key(KeyCode::Down), ch('j')];
 
 /// A dialog's binding: its foot shows every one of its keys.
 const fn dialog(keys: &'static [Key], scope: Scope, action: M, help: &'static str) -> Binding<M> {
@@ -252,6 +262,185 @@ pub const MODES: &[Binding<M>] = &[
         "cancel them and quit",
     ),
     dialog(ESC, S::QuitDialog, M::Close, "stay"),
+    // The timeline of worker lanes. Neighbours with the same hint share it in the hint line.
+    bind(
+        &[key(KeyCode::Left)],
+        S::Timeline,
+        M::Left,
+        "previous bar in the lane",
+        Some("bar"),
+    ),
+    bind(
+        &[key(KeyCode::Right)],
+        S::Timeline,
+        M::Right,
+        "next bar in the lane",
+        Some("bar"),
+    ),
+    bind(UP, S::Timeline, M::ScrollUp, "the lane above", Some("lane")),
+    bind(
+        DOWN,
+        S::Timeline,
+        M::ScrollDown,
+        "the lane below",
+        Some("lane"),
+    ),
+    bind(
+        &[ch('+'), ch('=')],
+        S::Timeline,
+        M::ZoomIn,
+        "zoom in",
+        Some("zoom"),
+    ),
+    bind(
+        &[ch('-')],
+        S::Timeline,
+        M::ZoomOut,
+        "zoom out",
+        Some("zoom"),
+    ),
+    bind(
+        &[key(KeyCode::PageUp)],
+        S::Timeline,
+        M::PageUp,
+        "half a screen earlier",
+        Some("scroll"),
+    ),
+    bind(
+        &[key(KeyCode::PageDown)],
+        S::Timeline,
+        M::PageDown,
+        "half a screen later",
+        Some("scroll"),
+    ),
+    bind(
+        &[key(KeyCode::Home)],
+        S::Timeline,
+        M::Top,
+        "the first run",
+        None,
+    ),
+    bind(
+        &[key(KeyCode::End)],
+        S::Timeline,
+        M::Bottom,
+        "back to now",
+        Some("now"),
+    ),
+    bind(
+        ENTER,
+        S::Timeline,
+        M::Confirm,
+        "open the bar's log",
+        Some("log"),
+    ),
+    bind(
+        &[key(KeyCode::Esc), ch('q')],
+        S::Timeline,
+        M::Close,
+        "close",
+        Some("close"),
+    ),
+    // The server × action matrix.
+    bind(UP, S::Matrix, M::ScrollUp, "up a server", Some("server")),
+    bind(
+        DOWN,
+        S::Matrix,
+        M::ScrollDown,
+        "down a server",
+        Some("server"),
+    ),
+    bind(
+        &[key(KeyCode::PageUp)],
+        S::Matrix,
+        M::PageUp,
+        "up a page",
+        None,
+    ),
+    bind(
+        &[key(KeyCode::PageDown)],
+        S::Matrix,
+        M::PageDown,
+        "down a page",
+        None,
+    ),
+    bind(
+        &[key(KeyCode::Home)],
+        S::Matrix,
+        M::Top,
+        "first server",
+        None,
+    ),
+    bind(
+        &[key(KeyCode::End)],
+        S::Matrix,
+        M::Bottom,
+        "last server",
+        None,
+    ),
+    bind(
+        &[key(KeyCode::Left)],
+        S::Matrix,
+        M::Left,
+        "previous action",
+        Some("action"),
+    ),
+    bind(
+        &[key(KeyCode::Right)],
+        S::Matrix,
+        M::Right,
+        "next action",
+        Some("action"),
+    ),
+    bind(
+        &[ch('s')],
+        S::Matrix,
+        M::Sort,
+        "sort by name, duration, outcome",
+        Some("sort"),
+    ),
+    bind(
+        &[ch('/')],
+        S::Matrix,
+        M::Search,
+        "filter (name, group, outcome)",
+        Some("filter"),
+    ),
+    bind(
+        ENTER,
+        S::Matrix,
+        M::Confirm,
+        "open the cell's newest log",
+        Some("log"),
+    ),
+    bind(
+        &[key(KeyCode::Esc), ch('q')],
+        S::Matrix,
+        M::Close,
+        "clear the filter, else close",
+        Some("close"),
+    ),
+    bind(
+        ENTER,
+        S::MatrixFilter,
+        M::Confirm,
+        "keep the filter",
+        Some("keep"),
+    ),
+    bind(
+        ESC,
+        S::MatrixFilter,
+        M::Close,
+        "clear the filter",
+        Some("clear"),
+    ),
+    bind(
+        BACKSPACE,
+        S::MatrixFilter,
+        M::Erase,
+        "delete a character",
+        None,
+    ),
 ];
 
 /// The modes' sections of the `?` overlay, in its order, after the panes'.
@@ -264,6 +453,12 @@ pub const SECTIONS: &[(Scope, &str)] = &[
     (S::StopDialog, "Stop a run (x on a worker)"),
     (S::ConfirmDialog, "Confirm (multi-server or hidden)"),
     (S::PasswordDialog, "Become password (after a sudo refusal)"),
+    (S::Timeline, "Timeline (T)"),
+    (S::Matrix, "Matrix (M)"),
+    (
+        S::MatrixFilter,
+        "Typing the matrix's filter (/ in the matrix)",
+    ),
     (S::ViewerSearch, "Searching a log (/ in the log viewer)"),
     (S::QuitDialog, "Quit (q)"),
     (S::Viewer, "Log viewer (Enter)"),

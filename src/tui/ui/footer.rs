@@ -36,6 +36,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             format!(" {notice}"),
             Style::new().fg(Color::Yellow),
         )),
+        // The views draw their own keys; the footer keeps their notices only.
+        (Mode::Timeline(_) | Mode::Matrix(_), None) => Line::default(),
         _ => hints(app.focus.scope()),
     };
     frame.render_widget(Paragraph::new(line), area);

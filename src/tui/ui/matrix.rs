@@ -14,6 +14,7 @@
 use super::{clock, style};
 use crate::timeline::matrix::{ACTIONS, Row};
 use crate::timeline::{Entry, Timeline};
+use crate::tui::keymap::{self, Scope};
 use crate::tui::matrix_view::{MAX_RUNS, MatrixView, Sort, is_cut};
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -48,7 +49,7 @@ pub fn draw(
     let block = Block::bordered()
         .title(Span::styled(title(view), style::title(true)))
         .title_bottom(Span::styled(
-            " ↑↓ server · ←→ action · s sort · / filter · Enter log · Esc close ",
+            format!(" {} ", keymap::hint_line(Scope::Matrix)),
             Style::new().fg(Color::Gray),
         ))
         .border_style(style::pane_border(true));
@@ -205,7 +206,11 @@ fn attempt(entry: &Entry, now: DateTime<Utc>) -> (&'static str, Style, String) {
 /// The filter being typed, else what the cursor cell holds.
 fn footer(view: &MatrixView, timeline: &Timeline, now: DateTime<Utc>) -> Line<'static> {
     if view.typing {
-        return Line::from(format!(" filter: {}▏  Enter keep · Esc clear", view.filter));
+        return Line::from(format!(
+            " filter: {}▏  {}",
+            view.filter,
+            keymap::hint_line(Scope::MatrixFilter)
+        ));
     }
     let dim = Style::new().fg(Color::Gray);
     let Some(row) = view.cursor_row().map(|r| &view.matrix.rows[r]) else {

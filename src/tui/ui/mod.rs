@@ -59,8 +59,19 @@ pub fn draw(frame: &mut Frame, app: &App, logs: &LogPane, now: DateTime<Utc>) {
     ])
     .areas(area);
     header::draw(frame, top, app, now);
-    rollouts::draw(frame, strip_area, app, now);
     footer::draw(frame, bottom, app);
+    // The views cover the panes (and cost only what they show): the header and the footer's
+    // notices stay.
+    let view_area = Rect {
+        height: strip_area.height + body.height,
+        ..strip_area
+    };
+    match &app.mode {
+        Mode::Timeline(view) => return timeline::draw(frame, view_area, view, &app.timeline, now),
+        Mode::Matrix(view) => return matrix::draw(frame, view_area, view, &app.timeline, now),
+        _ => {}
+    }
+    rollouts::draw(frame, strip_area, app, now);
 
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(body);
@@ -79,7 +90,8 @@ pub fn draw(frame: &mut Frame, app: &App, logs: &LogPane, now: DateTime<Utc>) {
         Mode::Help(state) => help::draw(frame, area, state.scroll),
         Mode::Dialog(dialog) => modal::draw(frame, area, dialog),
         Mode::Viewer(viewer) => viewer::draw(frame, area, viewer, app.viewing_live_log()),
-        Mode::Normal | Mode::Filter(_) | Mode::Command(_) => {}
+        Mode::Normal | Mode::Filter(_) | Mode::Command(_) | Mode::Timeline(_) | Mode::Matrix(_) => {
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 use super::style;
 use crate::engine::model::Outcome;
 use crate::timeline::{Entry, Timeline};
+use crate::tui::keymap::{self, Scope};
 use crate::tui::timeline_view::{LABEL_WIDTH, TimeWindow, TimelineView, shown_lanes};
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use ratatui::Frame;
@@ -115,10 +116,8 @@ pub fn draw(
     };
     frame.render_widget(Paragraph::new(line), detail);
     frame.render_widget(
-        Paragraph::new(
-            "←→ bar · ↑↓ lane · + - zoom · PgUp PgDn scroll · Home first run · End now · Enter log · Esc close",
-        )
-        .style(Style::new().fg(Color::Gray).add_modifier(Modifier::DIM)),
+        Paragraph::new(keymap::hint_line(Scope::Timeline))
+            .style(Style::new().fg(Color::Gray).add_modifier(Modifier::DIM)),
         hints,
     );
 }
