@@ -13,24 +13,24 @@
 //! Run: `cargo bench --bench scale` (after `.ci/setup`). `--quick` skips the 100,000-action run
 //! and the tmux parts; `--only N,M` runs only the parts named.
 
-#[path = "scale/html_report.rs"]
-mod html_report;
-#[path = "scale/matrix_view.rs"]
-mod matrix_view;
-#[path = "scale/timeline_view.rs"]
-mod timeline_view;
 #[path = "scale/fleet.rs"]
 mod fleet;
+#[path = "scale/html_report.rs"]
+mod html_report;
 #[path = "scale/inventory.rs"]
 mod inventory;
 #[path = "scale/journal.rs"]
 mod journal;
+#[path = "scale/matrix_view.rs"]
+mod matrix_view;
 #[path = "support/procstat.rs"]
 mod procstat;
 #[path = "scale/queue.rs"]
 mod queue;
 #[path = "scale/rollout.rs"]
 mod rollout;
+#[path = "scale/timeline_view.rs"]
+mod timeline_view;
 #[path = "support/tmux.rs"]
 mod tmux;
 
