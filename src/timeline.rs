@@ -3,6 +3,7 @@
 //! draw from this one model, built the same way from the journal's records (a report, an
 //! earlier session) or from the engine's events (the live dashboard), so they cannot disagree.
 
+pub mod lanes;
 pub mod live;
 pub mod matrix;
 
@@ -103,6 +104,8 @@ pub struct Timeline {
     pending: HashMap<ItemId, Pending>,
     /// Per lane, the entries that ran in it, in start order.
     lanes: Vec<Vec<usize>>,
+    /// Per lane, the positions in `lanes` of the runs that went wrong (see `lanes.rs`).
+    went_wrong: Vec<Vec<usize>>,
     workers: Vec<WorkersFrom>,
     /// The time of the last record seen: where a session that died stopped.
     last_seen: Option<DateTime<Utc>>,
@@ -279,6 +282,7 @@ impl Timeline {
         if log.is_some() {
             entry.log = log;
         }
+        self.note_outcome(index);
     }
 
     pub fn resized(&mut self, at: DateTime<Utc>, workers: u32) {
@@ -347,6 +351,7 @@ impl Timeline {
         }
         self.latest.insert(entry.id, index);
         self.entries.push(entry);
+        self.note_outcome(index);
     }
 
     /// Every entry, in the order it started (or ended, when it never ran).

@@ -274,3 +274,62 @@ fn the_matrix_keeps_the_newest_attempts_per_action_and_unlisted_servers() {
     assert_eq!(deploys, [3, 2], "the two newest, newest first");
     assert!(matrix.rows[1].cells.iter().all(Vec::is_empty));
 }
+
+#[test]
+fn a_lane_keeps_where_its_runs_went_wrong_as_they_end() {
+    // Lane 0: ok, failed, ok, unreachable, then one still running.
+    let outcomes = [
+        Some(Outcome::Succeeded),
+        Some(failed("restart")),
+        Some(Outcome::Succeeded),
+        Some(Outcome::Unreachable {
+            message: "no route".into(),
+        }),
+        None,
+    ];
+    let mut records = vec![session(0, 1)];
+    for (n, outcome) in outcomes.iter().enumerate() {
+        let (id, server) = (n as u64 + 1, format!("web-{n:02}"));
+        records.push(enqueued(id, &server, Action::Check));
+        records.push(started(id, 0, n as i64 * 10));
+        if let Some(outcome) = outcome {
+            records.push(finished(
+                id,
+                &server,
+                Action::Check,
+                outcome.clone(),
+                n as i64 * 10 + 5,
+            ));
+        }
+    }
+    let timeline = build(&records);
+    let runs = timeline.lane_runs(0);
+    assert_eq!(runs.len(), 5);
+    assert_eq!(runs.last_went_wrong(0..5), Some(3));
+    assert_eq!(runs.last_went_wrong(0..3), Some(1));
+    assert_eq!(runs.last_went_wrong(2..3), None);
+    assert_eq!(
+        runs.last_went_wrong(4..5),
+        None,
+        "a running run went nowhere yet"
+    );
+    // The same runs as `lane_between`, by position.
+    let between = runs.between(t(12), t(31), t(100));
+    assert_eq!(between, 1..4);
+    let by_position: Vec<&Entry> = between.map(|p| runs.get(p)).collect();
+    let by_lane: Vec<&Entry> = timeline.lane_between(0, t(12), t(31), t(100)).collect();
+    assert_eq!(by_position, by_lane);
+    assert_eq!(runs.position(timeline.get(4).unwrap()), Some(3));
+    assert!(timeline.lane_runs(7).is_empty());
+
+    // The running one fails later; a window cut from the fifth second on renumbers the lane.
+    let mut timeline = timeline;
+    timeline.apply(&finished(5, "web-04", Action::Check, failed("boom"), 50));
+    assert_eq!(timeline.lane_runs(0).last_went_wrong(0..5), Some(4));
+    let cut = timeline.within(Window::Since(t(6)));
+    let runs = cut.lane_runs(0);
+    assert_eq!(runs.get(0).server, "web-01");
+    assert_eq!(runs.last_went_wrong(0..4), Some(3));
+    assert_eq!(runs.last_went_wrong(0..1), Some(0));
+    assert_eq!(runs.last_went_wrong(1..2), None);
+}

@@ -10,15 +10,15 @@
 //! │←→ bar · ↑↓ lane · + - zoom · PgUp PgDn scroll · Home first · End now · Esc close│
 //! └────────────────────────────────────────────────────────────────────────────────┘
 //! ```
-//! Bars are written straight into the buffer: a frame of 64 lanes costs the bars it shows,
-//! found by bisection, not the history behind them.
+//! Bars are written straight into the buffer (`lane`): a frame of 64 lanes costs the cells it
+//! shows, found by bisection, not the history behind them.
 
 use super::style;
 use crate::engine::model::Outcome;
 use crate::timeline::{Entry, Timeline};
 use crate::tui::keymap::{self, Scope};
 use crate::tui::timeline_view::{LABEL_WIDTH, TimeWindow, TimelineView, shown_lanes};
-use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -30,8 +30,6 @@ const TICKS: [i64; 17] = [
     1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21_600, 43_200, 86_400,
 ];
 const NOW_MARK: Color = Color::Yellow;
-/// Narrower bars show their outcome's symbol instead of the start of a name.
-const NAME_MIN_WIDTH: usize = 3;
 
 pub fn draw(
     frame: &mut Frame,
@@ -88,11 +86,10 @@ pub fn draw(
             // Slots are numbered from 1; a timeline that used slot 0 has one more lane.
             let number = *lane as u32 + u32::from(lanes.first() == Some(&0));
             let existed = |column: usize| workers.as_ref().is_none_or(|w| number <= w[column]);
-            draw_lane(
+            lane::draw_lane(
                 frame.buffer_mut(),
                 lane_area,
-                timeline,
-                *lane,
+                timeline.lane_runs(*lane),
                 &window,
                 now,
                 cursor,
@@ -218,132 +215,6 @@ fn workers_by_column(timeline: &Timeline, window: &TimeWindow) -> Option<Vec<u32
     Some(counts)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn draw_lane(
-    buf: &mut Buffer,
-    area: Rect,
-    timeline: &Timeline,
-    lane: usize,
-    window: &TimeWindow,
-    now: DateTime<Utc>,
-    cursor: Option<&Entry>,
-    existed: impl Fn(usize) -> bool,
-) {
-    let absent = Style::new().fg(style::DIM);
-    for column in 0..area.width {
-        if !existed(column as usize) {
-            buf[(area.x + column, area.y)]
-                .set_char('·')
-                .set_style(absent);
-        }
-    }
-    let now_column = window.column(now);
-    if (0..i64::from(area.width)).contains(&now_column) {
-        buf[(area.x + now_column as u16, area.y)]
-            .set_char('│')
-            .set_style(Style::new().fg(NOW_MARK));
-    }
-    let last = i64::from(area.width) - 1;
-    let is_cursor = |entry: &Entry| cursor.is_some_and(|c| std::ptr::eq(c, entry));
-    // Zoomed out, many runs share a cell: only the one that matters most is drawn (the cursor,
-    // then one that went wrong, then the latest), so a failure never hides behind the zoom.
-    let rank = |entry: &Entry| {
-        (
-            is_cursor(entry),
-            entry.outcome.as_ref().is_some_and(Outcome::went_wrong),
-        )
-    };
-    let mut held: Option<(i64, &Entry)> = None;
-    for entry in timeline.lane_between(lane, window.left, window.right(), now) {
-        let Some(ran) = entry.ran else { continue };
-        let end = entry.end.unwrap_or(now);
-        let first_column = window.column(ran.start);
-        let end_column = if end > ran.start {
-            window.column(end - TimeDelta::milliseconds(1))
-        } else {
-            first_column
-        };
-        let (from, to) = (first_column.clamp(0, last), end_column.clamp(0, last));
-        if from == to {
-            match held {
-                Some((column, other)) if column == from && rank(other) > rank(entry) => {}
-                Some((column, other)) if column != from => {
-                    draw_bar(buf, area, other, (column, column), is_cursor(other), true);
-                    held = Some((from, entry));
-                }
-                _ => held = Some((from, entry)),
-            }
-            continue;
-        }
-        if let Some((column, other)) = held.take() {
-            draw_bar(buf, area, other, (column, column), is_cursor(other), true);
-        }
-        let ends_on_screen = end_column <= last;
-        draw_bar(
-            buf,
-            area,
-            entry,
-            (from, to),
-            is_cursor(entry),
-            ends_on_screen,
-        );
-    }
-    if let Some((column, other)) = held {
-        draw_bar(buf, area, other, (column, column), is_cursor(other), true);
-    }
-}
-
-/// One bar over columns `from..=to` of the lane: the server's name as far as it fits, and the
-/// outcome's symbol in its last cell when there is room and the bar ends on screen.
-fn draw_bar(
-    buf: &mut Buffer,
-    area: Rect,
-    entry: &Entry,
-    (from, to): (i64, i64),
-    cursor: bool,
-    ends_on_screen: bool,
-) {
-    let (symbol, colour) = match &entry.outcome {
-        None => (style::RUNNING.0, style::RUNNING.1),
-        Some(outcome) => {
-            let (symbol, style) = style::outcome(outcome, entry.healthy);
-            (symbol, style.fg.unwrap_or(Color::Gray))
-        }
-    };
-    let mut bar = Style::new().bg(colour).fg(Color::Black);
-    if cursor {
-        bar = bar.add_modifier(Modifier::REVERSED | Modifier::BOLD);
-    }
-    let width = (to - from + 1) as usize;
-    let x = area.x + from as u16;
-    for column in x..x + width as u16 {
-        buf[(column, area.y)].set_char(' ').set_style(bar);
-    }
-    if width < NAME_MIN_WIDTH {
-        // Two letters of a name say less than the outcome's symbol.
-        buf[(x, area.y)].set_symbol(symbol);
-        return;
-    }
-    let name_width = entry.server.chars().count();
-    if width > name_width + 1 && ends_on_screen {
-        buf[(x + (to - from) as u16, area.y)].set_symbol(symbol);
-    }
-    put_name(buf, x, area.y, &entry.server, width.min(name_width));
-}
-
-/// Host names are ASCII: one cell a byte, written without the grapheme walk `set_stringn`
-/// does (thousands of bars a frame when zoomed out). Anything else takes the careful way.
-fn put_name(buf: &mut Buffer, x: u16, y: u16, name: &str, width: usize) {
-    if name.is_ascii() {
-        for (i, byte) in name.bytes().take(width).enumerate() {
-            buf[(x + i as u16, y)].set_char(char::from(byte));
-        }
-    } else {
-        let style = buf[(x, y)].style();
-        buf.set_stringn(x, y, name, width, style);
-    }
-}
-
 /// "web-01 · deploy · 0:42 · failed: task 'restart app' (rc 2) · started 08:00:50 on w1 · Enter log"
 fn describe(entry: &Entry, now: DateTime<Utc>, offset: FixedOffset) -> String {
     let mut line = format!(
@@ -398,5 +269,6 @@ fn outcome_text(entry: &Entry) -> String {
     }
 }
 
+mod lane;
 #[cfg(test)]
 mod tests;

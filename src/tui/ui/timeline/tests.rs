@@ -4,7 +4,7 @@ use super::draw;
 use crate::engine::model::{Action, Outcome};
 use crate::timeline::Timeline;
 use crate::tui::timeline_view::tests::{Runs, failed, t};
-use crate::tui::timeline_view::{TimelineKey, TimelineView};
+use crate::tui::timeline_view::{Cursor, TimelineKey, TimelineView};
 use chrono::FixedOffset;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -251,4 +251,63 @@ fn scrolled_back_the_title_gives_the_stretch_of_time_shown() {
         top.contains(" Timeline · 10 s/col · 07:42:00–07:57:30 "),
         "{top}"
     );
+}
+
+#[test]
+fn zoomed_out_a_cell_shows_the_cursor_else_its_last_failure_else_its_latest_run() {
+    // At 30 s a column: ten 1 s runs in 180–210 (the third failed, the seventh was
+    // unreachable), then five that all went well in 210–240.
+    let mut runs = Runs::default().session(0, 1);
+    for n in 0..15 {
+        let outcome = match n {
+            2 => failed("restart app"),
+            6 => Outcome::Unreachable {
+                message: "no route to host".into(),
+            },
+            _ => Outcome::Succeeded,
+        };
+        let start = if n < 10 {
+            182 + n * 2
+        } else {
+            212 + (n - 10) * 5
+        };
+        runs = runs.run(
+            &format!("web-{n:02}"),
+            Action::Check,
+            1,
+            start,
+            Some((start + 1, outcome)),
+        );
+    }
+    let timeline = runs.timeline;
+    let mut view = view(&[TimelineKey::ZoomOut], &timeline);
+    assert_eq!(view.seconds_per_column(), 30);
+    let terminal = render(&view, &timeline);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "!");
+    assert_eq!(y, 2, "in w1's row");
+    assert_eq!(
+        buffer[(x, y)].bg,
+        Color::Yellow,
+        "the later of the two that went wrong"
+    );
+    assert_eq!(
+        buffer[(x + 1, y)].symbol(),
+        "✓",
+        "the next cell's latest run"
+    );
+    assert_eq!(buffer[(x + 1, y)].bg, Color::Green);
+    assert!(!buffer.content.iter().any(|cell| cell.symbol() == "✗"));
+
+    // The chosen bar outranks the failures sharing its cell.
+    view.cursor = Some(Cursor {
+        lane: 1,
+        id: 5,
+        start: t(190),
+    });
+    let terminal = render(&view, &timeline);
+    let buffer = terminal.backend().buffer();
+    assert_eq!(buffer[(x, y)].symbol(), "✓");
+    assert!(buffer[(x, y)].modifier.contains(Modifier::REVERSED));
+    assert!(!buffer.content.iter().any(|cell| cell.symbol() == "!"));
 }

@@ -1,0 +1,115 @@
+//! One lane's runs addressed by position, with the positions of those that went wrong kept
+//! as outcomes arrive: zoomed out, one cell of a lane holds hundreds of runs, and the frame
+//! needs only the one that matters most in each (a failure before successes), found by
+//! bisection instead of a visit to every run.
+
+use super::{Entry, Timeline};
+use crate::engine::model::Outcome;
+use chrono::{DateTime, Utc};
+use std::ops::Range;
+
+/// The runs of one lane, in start order.
+#[derive(Clone, Copy, Debug)]
+pub struct LaneRuns<'t> {
+    entries: &'t [Entry],
+    /// Indexes into `entries`, ascending (runs are added in the order they start).
+    indexes: &'t [usize],
+    /// Positions in `indexes` of the runs that went wrong, ascending.
+    went_wrong: &'t [usize],
+}
+
+impl<'t> LaneRuns<'t> {
+    pub fn len(&self) -> usize {
+        self.indexes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.indexes.is_empty()
+    }
+
+    /// The run at `position` (0 is the lane's first).
+    pub fn get(&self, position: usize) -> &'t Entry {
+        &self.entries[self.indexes[position]]
+    }
+
+    /// The positions of the runs that overlap [from, to], found by bisection; `now` ends the
+    /// runs still running.
+    pub fn between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Range<usize> {
+        // Runs in one lane never overlap (a worker runs one at a time), so their ends are in
+        // start order too.
+        let first = self
+            .indexes
+            .partition_point(|index| self.entries[*index].end.unwrap_or(now) < from);
+        let past = first
+            + self.indexes[first..].partition_point(|index| {
+                self.entries[*index].ran.is_some_and(|ran| ran.start <= to)
+            });
+        first..past
+    }
+
+    /// The last run in `positions` that went wrong (failed, unreachable, timed out, …).
+    pub fn last_went_wrong(&self, positions: Range<usize>) -> Option<usize> {
+        let before_end = self.went_wrong.partition_point(|p| *p < positions.end);
+        self.went_wrong[..before_end]
+            .last()
+            .copied()
+            .filter(|p| *p >= positions.start)
+    }
+
+    /// Where `entry` (a reference into this timeline) sits in the lane; `None` when it did not
+    /// run here.
+    pub fn position(&self, entry: &Entry) -> Option<usize> {
+        let start = entry.ran?.start;
+        let first = self.indexes.partition_point(|index| {
+            self.entries[*index]
+                .ran
+                .is_some_and(|ran| ran.start < start)
+        });
+        (first..self.len())
+            .take_while(|p| self.get(*p).ran.is_some_and(|ran| ran.start == start))
+            .find(|p| std::ptr::eq(self.get(*p), entry))
+    }
+}
+
+impl Timeline {
+    /// The runs of `lane` by position (none for a lane never used).
+    pub fn lane_runs(&self, lane: usize) -> LaneRuns<'_> {
+        LaneRuns {
+            entries: &self.entries,
+            indexes: self.lanes.get(lane).map(Vec::as_slice).unwrap_or_default(),
+            went_wrong: self
+                .went_wrong
+                .get(lane)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Called whenever the entry at `index` gets its outcome or joins a lane: a run that went
+    /// wrong is listed under its lane.
+    pub(super) fn note_outcome(&mut self, index: usize) {
+        let entry = &self.entries[index];
+        let (Some(ran), Some(outcome)) = (entry.ran, &entry.outcome) else {
+            return;
+        };
+        if !Outcome::went_wrong(outcome) {
+            return;
+        }
+        let lane = ran.lane as usize;
+        let Some(Ok(position)) = self.lanes.get(lane).map(|l| l.binary_search(&index)) else {
+            return;
+        };
+        if self.went_wrong.len() <= lane {
+            self.went_wrong.resize_with(lane + 1, Vec::new);
+        }
+        let listed = &mut self.went_wrong[lane];
+        if let Err(at) = listed.binary_search(&position) {
+            listed.insert(at, position);
+        }
+    }
+}
