@@ -12,6 +12,7 @@ use crate::engine::model::{Action, ItemId, Outcome, Purpose, Recap, Slot};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -162,7 +163,16 @@ impl Timeline {
             }
             _ => {}
         }
-        if let Some(at) = record_time(record) {
+        // A run marked interrupted is news of the session before, written by the next one: it
+        // says nothing of when that session was last heard of.
+        let about_the_past = matches!(
+            record,
+            Record::Finished {
+                outcome: Outcome::Interrupted,
+                ..
+            }
+        );
+        if let Some(at) = record_time(record).filter(|_| !about_the_past) {
             self.last_seen = Some(self.last_seen.map_or(at, |seen| seen.max(at)));
         }
     }
@@ -272,11 +282,18 @@ impl Timeline {
                 self.entries.len() - 1
             }
         };
+        let last_seen = self.last_seen;
         let entry = &mut self.entries[index];
-        // A run cut by a crash already ends where its session stopped.
-        if entry.end.is_none() || !matches!(outcome, Outcome::Interrupted) {
-            entry.end = Some(at);
-        }
+        entry.end = match (outcome, entry.end) {
+            // Cut by a crash: it ends where its session was last heard of (the next session
+            // writes this record, maybe hours later), or where a session start already cut it.
+            (Outcome::Interrupted, Some(cut)) => Some(cut),
+            (Outcome::Interrupted, None) => {
+                let start = entry.ran.map(|ran| ran.start);
+                Some(last_seen.unwrap_or(at).max(start.unwrap_or(at)).min(at))
+            }
+            _ => Some(at),
+        };
         entry.outcome = Some(outcome.clone());
         entry.recap = recap.or(entry.recap);
         if log.is_some() {
@@ -363,6 +380,21 @@ impl Timeline {
     pub fn lane_count(&self) -> usize {
         let allowed = self.workers.iter().map(|w| w.workers).max().unwrap_or(0) as usize;
         self.lanes.len().max(allowed)
+    }
+
+    /// The lanes worth a row: the worker slots, numbered from 1, up to the most workers there
+    /// ever were or the highest slot that ran something (lane 0 only when something ran in it,
+    /// as in hand-made timelines).
+    pub fn shown_lanes(&self) -> Range<usize> {
+        let first = usize::from(self.lane(0).next().is_none());
+        let highest_used = (0..self.lanes.len())
+            .rev()
+            .find(|lane| !self.lanes[*lane].is_empty());
+        let most_workers = self.workers.iter().map(|w| w.workers.max(1) as usize).max();
+        let last = highest_used
+            .map_or(0, |lane| lane + 1)
+            .max(most_workers.unwrap_or(0) + first);
+        first..last.max(first)
     }
 
     /// The entries that ran in `lane`, in start order.

@@ -137,6 +137,43 @@ fn a_run_cut_by_a_crash_ends_where_its_session_stopped() {
 }
 
 #[test]
+fn runs_cut_by_a_crash_end_there_even_when_marked_before_the_next_session_starts() {
+    let timeline = build(&[
+        session(0, 2),
+        enqueued(1, "db-01", Action::Deploy),
+        enqueued(2, "lb-01", Action::Provision),
+        started(1, 1, 10),
+        started(2, 2, 12),
+        // killed at about 12 s; started again an hour later, marking both first.
+        finished(1, "db-01", Action::Deploy, Outcome::Interrupted, 3600),
+        finished(2, "lb-01", Action::Provision, Outcome::Interrupted, 3600),
+        session(3600, 2),
+    ]);
+    assert_eq!(timeline.get(1).unwrap().end, Some(t(12)));
+    assert_eq!(timeline.get(2).unwrap().end, Some(t(12)));
+    assert_eq!(timeline.get(2).unwrap().duration(t(4000)), Duration::ZERO);
+    // Not runs of the new session: its window leaves them out.
+    assert!(timeline.within(Window::LastSession).entries().is_empty());
+}
+
+#[test]
+fn the_lanes_shown_are_the_worker_slots_from_one() {
+    let timeline = build(&[
+        session(0, 3),
+        enqueued(1, "a", Action::Check),
+        started(1, 2, 1),
+        Record::Resized {
+            at: t(2),
+            from: 3,
+            to: 5,
+        },
+    ]);
+    // Nobody ran on 4 or 5, but they existed: their lanes show.
+    assert_eq!(timeline.shown_lanes(), 1..6);
+    assert_eq!(Timeline::default().shown_lanes(), 1..1);
+}
+
+#[test]
 fn a_retried_attempt_is_a_second_bar_and_a_skip_never_ran() {
     let timeline = build(&[
         session(0, 2),

@@ -181,7 +181,7 @@ impl TimelineView {
             TimelineKey::End => {
                 // Now is on screen again; the newest bar is there, whenever it started.
                 self.following = true;
-                if let Some(entry) = newest_run(timeline, &shown_lanes(timeline)) {
+                if let Some(entry) = newest_run(timeline, &timeline.shown_lanes()) {
                     self.cursor = cursor_of(entry);
                 }
                 return TimelineOutcome::Stay;
@@ -245,7 +245,7 @@ impl TimelineView {
         columns: u16,
     ) -> Option<&'t Entry> {
         let window = self.window(now, columns);
-        let lanes = shown_lanes(timeline);
+        let lanes = timeline.shown_lanes();
         lanes
             .clone()
             .filter_map(|lane| {
@@ -256,26 +256,6 @@ impl TimelineView {
             .max_by_key(|entry| start_of(entry))
             .or_else(|| newest_run(timeline, &lanes))
     }
-}
-
-/// The lanes the view draws: the worker slots (numbered from 1) up to the most there were or
-/// the highest that ran something. Lane 0 only when something ran there.
-pub fn shown_lanes(timeline: &Timeline) -> Range<usize> {
-    let count = timeline.lane_count();
-    let first = usize::from(timeline.lane(0).next().is_none());
-    let highest_used = (0..count)
-        .rev()
-        .find(|lane| timeline.lane(*lane).next().is_some());
-    let most_workers = timeline
-        .workers()
-        .iter()
-        .map(|w| w.workers.max(1) as usize)
-        .max()
-        .unwrap_or(0);
-    let last = highest_used
-        .map_or(0, |lane| lane + 1)
-        .max(most_workers + first);
-    first..last.max(first)
 }
 
 fn is_at(entry: &Entry, cursor: Cursor) -> bool {
@@ -332,7 +312,7 @@ fn nearest_across<'t>(
 ) -> Option<&'t Entry> {
     let ran = entry.ran?;
     let (from, to) = (ran.start, entry.end.unwrap_or(now));
-    let lanes = shown_lanes(timeline);
+    let lanes = timeline.shown_lanes();
     let here = ran.lane as usize;
     let candidates: Box<dyn Iterator<Item = usize>> = if down {
         Box::new(here + 1..lanes.end)
@@ -356,7 +336,8 @@ fn nearest_across<'t>(
 }
 
 fn first_run(timeline: &Timeline) -> Option<&Entry> {
-    shown_lanes(timeline)
+    timeline
+        .shown_lanes()
         .filter_map(|lane| timeline.lane(lane).next())
         .min_by_key(|entry| start_of(entry))
 }

@@ -43,14 +43,6 @@ const TICK_LABEL_WIDTH: f64 = 62.0;
 /// Room a session's or resize's label needs ("start · 64 workers").
 const MARKER_LABEL_WIDTH: f64 = 120.0;
 
-/// The lanes worth a row: every worker slot (numbered from 1), and lane 0 only when something
-/// ran in it.
-fn shown_lanes(timeline: &Timeline) -> Vec<usize> {
-    (0..timeline.lane_count())
-        .filter(|lane| *lane > 0 || timeline.lane(0).next().is_some())
-        .collect()
-}
-
 pub fn timeline(timeline: &Timeline, now: DateTime<Utc>) -> Markup {
     let Some((first_start, to)) = timeline.span(now) else {
         return html! { p.dim { "Nothing ran in this window." } };
@@ -68,7 +60,7 @@ pub fn timeline(timeline: &Timeline, now: DateTime<Utc>) -> Markup {
         .chain(timeline.workers().iter().map(|w| (w.at, w.at)))
         .collect();
     let scale = Scale::fitted(from, to, busy);
-    let lanes = shown_lanes(timeline);
+    let lanes = timeline.shown_lanes().collect::<Vec<_>>();
     let lanes_bottom = TOP + lanes.len() as f64 * LANE_HEIGHT;
     let width = GUTTER + PLOT_WIDTH + RIGHT_MARGIN;
     let height = lanes_bottom + AXIS_HEIGHT;

@@ -297,6 +297,6 @@ fn lanes_are_the_worker_slots_up_to_the_most_there_were() {
             Some((5, Outcome::Succeeded)),
         )
         .timeline;
-    assert_eq!(shown_lanes(&timeline), 1..5);
-    assert_eq!(shown_lanes(&Timeline::default()), 1..1);
+    assert_eq!(timeline.shown_lanes(), 1..5);
+    assert_eq!(Timeline::default().shown_lanes(), 1..1);
 }

@@ -17,7 +17,7 @@ use super::style;
 use crate::engine::model::Outcome;
 use crate::timeline::{Entry, Timeline};
 use crate::tui::keymap::{self, Scope};
-use crate::tui::timeline_view::{LABEL_WIDTH, TimeWindow, TimelineView, shown_lanes};
+use crate::tui::timeline_view::{LABEL_WIDTH, TimeWindow, TimelineView};
 use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -39,7 +39,7 @@ pub fn draw(
     now: DateTime<Utc>,
 ) {
     frame.render_widget(Clear, area);
-    let lanes: Vec<usize> = shown_lanes(timeline).collect();
+    let lanes: Vec<usize> = timeline.shown_lanes().collect();
     let inner_width = area.width.saturating_sub(2);
     let columns = inner_width.saturating_sub(LABEL_WIDTH).max(1);
     let window = view.window(now, columns);
