@@ -8,7 +8,10 @@
 //! (4) the queue's operations at 1,000 / 10,000 / 100,000 items; (5) enqueueing 100,000 and one
 //!     frame with them queued; (6) the inventory read and its cache; (7) the journal at
 //!     1,000,000 lines; (8) the dashboard's first screen on a real 10,000-host inventory, first
-//!     and second start.
+//!     and second start; (9) a rolling deploy's scheduling cost against the same deploy all at
+//!     once; (10) the timeline's frame of 10,000 servers × 3 actions, at the default zoom and
+//!     zoomed out to the whole history; (11) the matrix's frame of 10,000 servers × 3 actions
+//!     × 3 attempts; (12) the HTML report of 10,000 runs.
 //!
 //! Run: `cargo bench --bench scale` (after `.ci/setup`). `--quick` skips the 100,000-action run
 //! and the tmux parts; `--only N,M` runs only the parts named.
