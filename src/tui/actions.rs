@@ -51,6 +51,13 @@ impl App {
 
     /// Applies a mode's reply: the one place a mode's answer changes the dashboard.
     pub fn answer(&mut self, reply: Reply) -> Vec<Effect> {
+        let effects = self.apply_reply(reply);
+        // Back on the panes: a become password question that waited comes now.
+        self.ask_waiting_become();
+        effects
+    }
+
+    fn apply_reply(&mut self, reply: Reply) -> Vec<Effect> {
         match reply {
             Reply::Stay => Vec::new(),
             Reply::Say(notice) => {

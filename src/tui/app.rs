@@ -88,6 +88,9 @@ pub struct App {
     pub unusable: BTreeMap<Job, String>,
     /// Servers the become password was already asked for: asked once, not after every run.
     pub become_asked: BTreeSet<String>,
+    /// Of those, the ones not asked yet: another mode (a view, the log viewer) was open; the
+    /// question comes when the operator is back on the panes.
+    pub become_waiting: Vec<String>,
     /// An item whose priority the operator changed, and to what: the queue cursor follows it
     /// to its new place once the engine has moved it, so the next K or J moves it again.
     pub follow_queued: Option<(crate::engine::model::ItemId, i32)>,
@@ -136,6 +139,7 @@ impl App {
             log_targets_hidden: false,
             unusable: BTreeMap::new(),
             become_asked: BTreeSet::new(),
+            become_waiting: Vec::new(),
             follow_queued: None,
             rollout_ended: None,
             policy: None,
@@ -246,7 +250,8 @@ impl App {
                     && message.contains("needs a become (sudo) password")
                     && self.become_asked.insert(run.item.server.clone())
                 {
-                    self.mode.ask_become_password(run.item.server.clone());
+                    self.become_waiting.push(run.item.server.clone());
+                    self.ask_waiting_become();
                 }
                 self.history.push(run);
                 if self.history.len() > HISTORY {
@@ -271,6 +276,13 @@ impl App {
             EngineEvent::Stopped => return vec![Effect::Exit],
         }
         Vec::new()
+    }
+
+    /// Asks for the become password for the servers waiting for the question, when nothing
+    /// else is open (or the question already is).
+    pub fn ask_waiting_become(&mut self) {
+        self.become_waiting
+            .retain(|server| !self.mode.ask_become_password(server.clone()));
     }
 
     /// Servers passing the filter: by name, group, or the word of a last outcome or state.

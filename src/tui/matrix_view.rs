@@ -9,7 +9,7 @@ use crate::timeline::matrix::{ACTIONS, Matrix};
 use crate::timeline::{Entry, Timeline};
 use crate::tui::app::ServerRow;
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::PathBuf;
 
 /// The most attempts a cell keeps per action; the draw shows as many as its width allows.
@@ -67,6 +67,8 @@ pub enum MatrixKey {
     /// A character of the filter being typed.
     Filter(char),
     FilterBackspace,
+    /// Ctrl-U while typing: empty the filter.
+    FilterClear,
     /// Enter while typing: keep the filter, back to moving.
     FilterDone,
     /// Enter: the cursor cell's newest log.
@@ -184,6 +186,7 @@ impl MatrixView {
                 MatrixKey::FilterBackspace => {
                     self.filter.pop();
                 }
+                MatrixKey::FilterClear => self.filter.clear(),
                 MatrixKey::FilterDone => self.typing = false,
                 MatrixKey::Close => {
                     self.typing = false;
@@ -218,7 +221,10 @@ impl MatrixView {
                 self.arrange(timeline);
             }
             MatrixKey::FilterStart => self.typing = true,
-            MatrixKey::Filter(_) | MatrixKey::FilterBackspace | MatrixKey::FilterDone => {}
+            MatrixKey::Filter(_)
+            | MatrixKey::FilterBackspace
+            | MatrixKey::FilterClear
+            | MatrixKey::FilterDone => {}
             MatrixKey::Open => return self.open(timeline),
             MatrixKey::Close if !self.filter.is_empty() => {
                 self.filter.clear();
@@ -242,7 +248,7 @@ impl MatrixView {
             None => MatrixOutcome::Notice(format!("{action} never ran on {}", row.server)),
             Some(entry) => match &entry.log {
                 Some(path) => MatrixOutcome::OpenLog {
-                    title: format!("{action} for server {}", row.server),
+                    title: format!("{} · {action}", row.server),
                     path: path.clone(),
                 },
                 None => MatrixOutcome::Notice(format!(
@@ -386,14 +392,23 @@ impl ModeKeys for MatrixView {
     }
 
     fn key(&mut self, bound: Option<ModeAction>, key: &KeyEvent, cx: &Context) -> Reply {
-        // The border, the headings and the line under the rows.
-        self.set_page(usize::from(cx.height.saturating_sub(4)));
+        // The dashboard's header and footer, the border, the headings and the line under the
+        // rows: what is left is a page.
+        self.set_page(usize::from(cx.height.saturating_sub(6)));
         let key = match (self.typing, bound) {
             (true, Some(ModeAction::Confirm)) => MatrixKey::FilterDone,
             (true, Some(ModeAction::Erase)) => MatrixKey::FilterBackspace,
             (true, Some(ModeAction::Close)) => MatrixKey::Close,
+            (true, Some(ModeAction::ClearText)) => MatrixKey::FilterClear,
+            // Text, as in the servers' filter: a Ctrl or Alt chord is not a letter.
             (true, None) => match key.code {
-                KeyCode::Char(c) => MatrixKey::Filter(c),
+                KeyCode::Char(c)
+                    if !key
+                        .modifiers
+                        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+                {
+                    MatrixKey::Filter(c)
+                }
                 _ => return Reply::Stay,
             },
             (false, Some(ModeAction::ScrollUp)) => MatrixKey::Up,

@@ -286,7 +286,7 @@ fn enter_opens_the_newest_log_of_the_cursor_cell_or_says_why_not() {
     assert_eq!(
         view.handle(MatrixKey::Open, &timeline),
         MatrixOutcome::OpenLog {
-            title: "deploy for server web-02".into(),
+            title: "web-02 · deploy".into(),
             path: "logs/run-5.log".into(),
         },
         "the newest attempt, not the failed one before it"

@@ -148,8 +148,8 @@ impl Mode {
     }
 
     /// A run failed for want of a become password: the password dialog opens for its server,
-    /// or, already open, names it too. Another mode is not interrupted.
-    pub fn ask_become_password(&mut self, server: String) {
+    /// or, already open, names it too. Another mode is not interrupted: `false`, ask later.
+    pub fn ask_become_password(&mut self, server: String) -> bool {
         match self {
             Mode::Dialog(Dialog::BecomePassword { servers, .. }) => servers.push(server),
             Mode::Normal => {
@@ -158,8 +158,9 @@ impl Mode {
                     servers: vec![server],
                 })
             }
-            _ => {}
+            _ => return false,
         }
+        true
     }
 }
 

@@ -34,7 +34,7 @@ pub fn matrix(report: &Report, attempts: usize) -> Markup {
                         tr {
                             th data-key=(row.server) {
                                 (row.server)
-                                @if row.unlisted {
+                                @if row.unlisted && !report.servers.is_empty() {
                                     " " span.dim title="not in the inventory now" { "(gone)" }
                                 }
                             }

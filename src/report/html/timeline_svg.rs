@@ -197,7 +197,8 @@ pub(super) fn absent(
     push(scale.from, first);
     for (i, change) in workers.iter().enumerate() {
         let until = workers.get(i + 1).map_or(scale.to, |next| next.at);
-        if (change.workers as usize) < lane {
+        // Sequential (0 workers) still runs on one.
+        if (change.workers.max(1) as usize) < lane {
             push(change.at, until);
         }
     }
@@ -274,9 +275,9 @@ fn markers(workers: &[WorkersFrom], scale: &Scale, lanes_bottom: f64) -> Markup 
                 line x1=(x) x2=(x) y1="4" y2=(lanes_bottom) {}
                 text x=(format_args!("{label_x:.1}")) y="12" text-anchor=(anchor) {
                     @if change.session {
-                        "start · " (change.workers) " workers"
+                        "start · " (workers_words(change.workers))
                     } @else {
-                        "→ " (change.workers) " workers"
+                        "→ " (workers_words(change.workers))
                     }
                     title { (clock_time(change.at)) }
                 }
@@ -306,5 +307,14 @@ fn legend() -> Markup {
             li.session { span.line {} "fleetdeck started" }
             li.resize { span.line {} "resized" }
         }
+    }
+}
+
+/// "3 workers", "1 worker", "sequential" (0: one at a time).
+fn workers_words(workers: u32) -> String {
+    match workers {
+        0 => "sequential".into(),
+        1 => "1 worker".into(),
+        n => format!("{n} workers"),
     }
 }

@@ -114,3 +114,44 @@ fn the_matrix_sorts_filters_and_catches_up_with_new_runs() {
     press(&mut app, &[code(KeyCode::Esc)]);
     assert_eq!(app.mode, Mode::Normal);
 }
+
+#[test]
+fn the_matrix_filter_takes_letters_not_chords_and_ctrl_u_empties_it() {
+    let mut app = with_history();
+    press(&mut app, &[ch('M'), ch('/')]);
+    type_text(&mut app, "web");
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    let alt = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT);
+    press(&mut app, &[alt('x'), ctrl('w')]);
+    let filter = |app: &App| match &app.mode {
+        Mode::Matrix(view) => view.filter.clone(),
+        other => panic!("the matrix is open: {other:?}"),
+    };
+    assert_eq!(filter(&app), "web");
+    press(&mut app, &[ctrl('u')]);
+    assert_eq!(filter(&app), "");
+}
+
+#[test]
+fn a_become_password_question_waits_for_the_timeline_to_close() {
+    let mut app = with_history();
+    press(&mut app, &[ch('T')]);
+    app.apply(EngineEvent::Finished(finished(
+        item(2, "db-02", Job::Check),
+        Some(2),
+        Outcome::Failed {
+            rc: Some(2),
+            task: Some("Gathering Facts".into()),
+            message: "db-02 needs a become (sudo) password".into(),
+        },
+    )));
+    assert!(
+        matches!(app.mode, Mode::Timeline(_)),
+        "the view is not taken away"
+    );
+    press(&mut app, &[code(KeyCode::Esc)]);
+    match &app.mode {
+        Mode::Dialog(Dialog::BecomePassword { servers, .. }) => assert_eq!(servers, &["db-02"]),
+        other => panic!("the question comes on the panes: {other:?}"),
+    }
+}

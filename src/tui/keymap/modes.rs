@@ -441,6 +441,13 @@ pub const MODES: &[Binding<M>] = &[
         "delete a character",
         None,
     ),
+    bind(
+        &[ctrl('u')],
+        S::MatrixFilter,
+        M::ClearText,
+        "empty the line",
+        None,
+    ),
 ];
 
 /// The modes' sections of the `?` overlay, in its order, after the panes'.
