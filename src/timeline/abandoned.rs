@@ -12,10 +12,13 @@ impl Timeline {
         let Some(last) = self.last_seen else {
             return;
         };
-        for entry in &mut self.entries {
+        for index in 0..self.entries.len() {
+            let entry = &mut self.entries[index];
             if let (None, Some(ran)) = (&entry.outcome, entry.ran) {
                 entry.end = Some(entry.end.unwrap_or(last).max(ran.start));
                 entry.outcome = Some(Outcome::Interrupted);
+                // Zoomed out, an interrupted run outranks the successes sharing its cell.
+                self.note_outcome(index);
             }
         }
     }
@@ -63,5 +66,6 @@ mod tests {
         let entry = timeline.get(1).unwrap();
         assert_eq!(entry.outcome, Some(Outcome::Interrupted));
         assert_eq!(entry.end, Some(t(6)));
+        assert_eq!(timeline.lane_runs(1).last_went_wrong(0..1), Some(0));
     }
 }
