@@ -103,8 +103,14 @@ pub(super) fn draw_lane(
             position = sharing.end;
             continue;
         }
+        let mut from = from;
         if let Some((column, other)) = held.take() {
             draw(buf, other, (column, column), true);
+            // A bar starting in the held cell does not cover a run that outranks it there
+            // (a failure stays visible); it starts one column later.
+            if column == from && rank(other) > rank(position) {
+                from += 1;
+            }
         }
         draw(buf, position, (from, to), ends_on_screen);
         position += 1;

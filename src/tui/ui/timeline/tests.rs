@@ -311,3 +311,36 @@ fn zoomed_out_a_cell_shows_the_cursor_else_its_last_failure_else_its_latest_run(
     assert!(buffer[(x, y)].modifier.contains(Modifier::REVERSED));
     assert!(!buffer.content.iter().any(|cell| cell.symbol() == "!"));
 }
+
+#[test]
+fn a_failure_keeps_its_cell_when_the_next_bar_starts_in_it() {
+    // At 10 s a column: a 2 s failure, then a long success starting in the same column.
+    let timeline = Runs::default()
+        .session(0, 1)
+        .run(
+            "db-02",
+            Action::Deploy,
+            1,
+            181,
+            Some((183, failed("checksum"))),
+        )
+        .run(
+            "web-01",
+            Action::Provision,
+            1,
+            184,
+            Some((260, Outcome::Succeeded)),
+        )
+        .timeline;
+    let view = view(&[], &timeline);
+    assert_eq!(view.seconds_per_column(), 10);
+    let terminal = render(&view, &timeline);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "✗");
+    assert_eq!(y, 2, "in w1's row");
+    assert_eq!(buffer[(x, y)].bg, Color::Red);
+    // The success follows it, named.
+    let (name_x, name_y) = find(buffer, "web-01");
+    assert_eq!(name_y, y);
+    assert!(name_x > x);
+}
