@@ -206,7 +206,10 @@ fn draw_bar(
     if width > name_width + 1 && ends_on_screen {
         buf[(x + (to - from) as u16, area.y)].set_symbol(symbol);
     }
-    put_name(buf, x, area.y, &entry.server, width.min(name_width));
+    // A name cut short leaves the bar's last cell blank, so two bars in a row read as two
+    // ("db-0 web-01", not "db-0web-01").
+    let shown = if width > name_width { name_width } else { width - 1 };
+    put_name(buf, x, area.y, &entry.server, shown);
 }
 
 /// Host names are ASCII: one cell a byte, written without the grapheme walk `set_stringn`
