@@ -243,7 +243,14 @@ impl App {
             Action::Open => return self.open_log(),
             Action::Details => self.details = !self.details,
             Action::Help => self.mode = Mode::Help(Help::default()),
-            Action::Timeline => self.mode = Mode::Timeline(TimelineView::new(self.zone)),
+            Action::Timeline => {
+                self.mode = Mode::Timeline(TimelineView::fitted(
+                    self.zone,
+                    &self.timeline,
+                    self.clock,
+                    self.screen.0,
+                ))
+            }
             Action::Matrix => {
                 let mut view = MatrixView::new();
                 view.refresh(&self.timeline, &self.servers, self.clock);

@@ -115,6 +115,32 @@ impl TimelineView {
         }
     }
 
+    /// Following now, zoomed so the current session (from its start to now) fills the screen:
+    /// what an operator opening it mid-run wants to see, not the default's half hour.
+    pub fn fitted(
+        offset: FixedOffset,
+        timeline: &Timeline,
+        now: DateTime<Utc>,
+        screen_width: u16,
+    ) -> TimelineView {
+        let mut view = TimelineView::new(offset);
+        let session = timeline.workers().iter().rev().find(|w| w.session);
+        let Some(from) = session
+            .map(|w| w.at)
+            .or(timeline.span(now).map(|(from, _)| from))
+        else {
+            return view;
+        };
+        let seconds = (now - from).num_seconds().max(1);
+        // A tenth of the screen to spare, so the newest bar is not on the edge.
+        let columns = i64::from(bar_columns(screen_width)) * 9 / 10;
+        view.zoom = ZOOM_LADDER
+            .iter()
+            .position(|step| seconds <= step * columns.max(1))
+            .unwrap_or(ZOOM_LADDER.len() - 1);
+        view
+    }
+
     pub fn following(&self) -> bool {
         self.following
     }

@@ -116,6 +116,33 @@ fn it_opens_on_now_at_ten_seconds_a_column() {
 }
 
 #[test]
+fn it_opens_zoomed_to_the_current_session() {
+    let offset = FixedOffset::east_opt(0).unwrap();
+    // 90 s into a session: 1 s a column shows it all on a wide screen, 2 s on a narrow one.
+    let short = Runs::default().session(NOW - 90, 2).timeline;
+    assert_eq!(
+        TimelineView::fitted(offset, &short, t(NOW), 200).seconds_per_column(),
+        1
+    );
+    assert_eq!(
+        TimelineView::fitted(offset, &short, t(NOW), 80).seconds_per_column(),
+        2
+    );
+    // An hour in: a minute a column.
+    let long = Runs::default().session(NOW - 3600, 2).timeline;
+    assert_eq!(
+        TimelineView::fitted(offset, &long, t(NOW), 100).seconds_per_column(),
+        60
+    );
+    // Nothing recorded yet: the default.
+    let empty = Timeline::default();
+    assert_eq!(
+        TimelineView::fitted(offset, &empty, t(NOW), 100).seconds_per_column(),
+        10
+    );
+}
+
+#[test]
 fn the_first_arrow_picks_the_newest_bar_on_screen() {
     let timeline = two_lanes();
     let mut view = view();
