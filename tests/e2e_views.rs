@@ -122,9 +122,7 @@ fn the_timeline_and_the_matrix_open_mid_run_and_say_what_the_journal_says() {
     // The timeline, mid-run: a lane per worker, the running runs named on them (1 s a column,
     // so a provision of a few seconds has room for its server's name).
     term.keys(&["T"]);
-    term.wait_for_screen("the timeline", SCREEN, |s| {
-        s.contains("Timeline · 10 s/col")
-    });
+    term.wait_for_screen("the timeline", SCREEN, |s| s.contains("Timeline · "));
     term.keys(&["+", "+", "+"]);
     let timeline = term.wait_for_screen("lanes with named bars at 1 s a column", ANSIBLE, |s| {
         s.contains("Timeline · 1 s/col") && !servers_on_lanes(s).is_empty()
