@@ -182,6 +182,7 @@ mod tests {
                 recap: None,
                 duration_ms,
                 log: None,
+                retried: false,
             });
         }
     }
@@ -296,6 +297,7 @@ mod tests {
             recap: None,
             duration_ms: None,
             log: None,
+            retried: false,
         });
         assert_eq!(derive(&history.0)["web-05"][&Action::Deploy].at, at(9));
         let web04 = &status["web-04"][&Action::Provision];

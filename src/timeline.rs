@@ -3,6 +3,7 @@
 //! draw from this one model, built the same way from the journal's records (a report, an
 //! earlier session) or from the engine's events (the live dashboard), so they cannot disagree.
 
+mod abandoned;
 pub mod lanes;
 pub mod live;
 pub mod matrix;
@@ -50,6 +51,12 @@ pub struct Entry {
     pub healthy: Option<bool>,
     /// The index of the session it started in (or ended in, when it never ran).
     pub session: usize,
+    /// Another attempt followed (an unreachable host or a health check tried again, under a
+    /// new id): superseded, not the item's verdict.
+    pub retried: bool,
+    /// The journal lost which worker ran it (compacted before slots were kept): it has its
+    /// start and end but is on no lane (`ran.lane` is 0 and means nothing).
+    pub lane_lost: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,7 +107,8 @@ struct Pending {
 #[derive(Clone, Debug, Default)]
 pub struct Timeline {
     entries: Vec<Entry>,
-    /// The latest attempt of each item (a retried unreachable run starts again, same id).
+    /// The entry of each item: one attempt per id (a retry is a new item with a new id), but
+    /// a run the journal cut is marked interrupted by the next session under the same id.
     latest: HashMap<ItemId, usize>,
     pending: HashMap<ItemId, Pending>,
     /// Per lane, the entries that ran in it, in start order.
@@ -111,6 +119,9 @@ pub struct Timeline {
     /// The time of the last record seen: where a session that died stopped.
     last_seen: Option<DateTime<Utc>>,
     sessions: usize,
+    /// Reading the runs a compaction kept, up to the next session: there a start on slot 0
+    /// is one whose slot was not kept (worker slots are numbered from 1).
+    in_compacted: bool,
 }
 
 impl Timeline {
@@ -123,7 +134,10 @@ impl Timeline {
 
     pub fn apply(&mut self, record: &Record) {
         match record {
-            Record::Session { at, workers, .. } => self.session(*at, *workers),
+            Record::Session { at, workers, .. } => {
+                self.in_compacted = false;
+                self.session(*at, *workers);
+            }
             Record::Enqueued { item, .. } => {
                 let health_of = match item.purpose {
                     Purpose::HealthCheck { deploy } => Some(deploy),
@@ -137,7 +151,10 @@ impl Timeline {
                     health_of,
                 );
             }
-            Record::Started { at, id, slot } => self.started(*id, *slot, *at),
+            Record::Started { at, id, slot } => {
+                let lane_lost = self.in_compacted && *slot == 0;
+                self.start(*id, *slot, *at, lane_lost);
+            }
             Record::Finished {
                 at,
                 id,
@@ -146,8 +163,22 @@ impl Timeline {
                 outcome,
                 recap,
                 log,
-                ..
-            } => self.finished(*id, server, *action, outcome, *at, log.clone(), *recap),
+                duration_ms,
+                retried,
+            } => {
+                self.finished(*id, server, *action, outcome, *at, log.clone(), *recap);
+                if let Some(entry) = self.latest_mut(*id) {
+                    entry.retried = *retried;
+                    // A lost slot came with a made-up start (the finish time): the duration
+                    // the record kept says when it really started.
+                    if let (true, Some(ran), Some(ms)) =
+                        (entry.lane_lost, &mut entry.ran, duration_ms)
+                    {
+                        ran.start = *at - chrono::Duration::milliseconds(*ms as i64);
+                    }
+                }
+            }
+            Record::Compacted { .. } => self.in_compacted = true,
             Record::LogOpened { id, log, .. } => {
                 if let Some(entry) = self.latest_mut(*id) {
                     entry.log = Some(log.clone());
@@ -215,6 +246,10 @@ impl Timeline {
     }
 
     pub fn started(&mut self, id: ItemId, lane: Slot, at: DateTime<Utc>) {
+        self.start(id, lane, at, false);
+    }
+
+    fn start(&mut self, id: ItemId, lane: Slot, at: DateTime<Utc>, lane_lost: bool) {
         let Some(pending) = self.pending.get(&id) else {
             return;
         };
@@ -231,15 +266,40 @@ impl Timeline {
             log: None,
             healthy: None,
             session: self.sessions.saturating_sub(1),
+            retried: false,
+            lane_lost,
         };
         let index = self.entries.len();
         self.entries.push(entry);
         self.latest.insert(id, index);
-        let lane = lane as usize;
+        if !lane_lost {
+            self.join_lane(lane as usize, index);
+        }
+    }
+
+    /// Puts the run at `index` on `lane` in start order, which the bisection of
+    /// `lane_between` needs, even when the journal holds the runs out of time order.
+    fn join_lane(&mut self, lane: usize, index: usize) {
         if self.lanes.len() <= lane {
             self.lanes.resize_with(lane + 1, Vec::new);
         }
-        self.lanes[lane].push(index);
+        let start = |entries: &[Entry], index: usize| entries[index].ran.map(|ran| ran.start);
+        let at = start(&self.entries, index);
+        let runs = &self.lanes[lane];
+        let position = match runs.last() {
+            Some(last) if start(&self.entries, *last) > at => {
+                runs.partition_point(|other| start(&self.entries, *other) <= at)
+            }
+            _ => runs.len(),
+        };
+        self.lanes[lane].insert(position, index);
+        // Positions after it moved one on.
+        if let Some(listed) = self.went_wrong.get_mut(lane) {
+            listed
+                .iter_mut()
+                .filter(|p| **p >= position)
+                .for_each(|p| *p += 1);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -276,6 +336,8 @@ impl Timeline {
                     log: None,
                     healthy: None,
                     session: self.sessions.saturating_sub(1),
+                    retried: false,
+                    lane_lost: false,
                 };
                 self.entries.push(entry);
                 self.latest.insert(id, self.entries.len() - 1);
@@ -359,15 +421,12 @@ impl Timeline {
 
     fn push(&mut self, entry: Entry) {
         let index = self.entries.len();
-        if let Some(ran) = entry.ran {
-            let lane = ran.lane as usize;
-            if self.lanes.len() <= lane {
-                self.lanes.resize_with(lane + 1, Vec::new);
-            }
-            self.lanes[lane].push(index);
-        }
+        let lane = entry.ran.filter(|_| !entry.lane_lost).map(|ran| ran.lane);
         self.latest.insert(entry.id, index);
         self.entries.push(entry);
+        if let Some(lane) = lane {
+            self.join_lane(lane as usize, index);
+        }
         self.note_outcome(index);
     }
 
@@ -486,5 +545,7 @@ fn record_time(record: &Record) -> Option<DateTime<Utc>> {
     }
 }
 
+#[cfg(test)]
+mod journal_cases_tests;
 #[cfg(test)]
 mod tests;

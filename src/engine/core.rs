@@ -390,11 +390,12 @@ impl Core {
         fx: &mut Vec<Effect>,
     ) {
         fx.push(Effect::Journal(finished_record(
-            &item, &outcome, None, None, None, now,
+            &item, &outcome, None, None, None, false, now,
         )));
         fx.push(Effect::Emit(EngineEvent::Finished(FinishedRun {
             item: item.clone(),
             slot: None,
+            started_at: None,
             outcome: outcome.clone(),
             recap: None,
             duration: Duration::ZERO,
@@ -423,12 +424,13 @@ impl Core {
             let msg = format!("Skipped {} ({reason})", child.describe());
             log(fx, ENGINE_TARGET, Level::Info, msg);
             fx.push(Effect::Journal(finished_record(
-                &child, &outcome, None, None, None, now,
+                &child, &outcome, None, None, None, false, now,
             )));
             self.rollout_item_ended(&child, &outcome, false, now, fx);
             fx.push(Effect::Emit(EngineEvent::Finished(FinishedRun {
                 item: child,
                 slot: None,
+                started_at: None,
                 outcome,
                 recap: None,
                 duration: Duration::ZERO,

@@ -43,6 +43,10 @@ pub enum Record {
         duration_ms: Option<u64>,
         #[serde(default)]
         log: Option<PathBuf>,
+        /// Another attempt followed (an unreachable host or a health check tried again): not
+        /// the item's verdict. Absent in journals written before it was recorded.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        retried: bool,
     },
     /// The run's child started and writes this log (known before it finishes, so a run cut by
     /// a crash still has its log found).

@@ -205,6 +205,10 @@ pub struct FinishedRun {
     pub item: Item,
     /// `None` for items that never ran (skipped).
     pub slot: Option<Slot>,
+    /// When this attempt started (as journaled), `None` for items that never ran: with the id
+    /// it names the attempt, so whoever follows the events can tell a run they saw from a
+    /// new one.
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
     pub outcome: Outcome,
     pub recap: Option<Recap>,
     pub duration: Duration,

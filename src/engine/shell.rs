@@ -119,8 +119,15 @@ impl Engine {
             if let Some(log) = &log {
                 runlog::close_interrupted(log, now);
             }
-            let record =
-                super::core::finished_record(item, &Outcome::Interrupted, None, None, log, now);
+            let record = super::core::finished_record(
+                item,
+                &Outcome::Interrupted,
+                None,
+                None,
+                log,
+                false,
+                now,
+            );
             journal.append(&record)?;
             history.apply(&record);
         }

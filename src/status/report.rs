@@ -100,6 +100,7 @@ impl Report {
                     recap: None,
                     duration_ms: None,
                     log: replay.log_of(item.id).cloned(),
+                    retried: false,
                 };
                 replay.apply(&record);
             }

@@ -18,6 +18,7 @@ fn summary(queue: &[(ItemId, bool)]) -> Summary {
     let run = FinishedRun {
         item: item(1, "web-01", false),
         slot: Some(1),
+        started_at: None,
         outcome: Outcome::Succeeded,
         recap: None,
         duration: Duration::from_secs(2),

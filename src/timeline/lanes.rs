@@ -12,7 +12,8 @@ use std::ops::Range;
 #[derive(Clone, Copy, Debug)]
 pub struct LaneRuns<'t> {
     entries: &'t [Entry],
-    /// Indexes into `entries`, ascending (runs are added in the order they start).
+    /// Indexes into `entries`, in start order (ascending, unless the journal held the runs out
+    /// of time order).
     indexes: &'t [usize],
     /// Positions in `indexes` of the runs that went wrong, ascending.
     went_wrong: &'t [usize],
@@ -101,7 +102,15 @@ impl Timeline {
             return;
         }
         let lane = ran.lane as usize;
-        let Some(Ok(position)) = self.lanes.get(lane).map(|l| l.binary_search(&index)) else {
+        let Some(runs) = self.lanes.get(lane) else {
+            return;
+        };
+        let found = match runs.binary_search(&index) {
+            Ok(position) => Some(position),
+            // A lane put in start order from runs read out of it.
+            Err(_) => runs.iter().position(|i| *i == index),
+        };
+        let Some(position) = found else {
             return;
         };
         if self.went_wrong.len() <= lane {

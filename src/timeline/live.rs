@@ -52,23 +52,37 @@ impl Timeline {
 
     fn follow_finished(&mut self, run: &FinishedRun) {
         let id = run.item.id;
-        let running_start = self
-            .get(id)
+        let known = self.get(id);
+        // This attempt has its outcome already: the journal read at start holds it (the
+        // engine ran before the dashboard read it), and its finish must change nothing.
+        if known.is_some_and(|entry| {
+            !entry.is_running() && entry.ran.map(|ran| ran.start) == run.started_at
+        }) {
+            return;
+        }
+        let running_start = known
             .filter(|entry| entry.is_running())
             .and_then(|entry| entry.ran)
             .map(|ran| ran.start);
-        let end = match (running_start, run.slot) {
-            (Some(start), _) => start + run.duration,
-            // It started and ended between two snapshots: its bar ends at the last time the
-            // engine was heard of, which is no earlier than its start.
-            (None, Some(slot)) => {
+        let end = match (run.started_at.or(running_start), run.slot) {
+            (Some(start), Some(slot)) => {
+                // It started and ended between two snapshots: its bar is where it really ran.
+                if running_start.is_none() {
+                    self.enqueue_item(&run.item);
+                    self.started(id, slot, start);
+                }
+                start + run.duration
+            }
+            // A run whose start was not told: it ended no later than the engine was last heard
+            // of.
+            (_, Some(slot)) => {
                 let end = self.last_seen.unwrap_or_else(Utc::now);
                 self.enqueue_item(&run.item);
                 self.started(id, slot, end - run.duration);
                 end
             }
             // Never ran (skipped, cancelled while queued): a mark, not a bar.
-            (None, None) => self.last_seen.unwrap_or_else(Utc::now),
+            (_, None) => self.last_seen.unwrap_or_else(Utc::now),
         };
         self.finished(
             id,
@@ -79,6 +93,9 @@ impl Timeline {
             run.log_path.clone(),
             run.recap,
         );
+        if let Some(entry) = self.latest_mut(id) {
+            entry.retried = run.retried;
+        }
         self.seen(end);
     }
 

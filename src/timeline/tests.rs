@@ -40,6 +40,7 @@ fn finished(id: ItemId, server: &str, action: Action, outcome: Outcome, at: i64)
         recap: None,
         duration_ms: None,
         log: None,
+        retried: false,
     }
 }
 

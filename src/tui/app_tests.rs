@@ -1333,6 +1333,7 @@ fn finished(item: Item, slot: Option<Slot>, outcome: Outcome) -> FinishedRun {
     FinishedRun {
         log_path: slot.map(|_| log_path(item.id)),
         retried: false,
+        started_at: None,
         item,
         slot,
         outcome,

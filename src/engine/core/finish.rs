@@ -16,6 +16,7 @@ pub(crate) fn finished_record(
     recap: Option<Recap>,
     duration: Option<Duration>,
     log: Option<PathBuf>,
+    retried: bool,
     now: DateTime<Utc>,
 ) -> Record {
     Record::Finished {
@@ -27,6 +28,7 @@ pub(crate) fn finished_record(
         recap,
         duration_ms: duration.map(|d| d.as_millis() as u64),
         log,
+        retried,
     }
 }
 
@@ -73,11 +75,13 @@ impl Core {
             report.recap,
             Some(report.duration),
             report.log_path.clone(),
+            retried,
             now,
         )));
         fx.push(Effect::Emit(EngineEvent::Finished(FinishedRun {
             item: item.clone(),
             slot: Some(slot),
+            started_at: Some(run.started_at),
             outcome: outcome.clone(),
             recap: report.recap,
             duration: report.duration,

@@ -68,7 +68,7 @@ impl Core {
                         reason: format!("merged into the same held item #{kept}"),
                     };
                     fx.push(Effect::Journal(finished_record(
-                        &item, &outcome, None, None, None, now,
+                        &item, &outcome, None, None, None, false, now,
                     )));
                     merged_into.insert(item.id, kept);
                 }

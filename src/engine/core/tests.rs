@@ -191,6 +191,17 @@ fn finished_records(fx: &[Effect]) -> Vec<(ItemId, Outcome)> {
         .collect()
 }
 
+/// (id, whether another attempt follows) of every Finished journal record.
+fn retried_records(fx: &[Effect]) -> Vec<(ItemId, bool)> {
+    journal(fx)
+        .into_iter()
+        .filter_map(|record| match record {
+            Record::Finished { id, retried, .. } => Some((*id, *retried)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn emitted(fx: &[Effect]) -> Vec<&EngineEvent> {
     fx.iter()
         .filter_map(|effect| match effect {
@@ -1134,6 +1145,7 @@ fn unreachable_host_is_retried_and_the_chain_follows_the_retry() {
                 .iter()
                 .all(|(_, o, _)| *o == unreachable())
         );
+        assert_eq!(retried_records(&fx), vec![(id, true)], "#{id}: superseded");
         assert_eq!(wakes(&fx), vec![until], "#{id}");
         assert!(spawns(&fx).is_empty(), "#{id}: backoff first");
         assert_eq!(
@@ -1163,6 +1175,7 @@ fn unreachable_host_is_retried_and_the_chain_follows_the_retry() {
     // Attempt 3 is past max_retries: the chain gives up.
     let fx = finish_at(&mut core, 5, unreachable(), secs(7));
     assert!(enqueued(&fx).is_empty());
+    assert_eq!(retried_records(&fx)[0], (5, false), "the verdict");
     assert_eq!(
         finished_records(&fx),
         vec![

@@ -197,20 +197,29 @@ pub(super) fn live_records(replay: &Replay, now: DateTime<Utc>) -> Vec<Record> {
         succeeded: succeeded.collect(),
         durations,
     }];
-    for latest in replay.latest.values() {
+    // In the order they ran: a timeline reads each worker's runs in time order.
+    let mut kept: Vec<&super::Latest> = replay.latest.values().collect();
+    kept.sort_by_key(|latest| {
+        (
+            latest.started.map_or(latest.at, |(start, _)| start),
+            latest.item.id,
+        )
+    });
+    for latest in kept {
         let (item, at) = (&latest.item, latest.at);
         records.push(Record::Enqueued {
             at: item.enqueued_at,
             item: item.clone(),
         });
         // A skipped link never ran, and shows as latest all the same where nothing ran
-        // before: no start for it. Anything else ran; an interrupted one is dated by its
-        // start, which `at` already is.
+        // before: no start for it. Anything else ran, where and when it started (a journal
+        // compacted before that was kept gives slot 0 and its finish time).
         if !is_skip(latest) {
+            let (start, slot) = latest.started.unwrap_or((at, 0));
             records.push(Record::Started {
-                at,
+                at: start,
                 id: item.id,
-                slot: 0,
+                slot,
             });
         }
         records.push(Record::Finished {
@@ -222,6 +231,7 @@ pub(super) fn live_records(replay: &Replay, now: DateTime<Utc>) -> Vec<Record> {
             recap: latest.recap,
             duration_ms: latest.duration_ms,
             log: latest.log.clone(),
+            retried: latest.retried,
         });
         if let Some(healthy) = latest.healthy {
             records.push(Record::Health {

@@ -172,6 +172,7 @@ fn small_or_mostly_live_journals_stay_as_they_are() {
                 recap: None,
                 duration_ms: None,
                 log: None,
+                retried: false,
             };
             journal.append(&finished).unwrap();
         }
@@ -281,4 +282,35 @@ fn a_live_rollout_survives_compaction_and_a_done_one_goes() {
         "the same step, the same members"
     );
     assert!(!after.rollouts.contains_key(&done.id));
+}
+
+/// The timeline and the reports read a compacted journal too: each kept run is drawn where and
+/// when it ran, on its worker's lane, for as long as it ran.
+#[test]
+fn a_compacted_journal_draws_its_kept_runs_where_they_ran() {
+    use crate::timeline::{Timeline, Window};
+    let (_dir, path, before) = history(100, 15_000);
+    let whole = Timeline::read(&path, Window::All).unwrap();
+    drop(open_and_replay(&path).unwrap());
+    assert!(
+        line_count(&path) < before.last_line / MIN_RATIO,
+        "compacted"
+    );
+    let kept = Timeline::read(&path, Window::All).unwrap();
+    let ended: Vec<_> = (kept.entries().iter())
+        .filter(|e| e.ran.is_some() && e.outcome.is_some())
+        .filter(|e| e.outcome != Some(Outcome::Interrupted))
+        .collect();
+    assert!(ended.len() > 50, "{} kept runs", ended.len());
+    for entry in ended {
+        let was = whole.get(entry.id).unwrap();
+        assert_eq!(entry.ran, was.ran, "{} #{}", entry.server, entry.id);
+        assert_eq!(entry.end, was.end, "{} #{}", entry.server, entry.id);
+        assert!(!entry.lane_lost);
+    }
+    assert_eq!(kept.lane(0).count(), 0, "no lane 0 of made-up bars");
+    for lane in kept.shown_lanes() {
+        let starts: Vec<_> = kept.lane(lane).map(|e| e.ran.unwrap().start).collect();
+        assert!(starts.is_sorted(), "lane {lane} in time order");
+    }
 }

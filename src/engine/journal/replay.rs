@@ -57,6 +57,11 @@ pub struct Latest {
     pub healthy: Option<bool>,
     /// Ansible's final counts, when the run got that far (kept so compaction keeps them).
     pub recap: Option<Recap>,
+    /// When and on which worker slot it started, when it ran (kept so compaction keeps where
+    /// the run was on the timeline).
+    pub started: Option<(DateTime<Utc>, Slot)>,
+    /// Another attempt followed it (kept so compaction keeps it).
+    pub retried: bool,
 }
 
 impl Replay {
@@ -160,13 +165,14 @@ impl Replay {
                 duration_ms,
                 log,
                 recap,
+                retried,
                 ..
             } => {
                 let ran = self.running.remove(&id);
                 let never_ran = self.queued.remove(&id);
                 let opened = self.logs.remove(&id);
                 let log = log.or(opened);
-                let started = self.started.remove(&id).map(|(at, _)| at);
+                let started = self.started.remove(&id);
                 if outcome.is_success() {
                     self.succeeded.insert(id);
                 }
@@ -194,7 +200,7 @@ impl Replay {
                 };
                 if let Some(item) = shown {
                     let at = match outcome {
-                        Outcome::Interrupted => started.unwrap_or(at),
+                        Outcome::Interrupted => started.map_or(at, |(at, _)| at),
                         _ => at,
                     };
                     let latest = Latest {
@@ -205,6 +211,8 @@ impl Replay {
                         log,
                         healthy: None,
                         recap,
+                        started,
+                        retried,
                     };
                     let key = (latest.item.server.clone(), latest.item.action);
                     self.latest.insert(key, latest);

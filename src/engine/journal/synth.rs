@@ -112,6 +112,7 @@ impl<W: Write> Writer<W> {
             recap,
             duration_ms: ms,
             log: None,
+            retried: false,
         })
     }
 

@@ -33,6 +33,7 @@ fn finished(id: ItemId, server: &str, outcome: Outcome) -> Record {
         recap: None,
         duration_ms: Some(10),
         log: None,
+        retried: false,
     }
 }
 
@@ -194,4 +195,28 @@ fn a_newer_skip_replaces_an_older_one_but_never_hides_a_run() {
         Outcome::Succeeded,
         "the run stays what was last done"
     );
+}
+
+#[test]
+fn a_finish_says_whether_another_attempt_followed_and_old_journals_read_as_not() {
+    let old = r#"{"kind":"finished","at":"2026-03-04T05:06:07Z","id":3,"server":"web-01","action":"deploy","outcome":"unreachable","message":"ssh: connection refused","duration_ms":1200}"#;
+    let Some(Record::Finished { retried, .. }) = super::wire::parse(old.as_bytes()) else {
+        panic!("unreadable: {old}");
+    };
+    assert!(!retried);
+    let record = Record::Finished {
+        at: at(),
+        id: 3,
+        server: "web-01".into(),
+        action: Action::Deploy,
+        outcome: Outcome::Unreachable {
+            message: "ssh: connection refused".into(),
+        },
+        recap: None,
+        duration_ms: Some(1_200),
+        log: None,
+        retried: true,
+    };
+    let line = serde_json::to_vec(&record).unwrap();
+    assert_eq!(super::wire::parse(&line), Some(record));
 }

@@ -38,6 +38,8 @@ struct Flat<'a> {
     duration_ms: Option<u64>,
     #[serde(default)]
     log: Option<PathBuf>,
+    #[serde(default)]
+    retried: Option<bool>,
 }
 
 /// `Item` as written, decoded without `Purpose`'s generic tree and with the fast clock.
@@ -269,6 +271,7 @@ fn fast(line: &[u8]) -> Option<Record> {
                 recap: line.recap,
                 duration_ms: line.duration_ms,
                 log: line.log,
+                retried: line.retried.unwrap_or(false),
             }
         }
         _ => return None,

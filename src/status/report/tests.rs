@@ -67,6 +67,7 @@ impl Journal {
             recap: None,
             duration_ms: Some(60_000),
             log: None,
+            retried: false,
         });
     }
 

@@ -52,11 +52,14 @@ fn snapshot(at: i64, target: u32, runs: Vec<(Slot, RunView)>) -> EngineEvent {
     }))
 }
 
-fn finished(item: Item, slot: Option<Slot>, outcome: Outcome, secs: u64) -> EngineEvent {
+/// The engine's finish of `item`: `ran` is its slot and start, `None` when it never ran.
+fn finished(item: Item, ran: Option<(Slot, i64)>, outcome: Outcome, secs: u64) -> EngineEvent {
+    let slot = ran.map(|(slot, _)| slot);
     EngineEvent::Finished(FinishedRun {
         log_path: slot.map(|s| PathBuf::from(format!("logs/{}-{s}.log", item.server))),
         item,
         slot,
+        started_at: ran.map(|(_, start)| t(start)),
         outcome,
         recap: None,
         duration: Duration::from_secs(secs),
@@ -85,7 +88,7 @@ fn a_run_seen_in_snapshots_becomes_one_bar_ended_by_its_finish() {
     assert!(timeline.get(1).unwrap().is_running());
     follow(
         &mut timeline,
-        &[finished(web01, Some(1), Outcome::Succeeded, 42)],
+        &[finished(web01, Some((1, 10)), Outcome::Succeeded, 42)],
     );
     let bar = timeline.get(1).unwrap();
     assert_eq!(bar.ran.unwrap().start, t(10));
@@ -119,25 +122,39 @@ fn a_run_already_read_from_the_journal_gets_no_second_bar() {
 }
 
 #[test]
-fn a_retried_attempt_is_a_new_bar_of_the_same_item() {
+fn a_retried_attempt_is_a_superseded_bar_and_its_retry_a_new_one() {
     let db02 = item(3, "db-02", Action::Deploy);
+    // The engine retries under a new id.
+    let retry = Item {
+        attempt: 2,
+        ..item(4, "db-02", Action::Deploy)
+    };
     let unreachable = Outcome::Unreachable {
         message: "no route".into(),
     };
+    let EngineEvent::Finished(mut first) =
+        finished(db02.clone(), Some((1, 0)), unreachable.clone(), 5)
+    else {
+        unreachable!()
+    };
+    first.retried = true;
     let mut timeline = Timeline::default();
     follow(
         &mut timeline,
         &[
             snapshot(0, 1, vec![(1, run(db02.clone(), 0))]),
-            finished(db02.clone(), Some(1), unreachable.clone(), 5),
-            snapshot(20, 1, vec![(1, run(db02.clone(), 20))]),
+            EngineEvent::Finished(first),
+            snapshot(20, 1, vec![(1, run(retry, 20))]),
         ],
     );
     let attempts: Vec<_> = timeline
         .lane(1)
-        .map(|e| (e.ran.unwrap().start, e.outcome.clone()))
+        .map(|e| (e.id, e.ran.unwrap().start, e.outcome.clone(), e.retried))
         .collect();
-    assert_eq!(attempts, [(t(0), Some(unreachable)), (t(20), None)]);
+    assert_eq!(
+        attempts,
+        [(3, t(0), Some(unreachable), true), (4, t(20), None, false)]
+    );
 }
 
 #[test]
@@ -169,7 +186,7 @@ fn a_run_missed_by_every_snapshot_still_gets_its_bar() {
         &mut timeline,
         &[
             snapshot(30, 2, vec![]),
-            finished(lb01, Some(2), Outcome::Succeeded, 1),
+            finished(lb01, Some((2, 29)), Outcome::Succeeded, 1),
         ],
     );
     let bar = timeline.get(4).unwrap();
@@ -207,7 +224,7 @@ fn a_health_verdict_marks_its_deploy() {
         &mut timeline,
         &[
             snapshot(0, 1, vec![(1, run(deploy.clone(), 0))]),
-            finished(deploy, Some(1), Outcome::Succeeded, 3),
+            finished(deploy, Some((1, 0)), Outcome::Succeeded, 3),
             EngineEvent::Health {
                 deploy: 6,
                 server: "web-02".into(),
@@ -235,5 +252,110 @@ fn a_log_named_by_a_later_snapshot_is_the_running_bars_log() {
         timeline.get(8).unwrap().log,
         Some(PathBuf::from("logs/web-01.log"))
     );
+    assert_eq!(timeline.lane(1).count(), 1);
+}
+
+// The feed delivers events before snapshots (the engine publishes its state at most every
+// 25 ms): a run may start and end between two snapshots, and the next snapshot may still show
+// it running.
+
+#[test]
+fn a_run_finished_before_any_snapshot_showed_it_is_one_bar_where_it_ran() {
+    let web01 = item(1, "web-01", Action::Check);
+    let mut timeline = Timeline::default();
+    follow(
+        &mut timeline,
+        &[
+            snapshot(10, 1, vec![]),
+            finished(web01.clone(), Some((1, 11)), Outcome::Succeeded, 2),
+            // Stale: taken before the finish, delivered after it.
+            snapshot(12, 1, vec![(1, run(web01, 11))]),
+        ],
+    );
+    let bars: Vec<_> = timeline
+        .lane(1)
+        .map(|e| (e.ran.unwrap().start, e.end, e.outcome.clone()))
+        .collect();
+    assert_eq!(bars, [(t(11), Some(t(13)), Some(Outcome::Succeeded))]);
+    assert_eq!(timeline.entries().len(), 1);
+}
+
+#[test]
+fn runs_finished_between_two_snapshots_end_when_each_did() {
+    let (web01, web02) = (
+        item(1, "web-01", Action::Check),
+        item(2, "web-02", Action::Check),
+    );
+    let mut timeline = Timeline::default();
+    follow(
+        &mut timeline,
+        &[
+            snapshot(10, 2, vec![]),
+            finished(web01, Some((1, 11)), Outcome::Succeeded, 1),
+            finished(web02, Some((2, 12)), Outcome::Succeeded, 3),
+        ],
+    );
+    let ends: Vec<_> = timeline.entries().iter().map(|e| e.end).collect();
+    assert_eq!(ends, [Some(t(12)), Some(t(15))]);
+}
+
+#[test]
+fn a_finish_the_journal_read_at_start_already_holds_changes_nothing() {
+    let web01 = item(7, "web-01", Action::Deploy);
+    let skipped_check = item(8, "web-01", Action::Check);
+    let skipped = Outcome::Skipped {
+        reason: "upstream failed".into(),
+    };
+    let mut timeline = Timeline::default();
+    let journal = [
+        Record::Session {
+            at: t(0),
+            pid: 1,
+            workers: 1,
+        },
+        Record::Enqueued {
+            at: t(0),
+            item: web01.clone(),
+        },
+        Record::Started {
+            at: t(3),
+            id: 7,
+            slot: 1,
+        },
+        Record::Finished {
+            at: t(5),
+            id: 7,
+            server: "web-01".into(),
+            action: Action::Deploy,
+            outcome: Outcome::Succeeded,
+            recap: None,
+            duration_ms: Some(2_000),
+            log: None,
+            retried: false,
+        },
+        Record::Finished {
+            at: t(5),
+            id: 8,
+            server: "web-01".into(),
+            action: Action::Check,
+            outcome: skipped.clone(),
+            recap: None,
+            duration_ms: None,
+            log: None,
+            retried: false,
+        },
+    ];
+    journal.iter().for_each(|record| timeline.apply(record));
+    let before = timeline.entries().to_vec();
+    // The engine's events of the same runs, delivered after the journal was read.
+    follow(
+        &mut timeline,
+        &[
+            finished(web01.clone(), Some((1, 3)), Outcome::Succeeded, 2),
+            finished(skipped_check, None, skipped, 0),
+            snapshot(4, 1, vec![(1, run(web01, 3))]),
+        ],
+    );
+    assert_eq!(timeline.entries(), before.as_slice());
     assert_eq!(timeline.lane(1).count(), 1);
 }
