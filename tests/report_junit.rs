@@ -81,7 +81,7 @@ fn journal_runs(sandbox: &Sandbox) -> Vec<(String, String, String, f64)> {
     let at = |record: &Value| {
         chrono::DateTime::parse_from_rfc3339(record["at"].as_str().unwrap()).unwrap()
     };
-    // A retried item starts again under the same id: its latest start is the one that ends.
+    // Each attempt has its own id (a retry is a new item): its start is the one that ends.
     let mut started = std::collections::HashMap::new();
     let mut runs = Vec::new();
     for line in sandbox.journal("demo").lines() {
@@ -92,7 +92,11 @@ fn journal_runs(sandbox: &Sandbox) -> Vec<(String, String, String, f64)> {
         if record["kind"] != "finished" {
             continue;
         }
-        let outcome = record["outcome"].as_str().unwrap().to_string();
+        // An attempt another one followed is superseded: the report skips it.
+        let outcome = match record["retried"] == true {
+            true => "retried".to_string(),
+            false => record["outcome"].as_str().unwrap().to_string(),
+        };
         let seconds = match started.remove(&record["id"].as_u64().unwrap()) {
             Some(start) => (at(&record) - start).num_milliseconds() as f64 / 1000.0,
             None if outcome == "skipped" => 0.0,

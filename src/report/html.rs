@@ -72,7 +72,11 @@ fn header(report: &Report) -> Markup {
     let ran = counted.iter().filter(|e| e.ran.is_some()).count();
     let mut per_outcome: Vec<(&'static str, &'static str, usize)> = Vec::new();
     for entry in &counted {
-        let (key, word) = (outcome_key(entry), outcome_word(entry));
+        // A retried attempt is not a failure: the attempt after it decides.
+        let (key, word) = match entry.retried {
+            true => ("retried", "retried"),
+            false => (outcome_key(entry), outcome_word(entry)),
+        };
         match per_outcome.iter_mut().find(|(k, _, _)| *k == key) {
             Some(count) => count.2 += 1,
             None => per_outcome.push((key, word, 1)),
@@ -124,7 +128,7 @@ fn window_words(window: Window) -> String {
 }
 
 /// The outcomes in the order the header and legend list them: the good, then the bad.
-const OUTCOME_ORDER: [&str; 9] = [
+const OUTCOME_ORDER: [&str; 10] = [
     "succeeded",
     "running",
     "failed",
@@ -134,6 +138,7 @@ const OUTCOME_ORDER: [&str; 9] = [
     "interrupted",
     "cancelled",
     "skipped",
+    "retried",
 ];
 
 /// The outcome as the journal names it (`running` while it runs): the bar's CSS class and its

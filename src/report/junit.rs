@@ -86,6 +86,12 @@ fn case(report: &Report, entry: &Entry, name: &str) -> TestCase {
     let time = Duration::milliseconds(entry.duration(report.made_at).as_millis() as i64);
     let mut notes = Vec::new();
     let mut case = match &entry.outcome {
+        // Superseded: the attempt after it decides, as `fleetdeck run`'s exit code does.
+        Some(outcome) if entry.retried => {
+            notes.push("retried: another attempt followed".to_string());
+            notes.push(format!("this attempt: {}", line(&message(outcome))));
+            TestCaseBuilder::skipped(name)
+        }
         None => {
             notes.push("still running at report time".to_string());
             TestCaseBuilder::skipped(name)

@@ -36,11 +36,12 @@ pub struct Failure<'a> {
 }
 
 /// The runs that went wrong, in the order they started, the first `IN_FULL` with their log's
-/// tail.
+/// tail. An attempt another one followed is not among them: the later one decides.
 pub fn collect(timeline: &Timeline) -> Vec<Failure<'_>> {
     timeline
         .entries()
         .iter()
+        .filter(|entry| !entry.retried)
         .filter(|entry| entry.outcome.as_ref().is_some_and(Outcome::went_wrong))
         .enumerate()
         .map(|(n, entry)| Failure {

@@ -189,3 +189,51 @@ fn a_long_idle_stretch_between_sessions_is_cut_to_a_narrow_break() {
     let short = Scale::fitted(t(0), t(100), vec![(t(0), t(40)), (t(60), t(100))]);
     assert!(short.breaks.is_empty(), "20 s idle is drawn to scale");
 }
+
+#[test]
+fn a_retried_attempt_is_drawn_but_neither_listed_nor_counted_as_a_failure() {
+    let mut timeline = Timeline::default();
+    timeline.session(t(0), 1);
+    let unreachable = Outcome::Unreachable {
+        message: "ssh: connection refused".into(),
+    };
+    // The first attempt, superseded by its retry (a new item) that succeeded.
+    for (id, outcome, from, to, retried) in [
+        (1, unreachable, 1, 3, true),
+        (2, Outcome::Succeeded, 5, 20, false),
+    ] {
+        timeline.enqueued(id, "web-01", Action::Deploy, false, None);
+        timeline.apply(&crate::engine::journal::Record::Started {
+            at: t(from),
+            id,
+            slot: 1,
+        });
+        timeline.apply(&crate::engine::journal::Record::Finished {
+            at: t(to),
+            id,
+            server: "web-01".into(),
+            action: Action::Deploy,
+            outcome,
+            recap: None,
+            duration_ms: None,
+            log: None,
+            retried,
+        });
+    }
+    let page = page_of(timeline, t(30));
+    assert!(
+        page.contains("Failures <span class=\"dim\">(0)</span>"),
+        "{page}"
+    );
+    assert!(page.contains("Nothing went wrong in this window."));
+    let counts = &page[page.find("<ul class=\"counts\">").unwrap()..];
+    let counts = &counts[..counts.find("</ul>").unwrap()];
+    assert!(
+        !counts.contains("unreachable"),
+        "not counted as unreachable: {counts}"
+    );
+    assert!(counts.contains("<b>1</b> retried"), "{counts}");
+    assert!(counts.contains("<b>1</b> ok"), "{counts}");
+    // Its bar is drawn as it went.
+    assert_eq!(page.matches("data-outcome=\"unreachable\"").count(), 1);
+}

@@ -280,3 +280,114 @@ fn odd_characters_in_tasks_and_messages_stay_well_formed_xml() {
         "{xml}"
     );
 }
+
+/// An unreachable host retried and then reached, and a health check that failed once and
+/// passed on its retry, as the journal holds them: each retry a new item.
+fn retried_then_fine() -> Report {
+    use crate::engine::journal::Record;
+    use crate::engine::model::{Item, Purpose};
+    let mut timeline = Timeline::default();
+    let record = |id: ItemId, server: &str, action, outcome, from: i64, to: i64, retried| {
+        let mut item = Item::requested(id, server, action, t(0));
+        if action == Action::Check {
+            item.purpose = Purpose::HealthCheck { deploy: 2 };
+        }
+        [
+            Record::Enqueued { at: t(0), item },
+            Record::Started {
+                at: t(from),
+                id,
+                slot: 1,
+            },
+            Record::Finished {
+                at: t(to),
+                id,
+                server: server.into(),
+                action,
+                outcome,
+                recap: None,
+                duration_ms: Some((to - from) as u64 * 1_000),
+                log: None,
+                retried,
+            },
+        ]
+    };
+    let unreachable = Outcome::Unreachable {
+        message: "ssh: connection refused".into(),
+    };
+    let runs = [
+        record(1, "web-01", Action::Deploy, unreachable, 0, 3, true),
+        record(
+            2,
+            "web-01",
+            Action::Deploy,
+            Outcome::Succeeded,
+            5,
+            20,
+            false,
+        ),
+        record(
+            3,
+            "web-01",
+            Action::Check,
+            failed(None, "503"),
+            21,
+            22,
+            true,
+        ),
+        record(
+            4,
+            "web-01",
+            Action::Check,
+            Outcome::Succeeded,
+            25,
+            26,
+            false,
+        ),
+    ];
+    runs.iter().flatten().for_each(|r| timeline.apply(r));
+    Runs(timeline).report(30)
+}
+
+#[test]
+fn a_retried_attempt_is_a_skipped_case_not_a_failure() {
+    let got: Vec<_> = cases(&retried_then_fine())
+        .into_iter()
+        .map(|(_, name, word, message, out)| (name, word, message, out))
+        .collect();
+    let superseded =
+        |what: &str| format!("retried: another attempt followed\nthis attempt: {what}");
+    assert_eq!(
+        got,
+        [
+            (
+                "web-01 (attempt 1)".to_string(),
+                "skipped",
+                String::new(),
+                superseded("ssh: connection refused")
+            ),
+            (
+                "web-01 (attempt 2)".to_string(),
+                "ok",
+                String::new(),
+                String::new()
+            ),
+            (
+                "web-01 (health of deploy #2, attempt 1)".to_string(),
+                "skipped",
+                String::new(),
+                superseded("503")
+            ),
+            (
+                "web-01 (health of deploy #2, attempt 2)".to_string(),
+                "ok",
+                String::new(),
+                String::new()
+            ),
+        ]
+    );
+    // It took its time all the same.
+    let built = build(&retried_then_fine());
+    let first = &built.testsuites()[0].testcases[0];
+    assert_eq!(first.time, Duration::seconds(3));
+}
