@@ -105,6 +105,24 @@ fn check_unreachable_is_unreachable() {
     assert_eq!(t.recap("dead-01").map(|r| r.unreachable), Some(1));
 }
 
+/// A loop's result for an unreachable host is ansible's summary, "All items completed": the
+/// reason is its items', and the first one's is what the operator reads.
+#[test]
+fn an_unreachable_host_in_a_loop_says_why_not_all_items_completed() {
+    let t = transcript("loop_unreachable.jsonl");
+    match t.outcome("dead-01", Exit::Code(4), EndedBy::Itself, "") {
+        Outcome::Unreachable { message } => {
+            assert!(
+                message.contains("Failed to connect to the host via ssh"),
+                "{message}"
+            );
+            assert!(message.contains("Connection refused"), "{message}");
+        }
+        other => panic!("expected unreachable, got {other:?}"),
+    }
+    assert_eq!(t.recap("dead-01").map(|r| r.unreachable), Some(1));
+}
+
 #[test]
 fn cancelled_run_without_stats_names_the_last_task() {
     // A run interrupted during "Install release": the stream up to that task, no stats.

@@ -87,6 +87,9 @@ def _short_msg(res):
     # only "non-zero return code"; the reason is usually the last output line.
     if _hidden(res):
         return HIDDEN
+    went_wrong = _first_item_gone_wrong(res)
+    if went_wrong is not None:
+        return _short_msg(went_wrong)
     msg = _text(res.get('msg'))
     tail = _last_line(_text(res.get('stderr'))) or _last_line(_text(res.get('stdout')))
     if not msg:
@@ -94,6 +97,18 @@ def _short_msg(res):
     elif tail and res.get('rc') not in (None, 0):
         msg = '%s (rc=%s): %s' % (msg, res.get('rc'), tail)
     return _clip(msg)
+
+
+def _first_item_gone_wrong(res):
+    # A loop's own result says only "All items completed" (even when every item
+    # was unreachable); what went wrong is in its items, the first one says it.
+    results = res.get('results')
+    if not isinstance(results, list):
+        return None
+    for item in results:
+        if isinstance(item, dict) and (item.get('unreachable') or item.get('failed')):
+            return item
+    return None
 
 
 def _clip(msg):
