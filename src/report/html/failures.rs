@@ -140,7 +140,9 @@ fn one(failure: &Failure<'_>, now: DateTime<Utc>) -> Markup {
                 @if let Some(ran) = entry.ran {
                     dt { "ran" }
                     dd {
-                        (clock_time(ran.start)) " on worker " (ran.lane) ", "
+                        (clock_time(ran.start))
+                        @if !entry.lane_lost { " on worker " (ran.lane) }
+                        ", "
                         (duration_words(entry.duration(now)))
                         @if let Some(Outcome::Failed { rc: Some(rc), .. }) = &entry.outcome {
                             " (exit code " (rc) ")"
