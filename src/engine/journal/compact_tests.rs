@@ -308,6 +308,25 @@ fn a_compacted_journal_draws_its_kept_runs_where_they_ran() {
         assert_eq!(entry.end, was.end, "{} #{}", entry.server, entry.id);
         assert!(!entry.lane_lost);
     }
+    // JUnit times them as long as they ran (those in flight up to the report): only what never
+    // ran, or was cut at its start, takes no time.
+    let ran_for_a_while = (kept.entries().iter())
+        .filter(|e| e.ran.is_some())
+        .filter(|e| e.outcome != Some(Outcome::Interrupted))
+        .count();
+    let report = crate::report::Report {
+        env: "demo".into(),
+        window: Window::All,
+        timeline: kept.clone(),
+        made_at: at(),
+        servers: Vec::new(),
+    };
+    let junit = crate::report::junit::build(&report);
+    let timed = (junit.testsuites().iter())
+        .flat_map(|suite| &suite.testcases)
+        .filter(|case| case.time > junit_report::Duration::ZERO)
+        .count();
+    assert_eq!(timed, ran_for_a_while);
     assert_eq!(kept.lane(0).count(), 0, "no lane 0 of made-up bars");
     for lane in kept.shown_lanes() {
         let starts: Vec<_> = kept.lane(lane).map(|e| e.ran.unwrap().start).collect();
