@@ -277,31 +277,6 @@ impl Timeline {
         }
     }
 
-    /// Puts the run at `index` on `lane` in start order, which the bisection of
-    /// `lane_between` needs, even when the journal holds the runs out of time order.
-    fn join_lane(&mut self, lane: usize, index: usize) {
-        if self.lanes.len() <= lane {
-            self.lanes.resize_with(lane + 1, Vec::new);
-        }
-        let start = |entries: &[Entry], index: usize| entries[index].ran.map(|ran| ran.start);
-        let at = start(&self.entries, index);
-        let runs = &self.lanes[lane];
-        let position = match runs.last() {
-            Some(last) if start(&self.entries, *last) > at => {
-                runs.partition_point(|other| start(&self.entries, *other) <= at)
-            }
-            _ => runs.len(),
-        };
-        self.lanes[lane].insert(position, index);
-        // Positions after it moved one on.
-        if let Some(listed) = self.went_wrong.get_mut(lane) {
-            listed
-                .iter_mut()
-                .filter(|p| **p >= position)
-                .for_each(|p| *p += 1);
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
     pub fn finished(
         &mut self,
