@@ -31,8 +31,14 @@ impl Report {
     /// a dashboard or a run may hold the environment meanwhile.
     pub fn load(env: &Environment, window: Window) -> Result<Report> {
         let journal = env.journal_path();
-        let timeline = Timeline::read(&journal, window)
+        let mut timeline = Timeline::read(&journal, Window::All)
             .with_context(|| format!("reading {}", journal.display()))?;
+        // Nobody running on the environment: what the journal shows running was cut by a crash
+        // no restart has marked yet (as `status` says), not still running.
+        if crate::engine::journal::holder(&journal).is_none() {
+            timeline.close_abandoned();
+        }
+        let timeline = timeline.within(window);
         // The rows of the matrix only: a report of what ran is still worth having without them.
         let servers = match env.load_inventory_cached() {
             Ok((inventory, _)) => inventory.hosts.keys().cloned().collect(),
