@@ -2,6 +2,7 @@
 //! compaction rewrote (before and after it kept where and when each run started).
 
 use super::*;
+use crate::engine::journal::Record;
 use crate::engine::model::Item;
 use chrono::TimeZone;
 

@@ -2,7 +2,6 @@
 //! builds, so a view opened mid-run shows what the journal held at start and what ran since.
 
 use super::Timeline;
-use crate::engine::model::{Item, Purpose};
 use crate::engine::snapshot::Snapshot;
 use crate::engine::{EngineEvent, FinishedRun};
 use chrono::{DateTime, Utc};
@@ -105,24 +104,6 @@ impl Timeline {
         self.get(id).is_some_and(|entry| {
             entry.is_running() || entry.ran.is_some_and(|ran| ran.start == start)
         })
-    }
-
-    fn enqueue_item(&mut self, item: &Item) {
-        let health_of = match item.purpose {
-            Purpose::HealthCheck { deploy } => Some(deploy),
-            Purpose::Requested => None,
-        };
-        self.enqueued(
-            item.id,
-            &item.server,
-            item.action,
-            item.check_mode,
-            health_of,
-        );
-    }
-
-    fn seen(&mut self, at: DateTime<Utc>) {
-        self.last_seen = Some(self.last_seen.map_or(at, |seen| seen.max(at)));
     }
 }
 

@@ -1,5 +1,6 @@
 use super::matrix::Matrix;
 use super::*;
+use crate::engine::journal::Record;
 use crate::engine::model::Item;
 use chrono::TimeZone;
 
