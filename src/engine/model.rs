@@ -207,7 +207,36 @@ impl Outcome {
             Outcome::Interrupted => "interrupted",
         }
     }
+
+    /// The task it ended in, where the outcome names one.
+    pub fn task(&self) -> Option<&str> {
+        match self {
+            Outcome::Failed { task, .. } => task.as_deref(),
+            Outcome::TimedOut { during_task } | Outcome::Cancelled { during_task } => {
+                during_task.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// What there is to say of it beyond its label (what went wrong, why it never ran), in
+    /// the words the dashboard and the reports share; `None` when the label says it all.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Outcome::Failed { message, .. }
+            | Outcome::Unreachable { message }
+            | Outcome::Error { message }
+            | Outcome::Skipped { reason: message } => {
+                Some(message.as_str()).filter(|m| !m.is_empty())
+            }
+            Outcome::Interrupted => Some(INTERRUPTED),
+            _ => None,
+        }
+    }
 }
+
+/// Why a run was interrupted: the one process that ran it died.
+const INTERRUPTED: &str = "fleetdeck or its warm runner stopped while it ran";
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -240,9 +269,7 @@ impl fmt::Display for Outcome {
             },
             Outcome::Error { message } => write!(f, "error: {message}"),
             Outcome::Skipped { reason } => write!(f, "skipped ({reason})"),
-            Outcome::Interrupted => {
-                f.write_str("interrupted (fleetdeck or its warm runner stopped while it ran)")
-            }
+            Outcome::Interrupted => write!(f, "interrupted ({INTERRUPTED})"),
         }
     }
 }

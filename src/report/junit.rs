@@ -101,8 +101,8 @@ fn case(report: &Report, entry: &Entry, name: &str) -> TestCase {
             notes.push(format!("skipped: {reason}"));
             TestCaseBuilder::skipped(name)
         }
-        Some(Outcome::Cancelled { during_task }) => {
-            notes.push(match during_task {
+        Some(outcome @ Outcome::Cancelled { .. }) => {
+            notes.push(match outcome.task() {
                 Some(task) => format!("cancelled during task {task}"),
                 None => "cancelled".to_string(),
             });
@@ -147,23 +147,14 @@ fn case(report: &Report, entry: &Entry, name: &str) -> TestCase {
 
 /// "task X: message", the task when known.
 fn message(outcome: &Outcome) -> String {
-    let with_task = |task: &Option<String>, what: &str| match task {
-        Some(task) => format!("task {task}: {what}"),
-        None => what.to_string(),
+    let what = match (outcome.message(), outcome) {
+        (Some(message), _) => message.to_string(),
+        (None, Outcome::Failed { rc: Some(rc), .. }) => format!("failed with exit code {rc}"),
+        (None, _) => outcome.label().to_string(),
     };
-    match outcome {
-        Outcome::Failed { rc, task, message } => {
-            let what = match (message.is_empty(), rc) {
-                (false, _) => message.clone(),
-                (true, Some(rc)) => format!("failed with exit code {rc}"),
-                (true, None) => "failed".to_string(),
-            };
-            with_task(task, &what)
-        }
-        Outcome::TimedOut { during_task } => with_task(during_task, "timed out"),
-        Outcome::Interrupted => "fleetdeck stopped while it ran".to_string(),
-        Outcome::Unreachable { message } | Outcome::Error { message } => message.clone(),
-        other => other.to_string(),
+    match outcome.task() {
+        Some(task) => format!("task {task}: {what}"),
+        None => what,
     }
 }
 

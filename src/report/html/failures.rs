@@ -123,7 +123,7 @@ pub fn section(failures: &[Failure<'_>], now: DateTime<Utc>) -> Markup {
 
 fn one(failure: &Failure<'_>, now: DateTime<Utc>) -> Markup {
     let entry = failure.entry;
-    let (task, message) = task_and_message(entry.outcome.as_ref());
+    let (task, message) = (task_of(entry), message_of(entry));
     html! {
         article class=(format_args!("failure {}", outcome_key(entry))) {
             h3 {
@@ -134,7 +134,7 @@ fn one(failure: &Failure<'_>, now: DateTime<Utc>) -> Markup {
                 @if let Some(task) = task {
                     dt { "task" } dd.task { (task) }
                 }
-                @if let Some(message) = message.filter(|m| !m.is_empty()) {
+                @if let Some(message) = message {
                     dt { "message" } dd.message { (message) }
                 }
                 @if let Some(ran) = entry.ran {
@@ -178,7 +178,7 @@ fn the_rest(failures: &[Failure<'_>]) -> Markup {
             tbody {
                 @for failure in failures {
                     @let entry = failure.entry;
-                    @let (task, message) = task_and_message(entry.outcome.as_ref());
+                    @let (task, message) = (task_of(entry), message_of(entry));
                     tr class=(outcome_key(entry)) {
                         td { (entry.server) }
                         td { (entry.action.as_str()) }
@@ -193,18 +193,10 @@ fn the_rest(failures: &[Failure<'_>]) -> Markup {
     }
 }
 
-/// The failed task and what went wrong, where the outcome says.
-fn task_and_message(outcome: Option<&Outcome>) -> (Option<&str>, Option<&str>) {
-    match outcome {
-        Some(Outcome::Failed { task, message, .. }) => (task.as_deref(), Some(message)),
-        Some(Outcome::TimedOut { during_task }) => (during_task.as_deref(), Some("timed out")),
-        Some(Outcome::Unreachable { message } | Outcome::Error { message }) => {
-            (None, Some(message))
-        }
-        Some(Outcome::Interrupted) => (
-            None,
-            Some("fleetdeck or its warm runner stopped while it ran"),
-        ),
-        _ => (None, None),
-    }
+fn task_of(entry: &Entry) -> Option<&str> {
+    entry.outcome.as_ref().and_then(Outcome::task)
+}
+
+fn message_of(entry: &Entry) -> Option<&str> {
+    entry.outcome.as_ref().and_then(Outcome::message)
 }

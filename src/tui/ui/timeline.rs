@@ -238,35 +238,24 @@ fn describe(entry: &Entry, now: DateTime<Utc>, offset: FixedOffset) -> String {
 }
 
 fn outcome_text(entry: &Entry) -> String {
-    let quoted = |task: &Option<String>| task.as_ref().map(|t| format!(" during '{t}'"));
-    match &entry.outcome {
-        None => "running".into(),
-        Some(Outcome::Succeeded) => match entry.healthy {
-            Some(false) => "ok, unhealthy".into(),
-            Some(true) => "ok, healthy".into(),
-            None => "ok".into(),
-        },
-        Some(Outcome::Failed { rc, task, message }) => {
-            let mut text = "failed".to_string();
-            match task {
-                Some(task) => text.push_str(&format!(": task '{task}'")),
-                None if !message.is_empty() => text.push_str(&format!(": {message}")),
-                None => {}
-            }
-            if let Some(rc) = rc {
-                text.push_str(&format!(" (rc {rc})"));
-            }
-            text
-        }
-        Some(Outcome::Unreachable { message }) => format!("unreachable: {message}"),
-        Some(Outcome::TimedOut { during_task }) => {
-            format!("timed out{}", quoted(during_task).unwrap_or_default())
-        }
-        Some(Outcome::Cancelled { during_task }) => {
-            format!("cancelled{}", quoted(during_task).unwrap_or_default())
-        }
-        Some(outcome) => outcome.to_string(),
+    let Some(outcome) = &entry.outcome else {
+        return "running".into();
+    };
+    let mut text = match (outcome, entry.healthy) {
+        (Outcome::Succeeded, Some(false)) => "ok, unhealthy".to_string(),
+        (Outcome::Succeeded, Some(true)) => "ok, healthy".to_string(),
+        _ => outcome.label().to_string(),
+    };
+    // One line: the task says where, or else the message says what.
+    match (outcome.task(), outcome.message()) {
+        (Some(task), _) => text.push_str(&format!(": task '{task}'")),
+        (None, Some(message)) => text.push_str(&format!(": {message}")),
+        (None, None) => {}
     }
+    if let Outcome::Failed { rc: Some(rc), .. } = outcome {
+        text.push_str(&format!(" (rc {rc})"));
+    }
+    text
 }
 
 mod lane;
