@@ -208,6 +208,21 @@ impl Outcome {
         }
     }
 
+    /// One narrow symbol per outcome, the same in the terminal and the HTML report;
+    /// `healthy: Some(false)` marks an unhealthy deploy.
+    pub fn symbol(&self, healthy: Option<bool>) -> &'static str {
+        match self {
+            Outcome::Succeeded if healthy == Some(false) => "✓!",
+            Outcome::Succeeded => "✓",
+            Outcome::Failed { .. } => "✗",
+            Outcome::Unreachable { .. } => "!",
+            Outcome::TimedOut { .. } => "T",
+            Outcome::Error { .. } => "E",
+            Outcome::Interrupted => "↯",
+            Outcome::Cancelled { .. } | Outcome::Skipped { .. } => "⊘",
+        }
+    }
+
     /// The task it ended in, where the outcome names one.
     pub fn task(&self) -> Option<&str> {
         match self {
@@ -234,6 +249,9 @@ impl Outcome {
         }
     }
 }
+
+/// The symbol of a run that has no outcome yet, beside those of `Outcome::symbol`.
+pub const RUNNING_SYMBOL: &str = "▶";
 
 /// Why a run was interrupted: the one process that ran it died.
 const INTERRUPTED: &str = "fleetdeck or its warm runner stopped while it ran";

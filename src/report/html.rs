@@ -12,7 +12,7 @@ mod time_scale;
 mod timeline_svg;
 
 use super::Report;
-use crate::engine::model::Outcome;
+use crate::engine::model::{Outcome, RUNNING_SYMBOL};
 use crate::timeline::matrix::counts;
 use crate::timeline::{Entry, Window};
 use anyhow::Context;
@@ -165,15 +165,8 @@ fn outcome_word(entry: &Entry) -> &'static str {
 /// The dashboard's glyphs, so the page and the terminal read alike.
 fn outcome_glyph(entry: &Entry) -> &'static str {
     match &entry.outcome {
-        None => "▶",
-        Some(Outcome::Succeeded) if entry.healthy == Some(false) => "✓!",
-        Some(Outcome::Succeeded) => "✓",
-        Some(Outcome::Failed { .. }) => "✗",
-        Some(Outcome::Unreachable { .. }) => "!",
-        Some(Outcome::TimedOut { .. }) => "T",
-        Some(Outcome::Error { .. }) => "E",
-        Some(Outcome::Interrupted) => "↯",
-        Some(Outcome::Cancelled { .. } | Outcome::Skipped { .. }) => "⊘",
+        None => RUNNING_SYMBOL,
+        Some(outcome) => outcome.symbol(entry.healthy),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Colours and symbols, in one place so every pane speaks the same language.
 
-use crate::engine::model::Outcome;
+use crate::engine::model::{Outcome, RUNNING_SYMBOL};
 use ratatui::layout::Constraint;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
@@ -33,22 +33,21 @@ pub fn cursor_row() -> Style {
     Style::new().bg(CURSOR_BG).add_modifier(Modifier::BOLD)
 }
 
-/// One narrow symbol and colour per outcome; `healthy: Some(false)` marks an unhealthy deploy.
+/// An outcome's symbol (the model's, which the HTML report shares) and its colour;
+/// `healthy: Some(false)` marks an unhealthy deploy.
 pub fn outcome(outcome: &Outcome, healthy: Option<bool>) -> (&'static str, Style) {
-    let (symbol, color) = match outcome {
-        Outcome::Succeeded if healthy == Some(false) => ("✓!", Color::Yellow),
-        Outcome::Succeeded => ("✓", Color::Green),
-        Outcome::Failed { .. } => ("✗", Color::Red),
-        Outcome::Unreachable { .. } => ("!", Color::Yellow),
-        Outcome::TimedOut { .. } => ("T", Color::Red),
-        Outcome::Error { .. } => ("E", Color::Red),
-        Outcome::Interrupted => ("↯", Color::Magenta),
-        Outcome::Cancelled { .. } | Outcome::Skipped { .. } => ("⊘", Color::DarkGray),
+    let color = match outcome {
+        Outcome::Succeeded if healthy == Some(false) => Color::Yellow,
+        Outcome::Succeeded => Color::Green,
+        Outcome::Failed { .. } | Outcome::TimedOut { .. } | Outcome::Error { .. } => Color::Red,
+        Outcome::Unreachable { .. } => Color::Yellow,
+        Outcome::Interrupted => Color::Magenta,
+        Outcome::Cancelled { .. } | Outcome::Skipped { .. } => Color::DarkGray,
     };
-    (symbol, Style::new().fg(color))
+    (outcome.symbol(healthy), Style::new().fg(color))
 }
 
-pub const RUNNING: (&str, Color) = ("▶", Color::Cyan);
+pub const RUNNING: (&str, Color) = (RUNNING_SYMBOL, Color::Cyan);
 pub const QUEUED: (&str, Color) = ("·", Color::Blue);
 pub const HELD: (&str, Color) = ("‖", Color::Yellow);
 /// After an outcome: the run was a dry run (`--check`), nothing was changed.
