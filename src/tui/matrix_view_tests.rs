@@ -1,7 +1,7 @@
 //! The matrix's state and keys, on plain values: a timeline fed as the engine would.
 
 use super::*;
-use crate::engine::model::ItemId;
+use crate::engine::model::{ItemId, Outcome};
 use crate::tui::fixtures::{ago, now};
 
 /// One attempt: enqueued, started `secs_ago`, ran `secs` (still running when `outcome` is
