@@ -8,8 +8,10 @@ use crate::engine::model::ItemId;
 use crate::timeline::{Entry, Timeline};
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use crossterm::event::KeyEvent;
-use std::ops::Range;
 use std::path::PathBuf;
+
+mod navigation;
+use navigation::{cursor_of, first_run, is_at, nearest_across, newest_run, step_in_lane};
 
 /// Seconds per column, finest first.
 pub const ZOOM_LADDER: [i64; 9] = [1, 2, 5, 10, 30, 60, 300, 900, 3600];
@@ -262,34 +264,6 @@ impl TimelineView {
             self.scroll_to(ran.start + window.step * i32::from(columns / 4), now);
         }
     }
-
-    /// With no cursor yet: the newest bar on screen, else the newest of all.
-    fn default_bar<'t>(
-        &self,
-        timeline: &'t Timeline,
-        now: DateTime<Utc>,
-        columns: u16,
-    ) -> Option<&'t Entry> {
-        let window = self.window(now, columns);
-        let lanes = timeline.shown_lanes();
-        lanes
-            .clone()
-            .filter_map(|lane| {
-                timeline
-                    .lane_between(lane, window.left, window.right(), now)
-                    .last()
-            })
-            .max_by_key(|entry| start_of(entry))
-            .or_else(|| newest_run(timeline, &lanes))
-    }
-}
-
-fn is_at(entry: &Entry, cursor: Cursor) -> bool {
-    entry.id == cursor.id && entry.ran.is_some_and(|ran| ran.start == cursor.start)
-}
-
-fn start_of(entry: &Entry) -> DateTime<Utc> {
-    entry.ran.map_or(DateTime::UNIX_EPOCH, |ran| ran.start)
 }
 
 fn open(entry: Option<&Entry>) -> TimelineOutcome {
@@ -306,73 +280,6 @@ fn open(entry: Option<&Entry>) -> TimelineOutcome {
         }
         None => TimelineOutcome::Notice(format!("no log for {} {}", entry.server, entry.action)),
     }
-}
-
-fn cursor_of(entry: &Entry) -> Option<Cursor> {
-    entry.ran.map(|ran| Cursor {
-        lane: ran.lane as usize,
-        id: entry.id,
-        start: ran.start,
-    })
-}
-
-fn step_in_lane<'t>(timeline: &'t Timeline, entry: &Entry, forward: bool) -> Option<&'t Entry> {
-    let cursor = cursor_of(entry)?;
-    let mut lane = timeline.lane(cursor.lane);
-    if forward {
-        lane.by_ref().find(|e| is_at(e, cursor))?;
-        lane.next()
-    } else {
-        let mut lane = lane.rev();
-        lane.by_ref().find(|e| is_at(e, cursor))?;
-        lane.next()
-    }
-}
-
-/// In the next lane up or down that has bars, the one closest in time to `entry`.
-fn nearest_across<'t>(
-    timeline: &'t Timeline,
-    entry: &Entry,
-    down: bool,
-    now: DateTime<Utc>,
-) -> Option<&'t Entry> {
-    let ran = entry.ran?;
-    let (from, to) = (ran.start, entry.end.unwrap_or(now));
-    let lanes = timeline.shown_lanes();
-    let here = ran.lane as usize;
-    let candidates: Box<dyn Iterator<Item = usize>> = if down {
-        Box::new(here + 1..lanes.end)
-    } else {
-        Box::new((lanes.start..here).rev())
-    };
-    let distance = |other: &Entry| {
-        let start = start_of(other);
-        let end = other.end.unwrap_or(now);
-        if end < from {
-            from - end
-        } else if start > to {
-            start - to
-        } else {
-            TimeDelta::zero()
-        }
-    };
-    candidates
-        .filter_map(|lane| timeline.lane(lane).min_by_key(|other| distance(other)))
-        .next()
-}
-
-fn first_run(timeline: &Timeline) -> Option<&Entry> {
-    timeline
-        .shown_lanes()
-        .filter_map(|lane| timeline.lane(lane).next())
-        .min_by_key(|entry| start_of(entry))
-}
-
-fn newest_run<'t>(timeline: &'t Timeline, lanes: &Range<usize>) -> Option<&'t Entry> {
-    lanes
-        .clone()
-        .filter_map(|lane| timeline.lane(lane).next_back())
-        .max_by_key(|entry| start_of(entry))
 }
 
 #[cfg(test)]
