@@ -69,6 +69,9 @@ pub(super) fn draw_lane(
             (from, to),
             cursor_at == Some(position),
             ends,
+            // Every other run of a lane a shade apart: runs back to back, same outcome, still
+            // read as two bars. By position in the lane, so a bar keeps its shade as time moves.
+            position % 2 == 1,
         );
     };
     // The single-cell run waiting for its cell to be settled: (column, position).
@@ -180,6 +183,7 @@ fn draw_bar(
     (from, to): (i64, i64),
     cursor: bool,
     ends_on_screen: bool,
+    other_shade: bool,
 ) {
     let (symbol, colour) = match &entry.outcome {
         None => (style::RUNNING.0, style::RUNNING.1),
@@ -188,6 +192,7 @@ fn draw_bar(
             (symbol, style.fg.unwrap_or(Color::Gray))
         }
     };
+    let colour = if other_shade { shade(colour) } else { colour };
     let mut bar = Style::new().bg(colour).fg(Color::Black);
     if cursor {
         bar = bar.add_modifier(Modifier::REVERSED | Modifier::BOLD);
@@ -208,7 +213,11 @@ fn draw_bar(
     }
     // A name cut short leaves the bar's last cell blank, so two bars in a row read as two
     // ("db-0 web-01", not "db-0web-01").
-    let shown = if width > name_width { name_width } else { width - 1 };
+    let shown = if width > name_width {
+        name_width
+    } else {
+        width - 1
+    };
     put_name(buf, x, area.y, &entry.server, shown);
 }
 
@@ -222,5 +231,20 @@ fn put_name(buf: &mut Buffer, x: u16, y: u16, name: &str, width: usize) {
     } else {
         let style = buf[(x, y)].style();
         buf.set_stringn(x, y, name, width, style);
+    }
+}
+
+/// The other shade of an outcome's colour: the light one of the terminal's pair.
+fn shade(colour: Color) -> Color {
+    match colour {
+        Color::Green => Color::LightGreen,
+        Color::Red => Color::LightRed,
+        Color::Yellow => Color::LightYellow,
+        Color::Blue => Color::LightBlue,
+        Color::Magenta => Color::LightMagenta,
+        Color::Cyan => Color::LightCyan,
+        Color::Gray => Color::White,
+        Color::DarkGray => Color::Gray,
+        other => other,
     }
 }
