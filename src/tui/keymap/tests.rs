@@ -1,4 +1,5 @@
 use super::*;
+use crossterm::event::KeyEvent;
 
 fn press(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
     KeyEvent::new(code, mods)
