@@ -38,6 +38,7 @@ impl Report {
         if crate::engine::journal::holder(&journal).is_none() {
             timeline.close_abandoned();
         }
+        timeline.end_cut_runs_at_their_logs();
         let timeline = timeline.within(window);
         // The rows of the matrix only: a report of what ran is still worth having without them.
         let servers = match env.load_inventory_cached() {

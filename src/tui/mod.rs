@@ -71,6 +71,7 @@ pub async fn run(env: Environment, secrets: &crate::cli::SecretArgs) -> Result<E
     app.timeline =
         crate::timeline::Timeline::read(&env.journal_path(), crate::timeline::Window::All)
             .context("reading the journal's runs for the timeline")?;
+    app.timeline.end_cut_runs_at_their_logs();
     app.zone = *chrono::Local::now().offset();
     for why in app.unusable.values() {
         log::error!(target: "engine", "{why}");
