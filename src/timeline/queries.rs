@@ -52,17 +52,9 @@ impl Timeline {
         to: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> impl Iterator<Item = &Entry> + '_ {
-        let indexes = self.lanes.get(lane).map(Vec::as_slice).unwrap_or_default();
-        // Runs in one lane never overlap (a worker runs one at a time), so their ends are in
-        // start order too: the first that ends at or after `from` is found by bisection.
-        let first = indexes.partition_point(|index| {
-            let entry = &self.entries[*index];
-            entry.end.unwrap_or(now) < from
-        });
-        indexes[first..]
-            .iter()
-            .map(|index| &self.entries[*index])
-            .take_while(move |entry| entry.ran.is_some_and(|ran| ran.start <= to))
+        let runs = self.lane_runs(lane);
+        runs.between(from, to, now)
+            .map(move |position| runs.get(position))
     }
 
     /// The worker counts over time, in order.
