@@ -12,12 +12,6 @@ impl Timeline {
         &self.entries
     }
 
-    /// Lanes: one per worker slot that ever ran something, or that the workers allow.
-    pub fn lane_count(&self) -> usize {
-        let allowed = self.workers.iter().map(|w| w.workers).max().unwrap_or(0) as usize;
-        self.lanes.len().max(allowed)
-    }
-
     /// The lanes worth a row: the worker slots, numbered from 1, up to the most workers there
     /// ever were or the highest slot that ran something (lane 0 only when something ran in it,
     /// as in hand-made timelines).

@@ -72,7 +72,7 @@ fn runs_become_bars_on_their_workers_lanes() {
         started(3, 0, 5),
         finished(2, "web-02", Action::Deploy, failed("restart"), 7),
     ]);
-    assert_eq!(timeline.lane_count(), 2);
+    assert_eq!(timeline.shown_lanes(), 0..2);
     let lane0: Vec<&str> = timeline.lane(0).map(|e| e.server.as_str()).collect();
     assert_eq!(lane0, ["web-01", "web-03"]);
     let web02 = timeline.get(2).unwrap();
@@ -241,7 +241,7 @@ fn the_last_session_window_keeps_held_work_it_ran_and_its_worker_count() {
     assert_eq!(servers, ["b"]);
     assert_eq!(timeline.workers_at(t(101)), 2);
     assert_eq!(timeline.workers_at(t(102)), 3);
-    assert_eq!(timeline.lane_count(), 3);
+    assert_eq!(timeline.shown_lanes(), 0..3);
 }
 
 #[test]
