@@ -151,7 +151,7 @@ impl Summary {
             } else {
                 row.item.action.to_string()
             };
-            let duration = if row.slot.is_some() {
+            let duration = if row.ran.is_some() {
                 format!("{:.1}s", row.duration.as_secs_f64())
             } else {
                 "-".into()

@@ -394,8 +394,7 @@ impl Core {
         )));
         fx.push(Effect::Emit(EngineEvent::Finished(FinishedRun {
             item: item.clone(),
-            slot: None,
-            started_at: None,
+            ran: None,
             outcome: outcome.clone(),
             recap: None,
             duration: Duration::ZERO,
@@ -429,8 +428,7 @@ impl Core {
             self.rollout_item_ended(&child, &outcome, false, now, fx);
             fx.push(Effect::Emit(EngineEvent::Finished(FinishedRun {
                 item: child,
-                slot: None,
-                started_at: None,
+                ran: None,
                 outcome,
                 recap: None,
                 duration: Duration::ZERO,

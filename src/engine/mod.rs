@@ -200,15 +200,20 @@ pub enum Input {
     Wake,
 }
 
+/// The worker a run had and when it started (as journaled): with the item's id it names the
+/// attempt, so whoever follows the events can tell a run they saw from a new one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RanOn {
+    pub slot: Slot,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct FinishedRun {
     pub item: Item,
-    /// `None` for items that never ran (skipped).
-    pub slot: Option<Slot>,
-    /// When this attempt started (as journaled), `None` for items that never ran: with the id
-    /// it names the attempt, so whoever follows the events can tell a run they saw from a
-    /// new one.
-    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Where and when this attempt ran; `None` for items that never ran (skipped, cancelled
+    /// while queued).
+    pub ran: Option<RanOn>,
     pub outcome: Outcome,
     pub recap: Option<Recap>,
     pub duration: Duration,

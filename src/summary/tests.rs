@@ -1,6 +1,7 @@
 //! The summary as a person and a script read it: items left queued, rollouts and their notes.
 
 use super::*;
+use crate::engine::RanOn;
 use crate::engine::model::Item;
 use crate::engine::rollout::{Rules, Step};
 use chrono::Utc;
@@ -17,8 +18,10 @@ fn item(id: ItemId, server: &str, held: bool) -> Item {
 fn summary(queue: &[(ItemId, bool)]) -> Summary {
     let run = FinishedRun {
         item: item(1, "web-01", false),
-        slot: Some(1),
-        started_at: None,
+        ran: Some(RanOn {
+            slot: 1,
+            started_at: Utc::now(),
+        }),
         outcome: Outcome::Succeeded,
         recap: None,
         duration: Duration::from_secs(2),

@@ -51,37 +51,26 @@ impl Timeline {
 
     fn follow_finished(&mut self, run: &FinishedRun) {
         let id = run.item.id;
-        let known = self.get(id);
+        let start = run.ran.map(|ran| ran.started_at);
         // This attempt has its outcome already: the journal read at start holds it (the
         // engine ran before the dashboard read it), and its finish must change nothing.
-        if known.is_some_and(|entry| {
-            !entry.is_running() && entry.ran.map(|ran| ran.start) == run.started_at
-        }) {
+        if self
+            .get(id)
+            .is_some_and(|entry| !entry.is_running() && entry.ran.map(|ran| ran.start) == start)
+        {
             return;
         }
-        let running_start = known
-            .filter(|entry| entry.is_running())
-            .and_then(|entry| entry.ran)
-            .map(|ran| ran.start);
-        let end = match (run.started_at.or(running_start), run.slot) {
-            (Some(start), Some(slot)) => {
+        let end = match run.ran {
+            Some(ran) => {
                 // It started and ended between two snapshots: its bar is where it really ran.
-                if running_start.is_none() {
+                if !self.get(id).is_some_and(|entry| entry.is_running()) {
                     self.enqueue_item(&run.item);
-                    self.started(id, slot, start);
+                    self.started(id, ran.slot, ran.started_at);
                 }
-                start + run.duration
-            }
-            // A run whose start was not told: it ended no later than the engine was last heard
-            // of.
-            (_, Some(slot)) => {
-                let end = self.last_seen.unwrap_or_else(Utc::now);
-                self.enqueue_item(&run.item);
-                self.started(id, slot, end - run.duration);
-                end
+                ran.started_at + run.duration
             }
             // Never ran (skipped, cancelled while queued): a mark, not a bar.
-            (_, None) => self.last_seen.unwrap_or_else(Utc::now),
+            None => self.last_seen.unwrap_or_else(Utc::now),
         };
         self.finished(
             id,

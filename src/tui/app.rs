@@ -217,7 +217,7 @@ impl App {
             }
             EngineEvent::Runner(mode) => self.runner = mode,
             EngineEvent::Finished(run) => {
-                if run.outcome.is_success() && run.slot.is_some() && !run.item.check_mode {
+                if run.outcome.is_success() && run.ran.is_some() && !run.item.check_mode {
                     self.last_duration
                         .insert((run.item.server.clone(), run.item.action), run.duration);
                 }
@@ -228,7 +228,7 @@ impl App {
                     .status
                     .get(&run.item.server)
                     .and_then(|runs| runs.get(&run.item.action));
-                let replaces = match (&run.outcome, run.slot) {
+                let replaces = match (&run.outcome, run.ran) {
                     (_, Some(_)) => true,
                     (Outcome::Skipped { .. }, None) => latest.is_none(),
                     _ => false,

@@ -5,7 +5,7 @@ use crate::engine::model::{Action as Job, Item, ItemId, Outcome, Recap, Slot};
 use crate::engine::queue::QueueView;
 use crate::engine::snapshot::{RunView, WorkerView};
 use crate::engine::{
-    Command, EngineEvent, EnqueueRequest, FinishedRun, ShutdownMode, Snapshot, Target,
+    Command, EngineEvent, EnqueueRequest, FinishedRun, RanOn, ShutdownMode, Snapshot, Target,
 };
 use crate::inventory::Inventory;
 use crate::status::{FleetStatus, LastRun};
@@ -1333,9 +1333,11 @@ fn finished(item: Item, slot: Option<Slot>, outcome: Outcome) -> FinishedRun {
     FinishedRun {
         log_path: slot.map(|_| log_path(item.id)),
         retried: false,
-        started_at: None,
+        ran: slot.map(|slot| RanOn {
+            slot,
+            started_at: ago(30),
+        }),
         item,
-        slot,
         outcome,
         recap: None,
         duration: Duration::from_secs(42),

@@ -4,7 +4,7 @@
 use super::{Core, ENGINE_TARGET, Effect, MIN_FINISHED_FOR_FAIL_RATE, backoff, log, worker_target};
 use crate::engine::journal::Record;
 use crate::engine::model::{Action, Item, ItemId, Outcome, Purpose, Recap};
-use crate::engine::{EngineEvent, FinishedRun, RunReport};
+use crate::engine::{EngineEvent, FinishedRun, RanOn, RunReport};
 use chrono::{DateTime, Utc};
 use log::Level;
 use std::path::PathBuf;
@@ -80,8 +80,10 @@ impl Core {
         )));
         fx.push(Effect::Emit(EngineEvent::Finished(FinishedRun {
             item: item.clone(),
-            slot: Some(slot),
-            started_at: Some(run.started_at),
+            ran: Some(RanOn {
+                slot,
+                started_at: run.started_at,
+            }),
             outcome: outcome.clone(),
             recap: report.recap,
             duration: report.duration,

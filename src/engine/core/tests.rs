@@ -216,7 +216,11 @@ fn finished_events(fx: &[Effect]) -> Vec<(ItemId, Outcome, Option<Slot>)> {
     emitted(fx)
         .into_iter()
         .filter_map(|event| match event {
-            EngineEvent::Finished(run) => Some((run.item.id, run.outcome.clone(), run.slot)),
+            EngineEvent::Finished(run) => Some((
+                run.item.id,
+                run.outcome.clone(),
+                run.ran.map(|ran| ran.slot),
+            )),
             _ => None,
         })
         .collect()

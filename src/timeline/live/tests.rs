@@ -2,7 +2,7 @@ use super::super::Timeline;
 use crate::engine::journal::Record;
 use crate::engine::model::{Action, Item, ItemId, Outcome, Slot};
 use crate::engine::snapshot::{RunView, Snapshot, WorkerView};
-use crate::engine::{EngineEvent, FinishedRun};
+use crate::engine::{EngineEvent, FinishedRun, RanOn};
 use chrono::{DateTime, TimeZone, Utc};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -54,12 +54,13 @@ fn snapshot(at: i64, target: u32, runs: Vec<(Slot, RunView)>) -> EngineEvent {
 
 /// The engine's finish of `item`: `ran` is its slot and start, `None` when it never ran.
 fn finished(item: Item, ran: Option<(Slot, i64)>, outcome: Outcome, secs: u64) -> EngineEvent {
-    let slot = ran.map(|(slot, _)| slot);
     EngineEvent::Finished(FinishedRun {
-        log_path: slot.map(|s| PathBuf::from(format!("logs/{}-{s}.log", item.server))),
+        log_path: ran.map(|(s, _)| PathBuf::from(format!("logs/{}-{s}.log", item.server))),
         item,
-        slot,
-        started_at: ran.map(|(_, start)| t(start)),
+        ran: ran.map(|(slot, start)| RanOn {
+            slot,
+            started_at: t(start),
+        }),
         outcome,
         recap: None,
         duration: Duration::from_secs(secs),
@@ -213,7 +214,11 @@ fn work_that_never_ran_is_a_mark_without_a_lane() {
     assert_eq!(mark.ran, None);
     assert_eq!(mark.outcome, Some(skipped));
     assert_eq!(mark.end, Some(t(8)));
-    assert!(timeline.shown_lanes().all(|lane| timeline.lane(lane).count() == 0));
+    assert!(
+        timeline
+            .shown_lanes()
+            .all(|lane| timeline.lane(lane).count() == 0)
+    );
 }
 
 #[test]
