@@ -276,17 +276,25 @@ impl Replay {
 /// Calls `each` with every readable record of the journal at `path`, in order (none when it
 /// does not exist): what the reports and the timeline fold, without a replay's bookkeeping.
 pub fn for_each_record(path: &Path, mut each: impl FnMut(Record)) -> Result<()> {
+    for_each_line_of(path, super::wire::threads(), |line| {
+        if let Line::Read(record) = line {
+            each(record);
+        }
+    })
+}
+
+/// Calls `each` with every line of the journal at `path`, decoded (none when it does not
+/// exist). Read whole: one allocation for the file instead of one per line, and blocks of it
+/// can be decoded on `threads` threads beside the calling one (0: on it alone).
+fn for_each_line_of(path: &Path, threads: usize, each: impl FnMut(Line)) -> Result<()> {
     let text = match std::fs::read(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
     };
+    // A final newline ends the last line; it does not start an empty one.
     let text = text.strip_suffix(b"\n").unwrap_or(&text);
-    super::wire::for_each_line(text, super::wire::threads(), |line| {
-        if let Line::Read(record) = line {
-            each(record);
-        }
-    });
+    super::wire::for_each_line(text, threads, each);
     Ok(())
 }
 
@@ -297,17 +305,8 @@ pub fn replay(path: &Path) -> Result<Replay> {
 /// `replay`, decoding on `threads` threads beside the calling one (0: on it alone).
 pub(super) fn replay_on(path: &Path, threads: usize) -> Result<Replay> {
     let mut replay = Replay::empty();
-    // Read whole: one allocation for the file instead of one per line, and blocks of it can
-    // be decoded on several cores.
-    let text = match std::fs::read(path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(replay),
-        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
-    };
-    // A final newline ends the last line; it does not start an empty one.
-    let text = text.strip_suffix(b"\n").unwrap_or(&text);
     let mut index = 0;
-    super::wire::for_each_line(text, threads, |line| {
+    for_each_line_of(path, threads, |line| {
         index += 1;
         match line {
             Line::Blank => {}
@@ -320,6 +319,6 @@ pub(super) fn replay_on(path: &Path, threads: usize) -> Result<Replay> {
                 replay.apply_owned(record);
             }
         }
-    });
+    })?;
     Ok(replay)
 }
