@@ -69,7 +69,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let env = project.env(&project.pick_env(cli.env.as_deref())?)?;
             report::command(&env, &args)
         }
-        Some(Commands::Completions(args)) => Ok(completions(args.shell)),
+        Some(Commands::Completions(_)) => unreachable!("answered before the project is opened"),
         None => {
             let name = match (cli.env, project.envs()?) {
                 (Some(name), _) => name,

@@ -156,14 +156,7 @@ fn tooltip(entry: &Entry, now: DateTime<Utc>) -> String {
         duration_words(entry.duration(now)),
         outcome_word(entry),
     );
-    let task = match &entry.outcome {
-        Some(Outcome::Failed { task, .. }) => task.as_deref(),
-        Some(Outcome::TimedOut { during_task } | Outcome::Cancelled { during_task }) => {
-            during_task.as_deref()
-        }
-        _ => None,
-    };
-    if let Some(task) = task {
+    if let Some(task) = entry.outcome.as_ref().and_then(Outcome::task) {
         text.push_str(&format!(": {task}"));
     }
     if entry.healthy == Some(false) {
