@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-const ENGINE_TARGET: &str = "engine";
+/// The log target of the engine's own lines (the dashboard's log pane lists it first).
+pub const ENGINE_TARGET: &str = "engine";
 /// First retry waits this long, doubling per attempt up to `BACKOFF_CAP`.
 const BACKOFF_BASE: Duration = Duration::from_secs(2);
 const BACKOFF_CAP: Duration = Duration::from_secs(60);
@@ -524,7 +525,8 @@ pub use restore::Restore;
 #[cfg(test)]
 mod tests;
 
-fn worker_target(slot: Slot) -> String {
+/// The log target of a worker's lines: one per slot in the log pane.
+pub fn worker_target(slot: Slot) -> String {
     format!("worker-{slot}")
 }
 

@@ -6,7 +6,6 @@
 pub mod targets;
 pub mod wrap;
 
-use crate::engine::model::Slot;
 use log::LevelFilter;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -89,8 +88,4 @@ fn draw_targets(frame: &mut Frame, area: Rect, look: &PaneLook, pane: &LogPane) 
         })
         .collect();
     frame.render_widget(Paragraph::new(rows).block(block), area);
-}
-
-pub fn worker_target(slot: Slot) -> String {
-    format!("worker-{slot}")
 }

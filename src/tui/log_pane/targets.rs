@@ -5,13 +5,11 @@
 //! are expressed as tui-logger display levels, so the log widget filters the lines as before and
 //! a drained worker's lines stay in the "all" view.
 
-use super::worker_target;
+use crate::engine::core::{ENGINE_TARGET, worker_target};
 use crate::engine::model::Slot;
 use log::LevelFilter;
 use std::collections::{BTreeMap, BTreeSet};
 use tui_logger::{TuiWidgetEvent, TuiWidgetState};
-
-pub const ENGINE: &str = "engine";
 
 pub struct LogPane {
     /// The log widget's state: scrolling, and the display levels `sync` writes.
@@ -30,7 +28,7 @@ impl Default for LogPane {
     fn default() -> LogPane {
         let mut pane = LogPane {
             widget: TuiWidgetState::new(),
-            targets: vec![ENGINE.to_string()],
+            targets: vec![ENGINE_TARGET.to_string()],
             selected: 0,
             focus: false,
             list_hidden: false,
@@ -132,7 +130,7 @@ impl LogPane {
 pub fn listed(slots: impl IntoIterator<Item = Slot>) -> Vec<String> {
     let mut slots: Vec<Slot> = slots.into_iter().collect();
     slots.sort_unstable();
-    std::iter::once(ENGINE.to_string())
+    std::iter::once(ENGINE_TARGET.to_string())
         .chain(slots.into_iter().map(worker_target))
         .collect()
 }
