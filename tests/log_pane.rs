@@ -49,7 +49,6 @@ fn render(width: u16, height: u16, pane: &LogPane) -> Terminal<TestBackend> {
     log_a_session();
     let look = PaneLook {
         targets: pane.targets().to_vec(),
-        targets_hidden: false,
         border: Style::new(),
     };
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();

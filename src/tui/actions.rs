@@ -266,10 +266,7 @@ impl App {
             }
             Action::LogMore => return vec![Effect::Log(tui_logger::TuiWidgetEvent::RightKey)],
             Action::LogLess => return vec![Effect::Log(tui_logger::TuiWidgetEvent::LeftKey)],
-            Action::LogTargets => {
-                self.log_targets_hidden = !self.log_targets_hidden;
-                return vec![Effect::Log(tui_logger::TuiWidgetEvent::HideKey)];
-            }
+            Action::LogTargets => return vec![Effect::Log(tui_logger::TuiWidgetEvent::HideKey)],
             Action::LogFocus => return vec![Effect::Log(tui_logger::TuiWidgetEvent::FocusKey)],
         }
         Vec::new()

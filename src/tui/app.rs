@@ -82,8 +82,6 @@ pub struct App {
     pub runner: RunnerMode,
     /// Ask before a provision / deploy / chain of several servers (`confirm_actions`).
     pub confirm_actions: bool,
-    /// The log pane shows only the log, not the target list (`h`).
-    pub log_targets_hidden: bool,
     /// Actions whose playbook cannot run (missing, not YAML), with why: refused when queued.
     pub unusable: BTreeMap<Job, String>,
     /// Servers the become password was already asked for: asked once, not after every run.
@@ -136,7 +134,6 @@ impl App {
             requested_workers: None,
             runner: RunnerMode::WarmIdle,
             confirm_actions: true,
-            log_targets_hidden: false,
             unusable: BTreeMap::new(),
             become_asked: BTreeSet::new(),
             become_waiting: Vec::new(),

@@ -19,7 +19,6 @@ use tui_logger::TuiLoggerWidget;
 pub struct PaneLook {
     /// The list as the pool is now (`targets::listed`); the pane's selection indexes it.
     pub targets: Vec<String>,
-    pub targets_hidden: bool,
     pub border: Style,
 }
 
@@ -33,7 +32,7 @@ pub fn draw(frame: &mut Frame, area: Rect, look: &PaneLook, pane: &LogPane) {
         .block(Block::bordered().title(" Log ").border_style(look.border))
         .formatter(Box::new(formatter))
         .state(&pane.widget);
-    if look.targets_hidden {
+    if pane.list_hidden() {
         frame.render_widget(log, area);
         return;
     }

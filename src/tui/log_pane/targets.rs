@@ -73,6 +73,11 @@ impl LogPane {
         self.sync();
     }
 
+    /// `h` hid the target list: the pane shows only the log.
+    pub fn list_hidden(&self) -> bool {
+        self.list_hidden
+    }
+
     pub fn targets(&self) -> &[String] {
         &self.targets
     }

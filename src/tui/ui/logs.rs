@@ -10,7 +10,6 @@ use ratatui::layout::Rect;
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool, pane: &LogPane) {
     let look = PaneLook {
         targets: log_pane::targets::listed(app.snapshot.workers.iter().map(|w| w.slot)),
-        targets_hidden: app.log_targets_hidden,
         border: style::pane_border(focused),
     };
     log_pane::draw(frame, area, &look, pane);
