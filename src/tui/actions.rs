@@ -110,11 +110,13 @@ impl App {
         }
     }
 
-    fn carry_out(&mut self, request: Request) -> Vec<Effect> {
+    pub(super) fn carry_out(&mut self, request: Request) -> Vec<Effect> {
         match request {
+            // The filter is the servers pane's: typed with `/` (which focused it) or `:filter`.
             Request::Filter(text) => {
                 self.filter = text;
                 self.cursor.insert(Pane::Servers, 0);
+                self.focus = Pane::Servers;
                 self.say_if_no_match();
                 Vec::new()
             }

@@ -1,9 +1,9 @@
 //! What a `:` command line does: every command goes through the same actions as the keys.
 
-use super::app::{App, Pane, ServerRow};
+use super::app::{App, ServerRow};
 use super::command_line::COMMANDS;
 use super::keymap::Action;
-use super::mode::Effect;
+use super::mode::{Effect, Request};
 use crate::engine::model::Action as Job;
 use crate::engine::{Command, EnqueueRequest, Target};
 
@@ -64,13 +64,7 @@ pub(super) fn run(app: &mut App, text: &str) -> Vec<Effect> {
         ("resume", []) => vec![Effect::Engine(Command::Resume { release_held: true })],
         ("retry", [] | ["failed"]) => app.act(Action::Retry),
         ("discard", ["held"]) => app.act(Action::DiscardHeld),
-        ("filter", words) => {
-            app.filter = words.join(" ");
-            app.cursor.insert(Pane::Servers, 0);
-            app.focus = Pane::Servers;
-            app.say_if_no_match();
-            Vec::new()
-        }
+        ("filter", words) => app.carry_out(Request::Filter(words.join(" "))),
         ("help", []) => app.act(Action::Help),
         ("quit" | "q", []) => app.act(Action::Quit),
         _ => {
