@@ -2,13 +2,13 @@
 //! the state and returns the effects (spawn, stop, journal, log, wake) for the shell to carry out.
 //! No runtime, no clock, no I/O: every rule here is tested as a table of cases.
 
+use super::EnqueueRequest;
 use super::journal::Record;
 use super::model::{Action, Item, ItemId, Outcome, Purpose, Recap, Slot};
 use super::pool::Pool;
 use super::queue::Queue;
 use super::rollout::{Rollout, RolloutId};
 use super::{Command, EngineEvent, FinishedRun, Input, Policy, RunEvent, ShutdownMode, StopMode};
-use super::{EnqueueRequest, Target};
 use chrono::{DateTime, Utc};
 use log::Level;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -290,12 +290,8 @@ impl Core {
                 log(fx, ENGINE_TARGET, Level::Error, msg);
                 continue;
             }
-            let links: &[Action] = match request.target {
-                Target::Action(action) => &[action][..],
-                Target::Chain => &Action::ALL[..],
-            };
             let mut previous: Option<ItemId> = None;
-            for &action in links {
+            for &action in request.target.actions() {
                 let mut item = self.new_item(server, action, now);
                 item.priority = request.priority;
                 item.check_mode = request.check_mode;

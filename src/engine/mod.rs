@@ -67,6 +67,16 @@ pub enum Target {
     Chain,
 }
 
+impl Target {
+    /// The actions it queues on each server, in order (a chain's links).
+    pub fn actions(&self) -> &[Action] {
+        match self {
+            Target::Action(action) => std::slice::from_ref(action),
+            Target::Chain => &Action::ALL,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct EnqueueRequest {
     pub servers: Vec<String>,

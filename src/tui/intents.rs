@@ -67,10 +67,7 @@ impl App {
             self.notice = Some("no server: select some with Space, a or g".into());
             return Vec::new();
         }
-        let jobs: &[Job] = match request.target {
-            Target::Action(job) => &[job][..],
-            Target::Chain => &Job::ALL[..],
-        };
+        let jobs = request.target.actions();
         if let Some(job) = jobs.iter().find(|job| self.unusable.contains_key(job)) {
             self.notice = Some(format!(
                 "nothing queued: the {job} playbook cannot run (the log pane says why)"
@@ -170,12 +167,8 @@ impl App {
     /// work (`Item::same_work`). A chain's later link is the same work only after the pending
     /// earlier one, so a chain counts as pending only when each of its links is.
     fn already_pending(&self, request: &EnqueueRequest, server: &str) -> bool {
-        let links: &[Job] = match request.target {
-            Target::Action(job) => &[job][..],
-            Target::Chain => &Job::ALL[..],
-        };
         let mut previous: Option<ItemId> = None;
-        for &job in links {
+        for &job in request.target.actions() {
             let tags = match &request.tags {
                 Some(tags) => tags.clone(),
                 None => self

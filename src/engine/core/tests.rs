@@ -1,8 +1,8 @@
 //! `Core::update` as plain data in, effects out: no runtime, no sleeps, time is a value.
 
 use super::*;
-use crate::engine::RunReport;
 use crate::engine::queue::Wait;
+use crate::engine::{RunReport, Target};
 use chrono::TimeZone;
 
 // ---- time, policy, servers ----------------------------------------------------------------
