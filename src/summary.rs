@@ -111,7 +111,7 @@ impl Summary {
     /// failed in: `--resume-rollout` finishing a rollout that left servers broken is not a
     /// success a script may trust. (An abort is the operator's own verdict: not a failure.)
     pub fn all_succeeded(&self) -> bool {
-        let rollout_failed = (self.rollouts.iter()).any(|r| r.phase == "done" && r.failed > 0);
+        let rollout_failed = (self.rollouts.iter()).any(|r| r.done_with_failures());
         !rollout_failed
             && self.left.ours() == 0
             && self
@@ -276,7 +276,7 @@ impl Summary {
             ));
         }
         // The exit code's reason, when a rollout ended with broken servers.
-        for rollout in (self.rollouts.iter()).filter(|r| r.phase == "done" && r.failed > 0) {
+        for rollout in (self.rollouts.iter()).filter(|r| r.done_with_failures()) {
             notes.push(format!(
                 "Rollout {} is done with {} failed server(s): {} (the run exits 2)",
                 rollout.name,

@@ -83,6 +83,11 @@ impl RolloutFacts {
         self.phase == "stopped"
     }
 
+    /// Every server had its turn, and some failed (within max_fail_percentage).
+    pub fn done_with_failures(&self) -> bool {
+        self.phase == "done" && self.failed > 0
+    }
+
     /// Still under way, or stopped: it holds work that has not run.
     pub fn is_live(&self) -> bool {
         matches!(self.phase, "canary" | "window" | "stopped")
