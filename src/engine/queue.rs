@@ -105,7 +105,8 @@ pub struct Queue {
     /// looks, so a pop passes over at most the busy servers (and none whose only open work is
     /// of an action that may not start now), not every item queued behind them.
     heads: [BTreeSet<Place>; 3],
-    head_of: HashMap<(String, Action), Place>,
+    /// Each server's heads by action (`Action::index`), as they are in `heads`.
+    head_of: HashMap<String, [Option<Place>; 3]>,
     backoffs: BTreeSet<(DateTime<Utc>, ItemId)>,
 }
 
@@ -214,15 +215,18 @@ impl Queue {
 
     fn refresh_head(&mut self, server: &str) {
         let first = self.view.first_open(server);
-        for action in Action::ALL {
-            let head = first[action.index()];
-            let key = (server.to_string(), action);
-            let old = match head {
-                Some(place) => self.head_of.insert(key, place),
-                None => self.head_of.remove(&key),
-            };
+        // One lookup per server; its name is copied only when it gets its first head.
+        let old = if first.iter().all(Option::is_none) {
+            self.head_of.remove(server).unwrap_or_default()
+        } else if let Some(known) = self.head_of.get_mut(server) {
+            std::mem::replace(known, first)
+        } else {
+            self.head_of.insert(server.to_string(), first);
+            Default::default()
+        };
+        for (i, (old, head)) in old.into_iter().zip(first).enumerate() {
             if old != head {
-                let heads = &mut self.heads[action.index()];
+                let heads = &mut self.heads[i];
                 if let Some(old) = old {
                     heads.remove(&old);
                 }
