@@ -4,6 +4,7 @@
 
 use super::{Member, MemberState};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// How many members are in each state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -53,7 +54,9 @@ impl Tally {
 /// What a step would otherwise count again over every member.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Cache {
-    pub(super) index: HashMap<String, usize>,
+    /// Where each server is in the list. A step never moves a member, so a rollout copied
+    /// for a change (`Arc::make_mut` while a snapshot holds it) shares this instead.
+    pub(super) index: Arc<HashMap<String, usize>>,
     pub(super) tally: Tally,
     /// Members let in as canaries, in the order let in.
     pub(super) canaries: Vec<usize>,
@@ -64,9 +67,11 @@ pub(super) struct Cache {
 impl Cache {
     pub(super) fn build(members: &[Member]) -> Cache {
         Cache {
-            index: (members.iter().enumerate())
-                .map(|(i, m)| (m.server.clone(), i))
-                .collect(),
+            index: Arc::new(
+                (members.iter().enumerate())
+                    .map(|(i, m)| (m.server.clone(), i))
+                    .collect(),
+            ),
             tally: Tally::of(members),
             canaries: (members.iter().enumerate())
                 .filter(|(_, m)| m.canary)
