@@ -11,6 +11,7 @@ pub mod model;
 pub mod pool;
 pub mod proctree;
 pub mod queue;
+pub mod remote;
 pub mod rollout;
 pub mod runlog;
 pub mod runner;

@@ -1,0 +1,1 @@
+//! The node-side guard fleetdeck ships (`assets/node/fleetdeck-guard.py`) and its protocol.
