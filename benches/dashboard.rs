@@ -86,6 +86,7 @@ fn frame_time() {
                 last_event_at: now,
                 stopping: None,
                 log_path: None,
+                node: None,
             }),
         })
         .collect();

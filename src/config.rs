@@ -119,6 +119,17 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "true or false (servers hidden by the filter are always confirmed)",
         "confirm_actions: false",
     ),
+    (
+        "execution_nodes",
+        "a list of nodes, each with a name (local = this machine), ssh, capacity, and \
+         optionally ssh_options, worker, work_dir, guard",
+        "execution_nodes: [{name: local, capacity: 2}, {name: exec-a, ssh: deploy@exec-a, capacity: 8}]",
+    ),
+    (
+        "node_for",
+        "a map of inventory groups to the execution nodes their servers may run on",
+        "node_for: {db: [exec-b]}",
+    ),
 ];
 
 #[derive(Clone, Debug, PartialEq)]
@@ -153,6 +164,7 @@ pub struct Config {
     pub log_retention_lines: usize,
     /// Ask before a provision / deploy / chain of several servers (the dashboard).
     pub confirm_actions: bool,
+    pub execution_nodes: nodes::ExecutionNodes,
 }
 
 impl Default for Config {
@@ -184,6 +196,7 @@ impl Default for Config {
             refresh_interval: Duration::from_secs(1),
             log_retention_lines: 1000,
             confirm_actions: true,
+            execution_nodes: nodes::ExecutionNodes::default(),
         }
     }
 }
@@ -213,6 +226,8 @@ struct RawConfig {
     refresh_interval: Option<HumanDuration>,
     log_retention_lines: Option<usize>,
     confirm_actions: Option<bool>,
+    execution_nodes: Option<serde_yaml_ng::Value>,
+    node_for: Option<serde_yaml_ng::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -340,6 +355,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded> {
     {
         return Err(invalid("ansible_playbook", "is empty".into()));
     }
+    let execution_nodes = nodes::parse(
+        raw.execution_nodes.as_ref(),
+        raw.node_for.as_ref(),
+        &invalid,
+        &mut |warning| warnings.push(format!("{file}: {warning}")),
+    )?;
     let playbooks = raw.playbooks.unwrap_or_default();
     let config = Config {
         max_parallel_workers: workers,
@@ -388,6 +409,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded> {
             .log_retention_lines
             .unwrap_or(defaults.log_retention_lines),
         confirm_actions: raw.confirm_actions.unwrap_or(defaults.confirm_actions),
+        execution_nodes,
     };
     Ok(Loaded { config, warnings })
 }
@@ -557,6 +579,7 @@ pub fn split_tags(text: &str) -> Vec<String> {
         .collect()
 }
 
+pub mod nodes;
 mod strategy;
 use strategy::RawWindow;
 pub use strategy::{DeploymentStrategy, ProvisioningStrategy};

@@ -156,6 +156,7 @@ mod tests {
                 at: at(id as u32),
                 id,
                 slot: 1,
+                node: None,
             });
             self.0.apply(&Record::LogOpened {
                 at: at(id as u32),
@@ -287,6 +288,7 @@ mod tests {
             at: at(9),
             id: 9,
             slot: 1,
+            node: None,
         });
         history.0.apply(&Record::Finished {
             at: at(50),

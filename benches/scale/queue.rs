@@ -59,6 +59,7 @@ pub fn queue_operations() {
             succeeded: &succeeded,
             now: Utc::now(),
             at_limit: [false; 3],
+            nodes: None,
         };
         let started = Instant::now();
         for _ in 0..OPS {

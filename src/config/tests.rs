@@ -67,6 +67,7 @@ confirm_actions: false
         refresh_interval: Duration::from_millis(500),
         log_retention_lines: 200,
         confirm_actions: false,
+        execution_nodes: Default::default(),
     };
     assert_eq!(config, expected);
 }

@@ -5,13 +5,14 @@
 use super::EnqueueRequest;
 use super::journal::Record;
 use super::model::{Action, Item, ItemId, Outcome, Purpose, Recap, Slot};
+use super::nodes::{NodeId, Nodes};
 use super::pool::Pool;
 use super::queue::Queue;
 use super::rollout::{Rollout, RolloutId};
 use super::{Command, EngineEvent, FinishedRun, Input, Policy, RunEvent, ShutdownMode, StopMode};
 use chrono::{DateTime, Utc};
 use log::Level;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,12 @@ pub enum Effect {
         item: Item,
         slot: Slot,
         timeout: Duration,
+        node: NodeId,
+    },
+    /// Ask an execution node for its health again after `after` (it was lost).
+    ProbeNode {
+        node: NodeId,
+        after: Duration,
     },
     Stop {
         id: ItemId,
@@ -56,6 +63,9 @@ pub struct RunState {
     pub last_event_at: DateTime<Utc>,
     pub stopping: Option<StopMode>,
     pub log_path: Option<std::path::PathBuf>,
+    pub node: NodeId,
+    /// The node dropped this run: why, and whether nothing of it reached the node.
+    pub node_lost: Option<(String, bool)>,
 }
 
 pub struct Core {
@@ -82,6 +92,9 @@ pub struct Core {
     rollout_items: HashMap<ItemId, (RolloutId, String)>,
     /// Something changed that may let a rollout member in.
     rollouts_dirty: bool,
+    nodes: Nodes,
+    /// Items already moved once to another node because theirs could not be reached.
+    moved_off_node: HashSet<ItemId>,
 }
 
 impl Core {
@@ -103,7 +116,15 @@ impl Core {
             rollouts: BTreeMap::new(),
             rollout_items: HashMap::new(),
             rollouts_dirty: false,
+            nodes: Nodes::default(),
+            moved_off_node: HashSet::new(),
         }
+    }
+
+    /// Runs go to these nodes (this machine alone without it).
+    pub fn with_nodes(mut self, nodes: Nodes) -> Core {
+        self.nodes = nodes;
+        self
     }
 
     /// The pool's opening words, as operators know them.
@@ -145,6 +166,7 @@ impl Core {
             }
             Input::Run { id, event } => self.run_event(id, event, now, &mut fx),
             Input::Wake => self.rollouts_dirty = true,
+            Input::Node { id, health } => self.node_health(id, health, now, &mut fx),
         }
         self.dispatch(now, &mut fx);
         fx
@@ -499,6 +521,10 @@ impl Core {
             }
             RunEvent::HostResult { status } => status.count_into(&mut run.counts),
             RunEvent::Output { line } => run.last_line = Some(line),
+            RunEvent::NodeLost {
+                message,
+                before_start,
+            } => run.node_lost = Some((message, before_start)),
             RunEvent::Started { log_path } => {
                 fx.push(Effect::Journal(Record::LogOpened {
                     at: now,
@@ -514,6 +540,7 @@ impl Core {
 
 mod dispatch;
 mod finish;
+mod placement;
 mod restore;
 mod rollouts;
 pub(crate) use finish::finished_record;

@@ -29,6 +29,9 @@ pub enum Record {
         at: DateTime<Utc>,
         id: ItemId,
         slot: Slot,
+        /// The node it ran on, when config.yml names execution nodes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
     },
     Finished {
         at: DateTime<Utc>,

@@ -8,6 +8,7 @@ pub mod feed;
 pub mod journal;
 pub mod limit;
 pub mod model;
+pub mod nodes;
 pub mod pool;
 pub mod proctree;
 pub mod queue;
@@ -188,6 +189,13 @@ pub enum RunEvent {
     Output {
         line: String,
     },
+    /// The execution node could not be reached or dropped the stream: the node is out of use
+    /// until probed again. `before_start`: nothing of the run reached the node (ssh failed
+    /// before any status), so it may go to another node.
+    NodeLost {
+        message: String,
+        before_start: bool,
+    },
     Finished(RunReport),
 }
 
@@ -209,6 +217,11 @@ pub enum Input {
     },
     /// A backoff ran out.
     Wake,
+    /// What a probe of an execution node found.
+    Node {
+        id: nodes::NodeId,
+        health: nodes::NodeHealth,
+    },
 }
 
 /// The worker a run had and when it started (as journaled): with the item's id it names the

@@ -30,6 +30,17 @@ pub struct DispatchView<'a> {
     /// Actions that may not start one more run now (provisioning_strategy: sequential), by
     /// `Action::index`.
     pub at_limit: [bool; 3],
+    /// The nodes and the pool's size: a server runs only where a node may take it now
+    /// (`None`: anywhere, as in tests of the queue alone).
+    pub nodes: Option<(&'a crate::engine::nodes::Nodes, u32)>,
+}
+
+impl DispatchView<'_> {
+    /// Whether some node may take a run of `server` now.
+    pub fn has_node_for(&self, server: &str) -> bool {
+        self.nodes
+            .is_none_or(|(nodes, workers)| nodes.place(server, workers).is_some())
+    }
 }
 
 /// Actions that may not start another run now, by `Action::index`: provisions, when
@@ -74,6 +85,10 @@ pub enum Wait {
     },
     /// Ready, but every worker is busy.
     NoFreeWorker,
+    /// Ready, but no node that may run it has room (or is up): `why` names them.
+    NoNode {
+        why: String,
+    },
 }
 
 impl fmt::Display for Wait {
@@ -94,6 +109,7 @@ impl fmt::Display for Wait {
             Wait::Rollout { id, why } => write!(f, "rollout #{id}: {why}"),
             Wait::OneAtATime { action } => write!(f, "{action}s run one at a time"),
             Wait::NoFreeWorker => f.write_str("waiting for a free worker"),
+            Wait::NoNode { why } => f.write_str(why),
         }
     }
 }
@@ -278,7 +294,7 @@ impl Queue {
                     break;
                 }
                 let server = &self.view.at(head).server;
-                if view.busy.contains_key(server) {
+                if view.busy.contains_key(server) || !view.has_node_for(server) {
                     continue;
                 }
                 // The server is free: its first eligible item (usually its head) competes.

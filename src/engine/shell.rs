@@ -335,6 +335,7 @@ impl Engine {
                     item,
                     slot,
                     timeout,
+                    node: _,
                 } => {
                     let spec = self.spec_for(item, slot, timeout);
                     let id = spec.item.id;
@@ -357,6 +358,7 @@ impl Engine {
                     level,
                     message,
                 } => log::log!(target: &target, level, "{message}"),
+                Effect::ProbeNode { .. } => {}
                 Effect::WakeAt(at) => {
                     self.wake_at = Some(self.wake_at.map_or(at, |current| current.min(at)))
                 }

@@ -32,6 +32,8 @@ pub struct Snapshot {
     pub provisioning_sequential: bool,
     pub finished: u32,
     pub failed: u32,
+    /// Where runs go: this machine and the execution nodes, with their load and health.
+    pub nodes: crate::engine::nodes::Nodes,
 }
 
 impl Snapshot {
@@ -56,6 +58,7 @@ impl Snapshot {
                 self.provisioning_sequential,
                 runs().map(|(_, run)| run.item.action),
             ),
+            worker_free: self.active < self.target_workers.max(1) as usize,
         }
     }
 
@@ -98,16 +101,21 @@ pub struct Waits<'a> {
     busy: HashMap<String, (Action, Slot)>,
     running: HashMap<ItemId, Action>,
     at_limit: [bool; 3],
+    /// With a worker free, a ready item that does not run waits for a node.
+    worker_free: bool,
 }
 
 impl Waits<'_> {
     pub fn of(&self, item: &Item) -> Wait {
+        let nodes = &self.snapshot.nodes;
+        let workers = self.snapshot.target_workers.max(1);
         let view = DispatchView {
             busy: &self.busy,
             running: &self.running,
             succeeded: &self.snapshot.succeeded,
             now: self.snapshot.at,
             at_limit: self.at_limit,
+            nodes: Some((nodes, workers)),
         };
         let wait = self.snapshot.queue.blocker(item, &view);
         match wait {
@@ -117,6 +125,9 @@ impl Waits<'_> {
             },
             Some(wait) => wait,
             None if self.snapshot.dispatch_stopped => Wait::Paused,
+            None if self.worker_free && !view.has_node_for(&item.server) => Wait::NoNode {
+                why: nodes.why_none(&item.server, workers),
+            },
             None => Wait::NoFreeWorker,
         }
     }
@@ -139,6 +150,8 @@ pub struct RunView {
     pub last_event_at: DateTime<Utc>,
     pub stopping: Option<StopMode>,
     pub log_path: Option<std::path::PathBuf>,
+    /// The node it runs on, when config.yml names execution nodes.
+    pub node: Option<String>,
 }
 
 impl From<&RunState> for RunView {
@@ -153,6 +166,7 @@ impl From<&RunState> for RunView {
             last_event_at: run.last_event_at,
             stopping: run.stopping,
             log_path: run.log_path.clone(),
+            node: None,
         }
     }
 }

@@ -84,6 +84,7 @@ mod tests {
                 at: t(5),
                 id: 1,
                 slot: 1,
+                node: None,
             },
             Record::LogOpened {
                 at: t(6),
@@ -123,6 +124,7 @@ mod tests {
                 at: at(-5),
                 id: 1,
                 slot: 1,
+                node: None,
             },
             Record::LogOpened {
                 at: at(-5),

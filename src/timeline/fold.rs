@@ -15,7 +15,7 @@ impl Timeline {
                 self.session(*at, *workers);
             }
             Record::Enqueued { item, .. } => self.enqueue_item(item),
-            Record::Started { at, id, slot } => {
+            Record::Started { at, id, slot, .. } => {
                 let lane_lost = self.in_compacted && *slot == 0;
                 self.start(*id, *slot, *at, lane_lost);
             }

@@ -22,6 +22,7 @@ fn started(id: ItemId, slot: Slot, at: i64) -> Record {
         at: t(at),
         id,
         slot,
+        node: None,
     }
 }
 

@@ -28,6 +28,7 @@ fn started(id: ItemId, slot: Slot, at: i64) -> Record {
         at: t(at),
         id,
         slot,
+        node: None,
     }
 }
 

@@ -55,6 +55,7 @@ fn log_path(id: ItemId) -> PathBuf {
 fn run_view(item: Item) -> RunView {
     RunView {
         log_path: Some(log_path(item.id)),
+        node: None,
         item,
         started_at: ago(30),
         task: Some("Gathering Facts".into()),

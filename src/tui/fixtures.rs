@@ -140,6 +140,7 @@ pub fn stage(app: &mut App, rollout: Rollout, not_running: &[&str], held: bool) 
                 let worker = app.snapshot.workers.iter_mut().find(|w| w.run.is_none());
                 let worker = worker.expect("an idle worker for each deploy under way");
                 worker.run = Some(RunView {
+                    node: None,
                     log_path: Some(
                         format!("/var/lib/fleetdeck/demo/runs/{}.log", deploy.id).into(),
                     ),

@@ -30,15 +30,27 @@ impl Core {
                     self.policy.provisioning_sequential,
                     running.values().copied(),
                 ),
+                nodes: Some((&self.nodes, self.pool.capacity())),
             };
             let Some(item) = self.queue.take_next(&view) else {
                 break;
             };
+            // take_next passed over every server no node may take now.
+            let Some(node) = self.nodes.place(&item.server, self.pool.capacity()) else {
+                self.queue.push(item);
+                break;
+            };
+            self.nodes.occupy(node);
             self.pool.occupy(slot, item.id);
             let active = self.pool.active();
             let target = self.pool.capacity();
+            let on_node = if self.nodes.configured() {
+                format!(" on {}", self.nodes.name(node))
+            } else {
+                String::new()
+            };
             let msg = format!(
-                "Worker {slot} processing: {} (active: {active}/{target})",
+                "Worker {slot} processing: {}{on_node} (active: {active}/{target})",
                 item.describe()
             );
             log(fx, &worker_target(slot), Level::Info, msg);
@@ -46,6 +58,10 @@ impl Core {
                 at: now,
                 id: item.id,
                 slot,
+                node: self
+                    .nodes
+                    .configured()
+                    .then(|| self.nodes.name(node).to_string()),
             }));
             let timeout = match item.purpose {
                 Purpose::HealthCheck { .. } => self.policy.health_check_timeout,
@@ -55,6 +71,7 @@ impl Core {
                 item: item.clone(),
                 slot,
                 timeout,
+                node,
             });
             self.runs.insert(
                 item.id,
@@ -69,6 +86,8 @@ impl Core {
                     last_event_at: now,
                     stopping: None,
                     log_path: None,
+                    node,
+                    node_lost: None,
                 },
             );
         }
@@ -99,6 +118,10 @@ impl Core {
         if self.shutdown.is_some() || self.paused.is_some() {
             return true;
         }
+        // Work for a node still being probed starts as soon as it answers.
+        if !self.queue.is_empty() && self.nodes.any_probing() {
+            return false;
+        }
         // Dispatch has just taken everything it could with every worker free: what is left
         // waits for the operator (held, in a stopped rollout, or behind one of those), unless
         // a backoff will let it go by itself.
@@ -117,7 +140,13 @@ impl Core {
             .into_iter()
             .map(|(slot, id)| WorkerView {
                 slot,
-                run: id.and_then(|id| self.runs.get(&id)).map(RunView::from),
+                run: id.and_then(|id| self.runs.get(&id)).map(|run| RunView {
+                    node: self
+                        .nodes
+                        .configured()
+                        .then(|| self.nodes.name(run.node).to_string()),
+                    ..RunView::from(run)
+                }),
             })
             .collect();
         Snapshot {
@@ -134,6 +163,7 @@ impl Core {
             workers,
             finished: self.finished,
             failed: self.failed,
+            nodes: self.nodes.clone(),
         }
     }
 }

@@ -44,11 +44,19 @@ impl Core {
             return;
         };
         self.pool.release(run.slot);
+        self.nodes.release(run.node);
+        let moved = match &run.node_lost {
+            Some((reason, before_start)) => {
+                self.lose_node(run.node, reason, fx);
+                self.may_move_off_node(id, *before_start)
+            }
+            None => false,
+        };
         let item = run.item;
         let outcome = report.outcome;
         let worker = worker_target(run.slot);
         let slot = run.slot;
-        let retried = self.will_retry(&item, &outcome);
+        let retried = moved || self.will_retry(&item, &outcome);
         if outcome.is_success() {
             log(
                 fx,
@@ -119,7 +127,11 @@ impl Core {
             }
         }
 
-        self.follow_up(&item, &outcome, now, fx);
+        if moved {
+            self.move_off_node(&item, now, fx);
+        } else {
+            self.follow_up(&item, &outcome, now, fx);
+        }
         if !retried {
             self.rollout_item_ended(&item, &outcome, true, now, fx);
         }
@@ -258,13 +270,20 @@ impl Core {
         );
         log(fx, ENGINE_TARGET, Level::Info, msg);
         let new_id = self.push(again, now, fx);
-        self.rollout_retarget(item.id, new_id, now, fx);
-        if self.queue.repoint_dependents(item.id, new_id) {
-            fx.push(Effect::Journal(Record::Repointed {
-                at: now,
-                old: item.id,
-                new: new_id,
-            }));
+        self.retarget(item.id, new_id, now, fx);
+    }
+
+    /// Whatever waited for `old` (chain links, its rollout) now waits for `new`, its next try.
+    pub(super) fn retarget(
+        &mut self,
+        old: ItemId,
+        new: ItemId,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        self.rollout_retarget(old, new, now, fx);
+        if self.queue.repoint_dependents(old, new) {
+            fx.push(Effect::Journal(Record::Repointed { at: now, old, new }));
         }
     }
 

@@ -138,6 +138,7 @@ fn spawned(fx: &[Effect]) -> Vec<(&Item, Slot, Duration)> {
                 item,
                 slot,
                 timeout,
+                ..
             } => Some((item, *slot, *timeout)),
             _ => None,
         })
@@ -354,7 +355,8 @@ fn enqueue_spawns_one_run_per_free_worker() {
                 journal(&fx).contains(&&Record::Started {
                     at: t0(),
                     id: item.id,
-                    slot
+                    slot,
+                    node: None,
                 }),
                 "{}: #{} journaled as started",
                 case.name,
@@ -1925,6 +1927,9 @@ fn shutdown_can_escalate() {
 
 #[path = "tests/trust.rs"]
 mod trust;
+
+#[path = "tests/nodes.rs"]
+mod nodes;
 
 #[path = "tests/rollouts.rs"]
 mod rollouts;

@@ -220,6 +220,7 @@ pub(super) fn live_records(replay: &Replay, now: DateTime<Utc>) -> Vec<Record> {
                 at: start,
                 id: item.id,
                 slot,
+                node: None,
             });
         }
         records.push(Record::Finished {
@@ -258,6 +259,7 @@ pub(super) fn live_records(replay: &Replay, now: DateTime<Utc>) -> Vec<Record> {
             at,
             id: item.id,
             slot,
+            node: replay.nodes.get(&item.id).cloned(),
         });
     }
     // A live rollout as it stands: one record holds its state (done ones are history).

@@ -26,6 +26,8 @@ pub struct Replay {
     /// When (and in which slot) each run in flight started: an interrupted run is dated by
     /// it, not by the next start of fleetdeck that noticed.
     pub(super) started: HashMap<ItemId, (DateTime<Utc>, Slot)>,
+    /// The execution node of each run in flight, when config.yml names nodes.
+    pub nodes: HashMap<ItemId, String>,
     /// Every success ever (chain links wait on them). Not every finished record is kept: that
     /// is the whole history, and the journal's compaction drops it.
     pub succeeded: HashSet<ItemId>,
@@ -149,10 +151,13 @@ impl Replay {
                 self.next_id = self.next_id.max(item.id + 1);
                 self.queued.insert(item.id, item);
             }
-            Record::Started { id, at, slot } => {
+            Record::Started { id, at, slot, node } => {
                 if let Some(item) = self.queued.remove(&id) {
                     self.running.insert(id, item);
                     self.started.insert(id, (at, slot));
+                    if let Some(node) = node {
+                        self.nodes.insert(id, node);
+                    }
                 }
             }
             Record::LogOpened { id, log, .. } => {
@@ -173,6 +178,7 @@ impl Replay {
                 let opened = self.logs.remove(&id);
                 let log = log.or(opened);
                 let started = self.started.remove(&id);
+                self.nodes.remove(&id);
                 if outcome.is_success() {
                     self.succeeded.insert(id);
                 }

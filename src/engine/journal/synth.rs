@@ -78,7 +78,12 @@ impl<W: Write> Writer<W> {
     fn run(&mut self, item: &Item, end: Option<Outcome>) -> Result<()> {
         let (id, at) = (item.id, self.tick());
         let slot = 1 + self.dice.roll(8) as u32;
-        self.put(&Record::Started { at, id, slot })?;
+        self.put(&Record::Started {
+            at,
+            id,
+            slot,
+            node: None,
+        })?;
         let log = format!("logs/{}/{}-{id}.log", item.server, item.action).into();
         self.put(&Record::LogOpened { at, id, log })?;
         if let Some(outcome) = end {

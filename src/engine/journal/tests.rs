@@ -55,6 +55,7 @@ fn replay_sorts_items_into_pending_interrupted_and_finished() {
             at: at(),
             id: 1,
             slot: 1,
+            node: None,
         })
         .unwrap();
     journal
@@ -65,6 +66,7 @@ fn replay_sorts_items_into_pending_interrupted_and_finished() {
             at: at(),
             id: 2,
             slot: 2,
+            node: None,
         })
         .unwrap();
     journal
@@ -187,6 +189,7 @@ fn a_newer_skip_replaces_an_older_one_but_never_hides_a_run() {
         at: at(),
         id: 3,
         slot: 1,
+        node: None,
     });
     replay.apply(&finished(3, "db-02", Outcome::Succeeded));
     replay.apply(&finished(4, "db-02", skipped("upstream failed")));

@@ -252,6 +252,7 @@ fn fast(line: &[u8]) -> Option<Record> {
                 at,
                 id: line.id?,
                 slot: line.slot?,
+                node: None,
             }
         }
         "log_opened" if line.item.is_none() && line.slot.is_none() && line.server.is_none() => {

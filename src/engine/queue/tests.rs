@@ -58,6 +58,7 @@ impl World {
             succeeded: &self.succeeded,
             now: self.now,
             at_limit: [false; 3],
+            nodes: None,
         }
     }
 }

@@ -207,6 +207,7 @@ fn a_retried_attempt_is_drawn_but_neither_listed_nor_counted_as_a_failure() {
             at: t(from),
             id,
             slot: 1,
+            node: None,
         });
         timeline.apply(&crate::engine::journal::Record::Finished {
             at: t(to),

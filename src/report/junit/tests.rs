@@ -298,6 +298,7 @@ fn retried_then_fine() -> Report {
                 at: t(from),
                 id,
                 slot: 1,
+                node: None,
             },
             Record::Finished {
                 at: t(to),

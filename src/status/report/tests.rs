@@ -48,6 +48,7 @@ impl Journal {
             at: at(id as u32),
             id,
             slot: 1,
+            node: None,
         });
         self.started.insert(id, at(id as u32));
         self.replay.apply(&Record::LogOpened {

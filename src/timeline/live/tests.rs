@@ -26,6 +26,7 @@ fn run(item: Item, started: i64) -> RunView {
         last_event_at: t(started),
         stopping: None,
         log_path: None,
+        node: None,
     }
 }
 
@@ -116,6 +117,7 @@ fn a_run_already_read_from_the_journal_gets_no_second_bar() {
         at: t(3),
         id: 7,
         slot: 1,
+        node: None,
     });
     follow(&mut timeline, &[snapshot(4, 1, vec![(1, run(web01, 3))])]);
     assert_eq!(timeline.lane(1).count(), 1);
@@ -326,6 +328,7 @@ fn a_finish_the_journal_read_at_start_already_holds_changes_nothing() {
             at: t(3),
             id: 7,
             slot: 1,
+            node: None,
         },
         Record::Finished {
             at: t(5),

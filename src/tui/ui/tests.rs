@@ -91,6 +91,7 @@ fn item(id: ItemId, server: &str, action: Job) -> Item {
 
 fn run(item: Item, started_secs_ago: i64, task: &str, tasks_started: u32) -> RunView {
     RunView {
+        node: None,
         log_path: Some(PathBuf::from(format!(
             "/var/lib/fleetdeck/demo/runs/{}-{}-{}.log",
             item.id, item.action, item.server

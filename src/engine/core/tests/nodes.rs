@@ -1,0 +1,246 @@
+//! Placement on execution nodes: capacity, least load, pinning, probes, and a node that drops
+//! a run before or after anything of it reached the node.
+
+use super::*;
+use crate::engine::nodes::{NodeHealth, NodeSetup, Nodes};
+
+fn node(name: &str, remote: bool, capacity: u32) -> NodeSetup {
+    NodeSetup {
+        name: name.into(),
+        remote,
+        capacity: Some(capacity),
+        skipped: None,
+    }
+}
+
+fn ready() -> NodeHealth {
+    NodeHealth::Ready {
+        version: Some("2.4.3".into()),
+        reported_capacity: Some(2),
+    }
+}
+
+/// local (1 run at once) and exec-a (2), exec-a still being probed; 4 workers.
+fn two_nodes(pinned: &[(&str, &str)]) -> Core {
+    let pinned = pinned
+        .iter()
+        .map(|(server, node)| (server.to_string(), vec![node.to_string()]))
+        .collect();
+    let nodes = Nodes::new(
+        vec![node("local", false, 1), node("exec-a", true, 2)],
+        pinned,
+        true,
+    );
+    Core::new(
+        Policy {
+            workers: 4,
+            ..policy()
+        },
+        servers(),
+    )
+    .with_nodes(nodes)
+}
+
+fn probed(core: &mut Core, id: usize, health: NodeHealth) -> Vec<Effect> {
+    core.update(Input::Node { id, health }, t0())
+}
+
+fn spawned_on(fx: &[Effect]) -> Vec<(String, usize)> {
+    fx.iter()
+        .filter_map(|effect| match effect {
+            Effect::Spawn { item, node, .. } => Some((item.server.clone(), *node)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn node_lost(core: &mut Core, id: ItemId, before_start: bool) {
+    core.update(
+        Input::Run {
+            id,
+            event: RunEvent::NodeLost {
+                message: "ssh: connect to host 127.0.2.1 port 2222: Connection refused".into(),
+                before_start,
+            },
+        },
+        t0(),
+    );
+}
+
+#[test]
+fn runs_wait_for_a_node_being_probed_and_go_to_the_least_loaded_one_with_room() {
+    let mut core = two_nodes(&[]);
+    let fx = deploy(&mut core, &["web-01", "web-02", "web-03", "web-04"]);
+    assert_eq!(
+        spawned_on(&fx),
+        vec![("web-01".to_string(), 0)],
+        "local has room for one; exec-a is not probed yet"
+    );
+    assert!(
+        !core.is_idle(),
+        "work waits for exec-a's probe, not for the operator"
+    );
+    let snapshot = core.snapshot(t0());
+    let waiting = snapshot.queue.iter().next().expect("web-02 waits");
+    assert_eq!(
+        snapshot.wait_of(waiting),
+        Wait::NoNode {
+            why: "waiting for a node: local full (1/1), exec-a being probed".into()
+        }
+    );
+    let fx = probed(&mut core, 1, ready());
+    assert_eq!(
+        spawned_on(&fx),
+        vec![("web-02".to_string(), 1), ("web-03".to_string(), 1)]
+    );
+    assert!(
+        logs(&fx)
+            .iter()
+            .any(|line| line.contains("Node exec-a ready (ansible-runner 2.4.3, capacity 2)"))
+    );
+    // The journal and the log say where each run went.
+    assert!(journal(&fx).iter().any(|record| matches!(record,
+        Record::Started { node: Some(node), .. } if node == "exec-a")));
+    assert!(
+        logs(&fx)
+            .iter()
+            .any(|line| line.contains("deploy for server web-02 on exec-a")),
+        "{:?}",
+        logs(&fx)
+    );
+    // Three runs on three nodes' slots, one worker free, web-04 waits for a node.
+    let snapshot = core.snapshot(t0());
+    let waiting = snapshot.queue.iter().next().expect("web-04 waits");
+    assert_eq!(waiting.server, "web-04");
+    assert!(matches!(snapshot.wait_of(waiting), Wait::NoNode { .. }));
+    let web_02 = core
+        .runs
+        .values()
+        .find(|run| run.item.server == "web-02")
+        .unwrap()
+        .item
+        .id;
+    let fx = finish(&mut core, web_02, ok());
+    assert_eq!(spawned_on(&fx), vec![("web-04".to_string(), 1)]);
+}
+
+#[test]
+fn a_pinned_server_runs_only_on_its_nodes() {
+    let mut core = two_nodes(&[("web-01", "exec-a")]);
+    let fx = deploy(&mut core, &["web-01", "web-02"]);
+    assert_eq!(
+        spawned_on(&fx),
+        vec![("web-02".to_string(), 0)],
+        "web-01 may run only on exec-a, which is being probed; web-02 passes it"
+    );
+    let fx = probed(&mut core, 1, ready());
+    assert_eq!(spawned_on(&fx), vec![("web-01".to_string(), 1)]);
+}
+
+#[test]
+fn a_skipped_node_takes_nothing_and_says_why() {
+    let mut core = two_nodes(&[("web-01", "exec-a")]);
+    let reason = "ansible-runner 2.2.1 is outside the supported range >=2.4, <2.5".to_string();
+    let fx = probed(
+        &mut core,
+        1,
+        NodeHealth::Skipped {
+            reason: reason.clone(),
+        },
+    );
+    assert!(logs(&fx)
+        .iter()
+        .any(|line| line.contains("Node exec-a skipped (capacity 0)") && line.contains(&reason)));
+    let fx = deploy(&mut core, &["web-01"]);
+    assert!(spawned_on(&fx).is_empty());
+    assert!(
+        core.is_idle(),
+        "nothing will take web-01 without the operator"
+    );
+    let view = core.snapshot(t0()).nodes.view(4);
+    assert_eq!(view[1].capacity, 0);
+}
+
+#[test]
+fn a_run_whose_node_was_unreachable_goes_to_another_node_once_as_the_same_attempt() {
+    let mut core = two_nodes(&[]);
+    probed(&mut core, 1, ready());
+    // local takes web-01, exec-a takes web-02.
+    deploy(&mut core, &["web-01", "web-02"]);
+    let on_a = core
+        .runs
+        .values()
+        .find(|run| run.node == 1)
+        .unwrap()
+        .item
+        .clone();
+    let on_local = core
+        .runs
+        .values()
+        .find(|run| run.node == 0)
+        .unwrap()
+        .item
+        .id;
+    node_lost(&mut core, on_a.id, true);
+    let fx = finish(&mut core, on_a.id, unreachable());
+    assert!(
+        fx.iter()
+            .any(|effect| matches!(effect, Effect::ProbeNode { node: 1, .. }))
+    );
+    assert!(
+        journal(&fx).iter().any(|record| matches!(record,
+        Record::Finished { id, retried: true, .. } if *id == on_a.id)),
+        "the lost attempt is not a verdict"
+    );
+    let moved = core
+        .queue
+        .iter()
+        .find(|item| item.server == on_a.server)
+        .expect("requeued")
+        .clone();
+    assert_eq!(moved.attempt, on_a.attempt, "it counts as the same attempt");
+    assert_eq!(moved.not_before, None, "no backoff: another node takes it");
+    assert_eq!(core.snapshot(t0()).failed, 0);
+    // exec-a is out of use; web-02 goes to local once local has room.
+    let fx = finish(&mut core, on_local, ok());
+    assert_eq!(spawned_on(&fx), vec![(on_a.server.clone(), 0)]);
+    // Dropped again before the start: it is not moved a second time.
+    node_lost(&mut core, moved.id, true);
+    let fx = finish(&mut core, moved.id, unreachable());
+    assert!(journal(&fx).iter().any(|record| matches!(record,
+        Record::Finished { id, retried: false, .. } if *id == moved.id)));
+    assert!(core.queue.is_empty());
+    assert_eq!(core.snapshot(t0()).failed, 1);
+}
+
+#[test]
+fn a_run_whose_stream_broke_after_it_started_is_interrupted_and_never_retried() {
+    let mut core = two_nodes(&[]);
+    probed(&mut core, 1, ready());
+    deploy(&mut core, &["web-01", "web-02"]);
+    let on_a = core
+        .runs
+        .values()
+        .find(|run| run.node == 1)
+        .unwrap()
+        .item
+        .clone();
+    node_lost(&mut core, on_a.id, false);
+    let fx = finish(&mut core, on_a.id, Outcome::Interrupted);
+    assert!(journal(&fx).iter().any(|record| matches!(record,
+        Record::Finished { id, retried: false, outcome: Outcome::Interrupted, .. } if *id == on_a.id)));
+    assert!(
+        core.queue.is_empty(),
+        "never run twice on one server by itself"
+    );
+    assert!(
+        fx.iter()
+            .any(|effect| matches!(effect, Effect::ProbeNode { node: 1, .. }))
+    );
+    // Found again by its probe: it takes runs again.
+    let fx = probed(&mut core, 1, NodeHealth::Probing);
+    assert!(spawned_on(&fx).is_empty());
+    probed(&mut core, 1, ready());
+    let fx = deploy(&mut core, &["web-03"]);
+    assert_eq!(spawned_on(&fx), vec![("web-03".to_string(), 1)]);
+}
