@@ -95,6 +95,10 @@ impl Node {
 
     /// The guard running `play` in the run dir, its input written and its stdin left open.
     fn start(&self, play: &str, mark: &str) -> Running {
+        self.start_with(&self.input(play), mark)
+    }
+
+    fn start_with(&self, input: &[u8], mark: &str) -> Running {
         let dir = self.run_dir();
         let argv = guard::run_argv(
             guard_path().to_str().unwrap(),
@@ -110,7 +114,7 @@ impl Node {
             .spawn()
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(&self.input(play)).unwrap();
+        stdin.write_all(input).unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
         Running {
             child,
@@ -365,6 +369,45 @@ fn interrupt_ends_the_run_and_leaves_no_process() {
         statuses(&stream)
     );
     assert_ne!(status.code(), Some(0));
+    node.assert_run_dir_gone();
+}
+
+#[test]
+fn a_controller_gone_before_the_whole_payload_arrived_leaves_nothing() {
+    let node = Node::new();
+    let input = node.input("slow.yml");
+    let mut run = node.start_with(&input[..input.len() / 2], "half");
+    let since = Instant::now();
+    run.stdin = None;
+    let stream = run.read_to_end();
+    assert!(
+        !statuses(&stream).contains(&"running".to_string()),
+        "{stream:?}"
+    );
+    assert_ne!(run.wait().code(), Some(0));
+    all_gone_within("half", since, GRACE + Duration::from_secs(3));
+    node.assert_run_dir_gone();
+}
+
+/// Another fleetdeck's probe of the same node while this run is alive.
+#[test]
+fn a_probe_keeps_a_live_runs_dir() {
+    let node = Node::new();
+    let mut run = node.start("slow.yml", "probed");
+    run.sleep_started();
+    let argv = guard::probe_argv(
+        guard_path().to_str().unwrap(),
+        worker().to_str().unwrap(),
+        node.work_dir().to_str().unwrap(),
+    );
+    let out = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
+    let report = guard::parse_probe(&out.stdout).unwrap();
+    assert_eq!(report.cleaned, Vec::<String>::new());
+    assert!(node.run_dir().join("project/slow.yml").exists());
+    run.send(Control::Kill);
+    run.read_to_end();
+    run.wait();
+    all_gone_within("probed", Instant::now(), GRACE + Duration::from_secs(3));
     node.assert_run_dir_gone();
 }
 
