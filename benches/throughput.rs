@@ -77,6 +77,7 @@ fn setup(work: &Path, name: &str, program: &Path, hosts: &[String], workers: u32
         callback_dir,
         // The stand-in is not ansible: nothing to preload.
         warm: None,
+        nodes: fleetdeck::engine::remote::fleet::NodePlan::local_only(),
     }
 }
 

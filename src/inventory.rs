@@ -66,6 +66,18 @@ impl Inventory {
 
     /// Runs `program -i inventory --list` in `cwd`.
     pub fn load(program: &Path, inventory: &Path, cwd: &Path) -> Result<Inventory> {
+        let listed = Inventory::list_json(program, inventory, cwd)?;
+        let inventory_found = Inventory::from_list_json(&listed.stdout)?;
+        if inventory_found.hosts.is_empty() {
+            let stderr = String::from_utf8_lossy(&listed.stderr);
+            bail!("{} has no hosts:\n{}", inventory.display(), stderr.trim());
+        }
+        Ok(inventory_found)
+    }
+
+    /// What `program -i inventory --list` printed in `cwd` (also the execution nodes' static
+    /// snapshot of the inventory), or why it failed.
+    pub fn list_json(program: &Path, inventory: &Path, cwd: &Path) -> Result<std::process::Output> {
         let mut command = std::process::Command::new(program);
         command
             .arg("-i")
@@ -102,12 +114,7 @@ impl Inventory {
                 String::from_utf8_lossy(&output.stderr).trim()
             );
         }
-        let inventory_found = Inventory::from_list_json(&output.stdout)?;
-        if inventory_found.hosts.is_empty() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            bail!("{} has no hosts:\n{}", inventory.display(), stderr.trim());
-        }
-        Ok(inventory_found)
+        Ok(output)
     }
 
     /// The servers a selection names: hosts by name, or every host of a group.

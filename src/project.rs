@@ -315,6 +315,7 @@ impl Environment {
             log_dir: self.log_dir(),
             callback_dir,
             warm,
+            nodes: self.node_plan(inventory),
         })
     }
 }
@@ -352,3 +353,5 @@ fn install_asset(path: &Path, content: &str) -> Result<()> {
     write().with_context(|| format!("writing {}", temp.display()))?;
     std::fs::rename(&temp, path).with_context(|| format!("installing {}", path.display()))
 }
+
+mod nodes;

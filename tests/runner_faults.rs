@@ -121,7 +121,7 @@ impl Watch {
                             );
                         }
                     }
-                    Some(RunnerMsg::Mode(_)) => {}
+                    Some(RunnerMsg::Mode(_) | RunnerMsg::Node(..)) => {}
                     None => panic!("the runner closed its channel without finishing"),
                 }
             }

@@ -3,6 +3,10 @@
 //! speaks itself, with fleetdeck's guard on the node between the channel and the worker.
 
 pub mod events;
+pub mod fleet;
 pub mod guard;
 pub mod payload;
+pub mod probe;
+pub mod run;
+pub mod ssh;
 pub mod stream;

@@ -56,6 +56,8 @@ pub enum RunnerMsg {
     OutputReady(ItemId),
     /// Runs now start this way (the warm runner came up, or fell back to fresh).
     Mode(super::warm::RunnerMode),
+    /// What a probe of an execution node found.
+    Node(super::nodes::NodeId, super::nodes::NodeHealth),
 }
 
 pub struct RunHandle {

@@ -5,6 +5,7 @@ use super::core::{Core, Effect, Restore};
 use super::feed::{EVENT_BACKLOG, Feed};
 use super::journal::{self, Journal, Record};
 use super::model::{Action, Item, ItemId, Outcome};
+use super::remote::fleet::{Fleet, NodePlan};
 use super::runlog;
 use super::runner::{self, RunHandle, RunSpec, RunnerMsg};
 use super::warm::{RunnerMode, WarmRunner};
@@ -42,6 +43,8 @@ pub struct EngineSetup {
     pub callback_dir: PathBuf,
     /// The environment's warm runner; `None` starts every run fresh.
     pub warm: Option<Arc<WarmRunner>>,
+    /// This machine and the execution nodes runs may go to.
+    pub nodes: NodePlan,
 }
 
 /// How consumers talk to a running engine. Dropping it kills whatever still runs.
@@ -69,6 +72,7 @@ pub struct Engine {
     runner_tx: mpsc::UnboundedSender<RunnerMsg>,
     wake_at: Option<DateTime<Utc>>,
     warm: Option<Arc<WarmRunner>>,
+    fleet: Arc<Fleet>,
 }
 
 /// Where the engine's loop ends up; awaited by whoever started it.
@@ -131,7 +135,8 @@ impl Engine {
             journal.append(&record)?;
             history.apply(&record);
         }
-        let mut core = Core::new(setup.policy.clone(), setup.servers.iter().cloned());
+        let mut core = Core::new(setup.policy.clone(), setup.servers.iter().cloned())
+            .with_nodes(setup.nodes.nodes());
         let interrupted: Vec<ItemId> = interrupted.iter().map(|item| item.id).collect();
         let retryable = history
             .latest
@@ -177,6 +182,14 @@ impl Engine {
                 let _ = modes.send(RunnerMsg::Mode(mode));
             });
         }
+        let fleet = Fleet::new(&setup.nodes);
+        let skipped: Vec<bool> = setup
+            .nodes
+            .setups
+            .iter()
+            .map(|node| node.skipped.is_some())
+            .collect();
+        fleet.probe_all(&skipped, &runner_tx);
         let first_state = core.snapshot(now);
         let mut engine = Engine {
             setup,
@@ -189,6 +202,7 @@ impl Engine {
             runner_tx,
             wake_at: None,
             warm,
+            fleet,
         };
         engine.apply(restored);
         let opening = engine.core.start();
@@ -314,6 +328,7 @@ impl Engine {
     fn input_from(&mut self, message: RunnerMsg) -> Option<Input> {
         match message {
             RunnerMsg::Event(id, event) => Some(Input::Run { id, event }),
+            RunnerMsg::Node(id, health) => Some(Input::Node { id, health }),
             RunnerMsg::Mode(mode) => {
                 self.outbox.push(EngineEvent::Runner(mode));
                 None
@@ -335,12 +350,16 @@ impl Engine {
                     item,
                     slot,
                     timeout,
-                    node: _,
+                    node,
                 } => {
                     let spec = self.spec_for(item, slot, timeout);
                     let id = spec.item.id;
-                    self.runs
-                        .insert(id, runner::start(spec, self.runner_tx.clone()));
+                    let tx = self.runner_tx.clone();
+                    let handle = match self.fleet.remote(node) {
+                        Some(ssh) => self.fleet.start_run(node, ssh, spec, tx),
+                        None => runner::start(spec, tx),
+                    };
+                    self.runs.insert(id, handle);
                 }
                 Effect::Stop { id, mode } => {
                     if let Some(run) = self.runs.get(&id) {
@@ -358,7 +377,9 @@ impl Engine {
                     level,
                     message,
                 } => log::log!(target: &target, level, "{message}"),
-                Effect::ProbeNode { .. } => {}
+                Effect::ProbeNode { node, after } => {
+                    self.fleet.probe_after(node, after, &self.runner_tx)
+                }
                 Effect::WakeAt(at) => {
                     self.wake_at = Some(self.wake_at.map_or(at, |current| current.min(at)))
                 }

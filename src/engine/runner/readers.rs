@@ -20,6 +20,11 @@ impl LiveLine {
             .unwrap_or(None)
     }
 
+    /// Offers the latest line; true when the engine must be told a line waits.
+    pub(crate) fn offer(&self, line: String) -> bool {
+        self.set(line)
+    }
+
     fn set(&self, line: String) -> bool {
         if let Ok(mut latest) = self.latest.lock() {
             *latest = Some(line);

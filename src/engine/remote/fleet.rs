@@ -1,0 +1,203 @@
+//! The engine's side of its execution nodes: how to reach each, their probes, and the one
+//! payload (playbooks and an inventory snapshot) that every remote run of the environment
+//! ships, built once when the first remote run needs it and again after the inventory changed.
+
+use super::payload::{self, Payload, Sources};
+use super::probe;
+use super::run::{self, RemoteSpec};
+use crate::config::nodes::SshNode;
+use crate::engine::nodes::{NodeHealth, NodeId, NodeSetup, Nodes};
+use crate::engine::runner::{RunHandle, RunSpec, RunnerMsg};
+use crate::inventory::Inventory;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OnceCell, mpsc};
+
+/// Where runs may go, as the environment's config and inventory say.
+#[derive(Clone, Debug)]
+pub struct NodePlan {
+    pub setups: Vec<NodeSetup>,
+    /// How to reach each node, by `NodeId`; `None`: this machine.
+    pub ssh: Vec<Option<SshNode>>,
+    /// Server → the nodes it may run on (`node_for`, resolved through the inventory's groups).
+    pub pinned: HashMap<String, Vec<String>>,
+    /// config.yml names execution nodes.
+    pub configured: bool,
+    /// What the payload is built from: the project, and `ansible-inventory` to list the hosts.
+    pub sources: Option<PayloadSources>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PayloadSources {
+    pub root: PathBuf,
+    pub playbooks: HashMap<crate::engine::model::Action, PathBuf>,
+    pub inventory: PathBuf,
+    pub inventory_program: PathBuf,
+}
+
+impl NodePlan {
+    pub fn local_only() -> NodePlan {
+        NodePlan {
+            setups: NodeSetup::local_only(),
+            ssh: vec![None],
+            pinned: HashMap::new(),
+            configured: false,
+            sources: None,
+        }
+    }
+
+    pub fn nodes(&self) -> Nodes {
+        Nodes::new(self.setups.clone(), self.pinned.clone(), self.configured)
+    }
+
+    pub fn has_remote(&self) -> bool {
+        self.ssh.iter().any(Option::is_some)
+    }
+}
+
+/// The payload, built on first use by whoever needs it first; the others wait for that build.
+#[derive(Clone, Debug, Default)]
+pub struct PayloadCell {
+    cell: Arc<OnceCell<Result<Arc<Payload>, String>>>,
+    sources: Option<Arc<PayloadSources>>,
+}
+
+impl PayloadCell {
+    pub async fn get(&self) -> Result<Arc<Payload>, String> {
+        let sources = self.sources.clone();
+        self.cell
+            .get_or_init(|| async move {
+                let Some(sources) = sources else {
+                    return Err("nothing to send to the nodes (no project)".to_string());
+                };
+                let built = tokio::task::spawn_blocking(move || build(&sources)).await;
+                match built {
+                    Ok(Ok(payload)) => Ok(Arc::new(payload)),
+                    Ok(Err(err)) => Err(format!("{err:#}")),
+                    Err(err) => Err(format!("building the payload: {err}")),
+                }
+            })
+            .await
+            .clone()
+    }
+}
+
+fn build(sources: &PayloadSources) -> anyhow::Result<Payload> {
+    let listed = Inventory::list_json(
+        &sources.inventory_program,
+        &sources.inventory,
+        &sources.root,
+    )?;
+    payload::build(&Sources {
+        root: sources.root.clone(),
+        playbooks: sources.playbooks.clone(),
+        inventory: sources.inventory.clone(),
+        inventory_list_json: listed.stdout,
+    })
+}
+
+pub struct Fleet {
+    names: Vec<String>,
+    ssh: Vec<Option<SshNode>>,
+    sources: Option<Arc<PayloadSources>>,
+    payload: Mutex<PayloadCell>,
+}
+
+impl Fleet {
+    pub fn new(plan: &NodePlan) -> Arc<Fleet> {
+        let sources = plan.sources.clone().map(Arc::new);
+        Arc::new(Fleet {
+            names: plan.setups.iter().map(|setup| setup.name.clone()).collect(),
+            ssh: plan.ssh.clone(),
+            payload: Mutex::new(PayloadCell {
+                cell: Arc::default(),
+                sources: sources.clone(),
+            }),
+            sources,
+        })
+    }
+
+    /// The node's ssh side; `None`: the run is local.
+    pub fn remote(&self, id: NodeId) -> Option<&SshNode> {
+        self.ssh.get(id).and_then(Option::as_ref)
+    }
+
+    /// Probes every execution node now (the engine's start), unless config.yml skipped it.
+    pub fn probe_all(self: &Arc<Self>, skipped: &[bool], tx: &mpsc::UnboundedSender<RunnerMsg>) {
+        for id in 0..self.ssh.len() {
+            if self.remote(id).is_some() && !skipped.get(id).copied().unwrap_or(false) {
+                self.probe_after(id, Duration::ZERO, tx);
+            }
+        }
+    }
+
+    /// Probes `id` after `after` (a lost node rests first), telling the engine what it found.
+    pub fn probe_after(
+        self: &Arc<Self>,
+        id: NodeId,
+        after: Duration,
+        tx: &mpsc::UnboundedSender<RunnerMsg>,
+    ) {
+        let fleet = self.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let Some(node) = fleet.remote(id) else {
+                return;
+            };
+            if !after.is_zero() {
+                tokio::time::sleep(after).await;
+                let _ = tx.send(RunnerMsg::Node(id, NodeHealth::Probing));
+            }
+            let name = &fleet.names[id];
+            let probed = probe::probe(name, node).await;
+            if !probed.cleaned.is_empty() {
+                log::info!(
+                    target: "engine",
+                    "Node {name}: removed {} folder(s) that crashed runs left: {}",
+                    probed.cleaned.len(),
+                    probed.cleaned.join(", ")
+                );
+            }
+            let _ = tx.send(RunnerMsg::Node(id, probed.health));
+        });
+    }
+
+    /// The inventory was read again: the next remote run ships a new snapshot of it.
+    pub fn inventory_changed(&self) {
+        if let Ok(mut payload) = self.payload.lock() {
+            *payload = PayloadCell {
+                cell: Arc::default(),
+                sources: self.sources.clone(),
+            };
+        }
+    }
+
+    pub fn start_run(
+        &self,
+        id: NodeId,
+        node: &SshNode,
+        spec: RunSpec,
+        tx: mpsc::UnboundedSender<RunnerMsg>,
+    ) -> RunHandle {
+        let payload = self
+            .payload
+            .lock()
+            .map(|payload| payload.clone())
+            .unwrap_or_default();
+        run::start(
+            RemoteSpec {
+                item: spec.item,
+                slot: spec.slot,
+                timeout: spec.timeout,
+                cancel_grace: spec.cancel_grace,
+                log_dir: spec.log_dir,
+                node: self.names[id].clone(),
+                ssh: node.clone(),
+                payload,
+            },
+            tx,
+        )
+    }
+}
