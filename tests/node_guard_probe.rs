@@ -27,6 +27,9 @@ fn probe(worker: &Path, work_dir: &Path) -> guard::ProbeReport {
         work_dir.to_str().unwrap(),
     );
     let out = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // With a working worker, ansible-runner's own cleanup removed the dead runs' dirs.
+    assert!(!stderr.contains("cleanup left"), "{stderr}");
     assert!(
         out.status.success(),
         "probe: {}",

@@ -20,9 +20,12 @@ lost connection or a cancel ends the whole run on the node, and the run's secret
         D.lock is flocked for the guard's whole life: that is how a probe knows the run is alive.
 
     fleetdeck-guard probe --worker W --work-dir D
-        removes what crashed runs left under D (`D/fd-*` whose lock is not held), then prints one
-        JSON line: {"guard", "worker_info" (stdout of `W worker --worker-info`), "worker_error"
-        (empty unless that failed), "cleaned" (paths removed)}, and exits 0.
+        removes what crashed runs left under D (`D/fd-*` whose lock is not held, and their lock
+        files), then prints one JSON line: {"guard", "worker_info" (stdout of `W worker
+        --worker-info`), "worker_error" (empty unless that failed), "cleaned" (paths removed)},
+        and exits 0. Dead dirs are first moved into D/.dead under D/.scan.lock (which runs take
+        while they lock), then removed by `W worker cleanup` and, if it left anything, by the
+        guard: a run starting meanwhile can never be matched by the cleanup's pattern.
 """
 import argparse
 import ctypes
@@ -304,15 +307,15 @@ def kill_remaining():
         if not pids:
             break
         send(pids, signal.SIGKILL)
-        reap_all(block=False)
+        reap_all()
         select.select([], [], [], 0.02)
-    reap_all(block=False)
+    reap_all()
 
 
-def reap_all(block):
+def reap_all():
     while True:
         try:
-            if os.waitpid(-1, 0 if block else os.WNOHANG)[0] == 0:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
                 return
         except ChildProcessError:
             return
@@ -413,6 +416,8 @@ def clean(worker, work_dir, runner_works):
             stderr = done.stderr.decode("utf-8", "replace").strip()
             say("worker cleanup exited %d: %s" % (done.returncode, stderr))
     for path in left:
+        if runner_works and os.path.lexists(path):
+            say("ansible-runner's cleanup left %s: the guard removes it" % path)
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
         elif os.path.lexists(path):
