@@ -47,9 +47,32 @@ pub enum Commands {
     /// Reads only the journal: works while a dashboard or a run holds the environment. Exit
     /// status: 0, also when nothing ran yet; 1 when a report could not be written.
     Report(ReportArgs),
+    /// List the execution nodes of config.yml: how each is reached, its ansible-runner, its
+    /// capacity and its health (each node is asked over ssh, as the engine does at start).
+    ///
+    /// Exit status: 0 when every node can take runs, 2 when any is skipped or unreachable, 1
+    /// when the config could not be read.
+    Nodes,
+    /// Set up an execution node.
+    #[command(subcommand)]
+    Node(NodeCommand),
     /// Print a completion script for a shell, e.g.
     /// `fleetdeck completions bash > ~/.local/share/bash-completion/completions/fleetdeck`.
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Copy fleetdeck's guard to the node (over its ssh, with config.yml's ssh_options) to
+    /// where config.yml's `guard` says (default `<work_dir>/fleetdeck-guard`), then ask the
+    /// node for its ansible-runner. Exit status: 0 when the node can take runs, 2 when not.
+    Install {
+        /// The node's name in execution_nodes.
+        name: String,
+    },
+    /// Print the guard (one Python file, stdlib only) to install it another way, e.g. with
+    /// Ansible: `fleetdeck node guard > fleetdeck-guard`.
+    Guard,
 }
 
 #[derive(Debug, Args)]

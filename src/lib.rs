@@ -4,6 +4,7 @@ pub mod console_log;
 pub mod engine;
 pub mod headless;
 pub mod inventory;
+pub mod node_admin;
 pub mod project;
 pub mod report;
 pub mod secrets;

@@ -3,10 +3,10 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use fleetdeck::cli::{Cli, Commands};
+use fleetdeck::cli::{Cli, Commands, NodeCommand};
 use fleetdeck::headless::{EXIT_COULD_NOT_START, EXIT_FAILED};
 use fleetdeck::project::Project;
-use fleetdeck::{console_log, headless, report, status, tui};
+use fleetdeck::{console_log, headless, node_admin, report, status, tui};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -69,6 +69,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let env = project.env(&project.pick_env(cli.env.as_deref())?)?;
             report::command(&env, &args)
         }
+        Some(Commands::Nodes) => {
+            let env = project.env(&project.pick_env(cli.env.as_deref())?)?;
+            let usable = runtime()?.block_on(node_admin::list(&env))?;
+            Ok(exit_for(usable))
+        }
+        Some(Commands::Node(NodeCommand::Guard)) => {
+            print!("{}", fleetdeck::engine::remote::guard::SOURCE);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Commands::Node(NodeCommand::Install { name })) => {
+            let env = project.env(&project.pick_env(cli.env.as_deref())?)?;
+            let usable = runtime()?.block_on(node_admin::install(&env, &name))?;
+            Ok(exit_for(usable))
+        }
         Some(Commands::Completions(_)) => unreachable!("answered before the project is opened"),
         None => {
             let name = match (cli.env, project.envs()?) {
@@ -97,4 +111,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")
+}
+
+/// 0 when everything asked about can work, 2 when something cannot.
+fn exit_for(usable: bool) -> ExitCode {
+    if usable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    }
 }
