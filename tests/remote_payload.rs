@@ -4,12 +4,12 @@
 //! holds only real files of the places it should, and the inventory snapshot reads back as
 //! the controller's inventory.
 
-mod common;
+mod payload_sources;
 
-use common::REPO;
 use fleetdeck::engine::model::{Action, Item};
 use fleetdeck::engine::remote::payload::{self, Payload, RunInput, Sources};
 use fleetdeck::secrets::{Kind, Secret};
+use payload_sources::{REPO, demo_sources, list_json, vault_project, venv};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -17,47 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn venv(program: &str) -> PathBuf {
-    let path = Path::new(REPO).join(".venv/bin").join(program);
-    assert!(path.exists(), "{program} is not installed: run .ci/setup");
-    path
-}
-
-/// `ansible-inventory -i <inventory> --list` in `root`, as the controller runs it.
-fn list_json(root: &Path, inventory: &Path) -> Vec<u8> {
-    let output = Command::new(venv("ansible-inventory"))
-        .arg("-i")
-        .arg(inventory)
-        .arg("--list")
-        .current_dir(root)
-        .env("ANSIBLE_NOCOLOR", "1")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    output.stdout
-}
-
-fn demo_sources() -> Sources {
-    let root = PathBuf::from(REPO);
-    let env = fleetdeck::project::Project::open(&root)
-        .unwrap()
-        .env("demo")
-        .unwrap();
-    let playbooks = &env.config.playbooks;
-    let inventory_list_json = list_json(&root, &env.inventory_path);
-    Sources {
-        playbooks: HashMap::from([
-            (Action::Provision, playbooks.provision.clone()),
-            (Action::Deploy, playbooks.deploy.clone()),
-            (Action::Check, playbooks.check.clone()),
-        ]),
-        inventory: env.inventory_path.clone(),
-        inventory_list_json,
-        root,
-    }
-}
+/// The node-side `job_timeout`: a stalled run ends as `timeout` within it.
+const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the worker printed: its JSON lines (the artifacts' base64 line is not one), and all
 /// of it as text.
@@ -208,75 +169,17 @@ fn the_demo_check_runs_on_one_host_from_the_payload_alone() {
     assert_eq!(stats["failures"].as_object().map(|f| f.len()), Some(0));
 }
 
-/// A project with an inline vaulted var in its inventory and in its play, and tagged tasks.
-struct VaultProject {
-    _dir: tempfile::TempDir,
-    sources: Sources,
-    password: &'static str,
-}
-
-fn encrypt_string(password_file: &Path, name: &str, value: &str) -> String {
-    let output = Command::new(venv("ansible-vault"))
-        .args(["encrypt_string", "--vault-password-file"])
-        .arg(password_file)
-        .args([value, "--name", name])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn indent(text: &str, by: usize) -> String {
-    let pad = " ".repeat(by);
-    text.lines().map(|line| format!("{pad}{line}\n")).collect()
-}
-
-fn vault_project() -> VaultProject {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("project");
-    let password = "correct horse battery staple";
-    let password_file = dir.path().join("vault-pass");
-    std::fs::write(&password_file, password).unwrap();
-    let write = |relative: &str, text: &str| {
-        let path = root.join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    let inventory_secret = encrypt_string(&password_file, "inventory_secret", "from-inventory");
-    write(
-        "inv/hosts.yml",
-        &format!(
-            "all:\n  vars:\n    ansible_connection: local\n    ansible_python_interpreter: \"{{{{ ansible_playbook_python }}}}\"\n  children:\n    app:\n      hosts:\n        app-01:\n{}        app-02: {{}}\n",
-            indent(&inventory_secret, 10)
-        ),
-    );
-    let play_secret = encrypt_string(&password_file, "play_secret", "from-play");
-    write(
-        "plays/site.yml",
-        &format!(
-            "- hosts: all\n  gather_facts: false\n  vars:\n{}  tasks:\n    - name: Secrets\n      ansible.builtin.debug:\n        msg: \"play={{{{ play_secret }}}} inventory={{{{ inventory_secret }}}}\"\n      tags: [secrets]\n    - name: Modes\n      ansible.builtin.debug:\n        msg: \"check={{{{ ansible_check_mode }}}} diff={{{{ ansible_diff_mode }}}}\"\n      tags: [modes]\n",
-            indent(&play_secret, 4)
-        ),
-    );
-    let inventory = PathBuf::from("inv/hosts.yml");
-    let sources = Sources {
-        playbooks: HashMap::from([(Action::Deploy, PathBuf::from("plays/site.yml"))]),
-        inventory_list_json: list_json(&root, &inventory),
-        inventory,
-        root,
-    };
-    VaultProject {
-        _dir: dir,
-        sources,
-        password,
-    }
-}
-
 #[test]
-fn an_inline_vaulted_var_decrypts_on_the_node_and_the_password_never_comes_back() {
+fn an_inline_vaulted_var_decrypts_on_the_node_and_the_passwords_never_come_back() {
     let project = vault_project();
     let payload = payload::build(&project.sources).unwrap();
-    let secrets = [(Kind::Vault, Secret::new(project.password).unwrap())];
+    let become_password = "sudo-only-7f3a";
+    // Both prompts come before the play: one left unanswered would stall the run until its
+    // timeout.
+    let secrets = [
+        (Kind::Vault, Secret::new(project.password).unwrap()),
+        (Kind::Become, Secret::new(become_password).unwrap()),
+    ];
     let deploy = item("app-01", Action::Deploy);
     let kwargs = payload::kwargs(&run_input(&deploy, &payload, &secrets));
     let out = worker(
@@ -292,6 +195,7 @@ fn an_inline_vaulted_var_decrypts_on_the_node_and_the_password_never_comes_back(
         out.debug_messages()
     );
     assert!(!out.raw.contains(project.password), "{}", out.raw);
+    assert!(!out.raw.contains(become_password), "{}", out.raw);
 }
 
 #[test]

@@ -41,12 +41,23 @@ pub struct Sources {
 }
 
 /// The private data dir of every run of one environment, zipped once and kept in base64.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Payload {
     zip_len: usize,
     base64: Arc<Vec<u8>>,
     /// Each action's playbook, relative to `project/` (the worker's cwd).
     playbooks: HashMap<Action, String>,
+}
+
+/// Sizes and playbooks only: the zip may hold secrets (a vaulted file's vars come out of
+/// `ansible-inventory --list` decrypted).
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payload")
+            .field("zip_len", &self.zip_len)
+            .field("playbooks", &self.playbooks)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Payload {
