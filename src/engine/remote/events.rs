@@ -52,14 +52,7 @@ pub struct EventData {
     pub res: Option<Value>,
     #[serde(deserialize_with = "lenient")]
     pub ignore_errors: Option<bool>,
-    #[serde(flatten)]
-    pub stats: StatsMaps,
-}
-
-/// `playbook_on_stats`: ansible's counters, one map per kind, keyed by host.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct StatsMaps {
+    /// `playbook_on_stats`: ansible's counters, one map per kind, keyed by host.
     #[serde(deserialize_with = "counts")]
     pub processed: BTreeMap<String, u32>,
     #[serde(deserialize_with = "counts")]
@@ -134,9 +127,7 @@ pub fn to_callback(event: &JobEvent) -> Option<CallbackEvent> {
         | "runner_retry"
         | "playbook_on_no_hosts_matched"
         | "playbook_on_no_hosts_remaining" => CallbackEvent::Other,
-        "playbook_on_stats" => CallbackEvent::Stats {
-            hosts: stats(&data.stats),
-        },
+        "playbook_on_stats" => CallbackEvent::Stats { hosts: stats(data) },
         _ => return None,
     })
 }
@@ -172,7 +163,7 @@ fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-fn stats(maps: &StatsMaps) -> BTreeMap<String, StatsCounts> {
+fn stats(maps: &EventData) -> BTreeMap<String, StatsCounts> {
     let of = |map: &BTreeMap<String, u32>, host: &str| map.get(host).copied().unwrap_or(0);
     maps.processed
         .keys()
