@@ -256,6 +256,7 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
     }
 }
 
+/// Synchronous: the zip comes once per run, at its end, and the two files read are a few bytes.
 fn read_rc_and_status(zip: impl Read + Seek) -> Result<Artifacts> {
     let mut archive =
         zip::ZipArchive::new(zip).context("the worker's artifacts are not a readable zip")?;
@@ -335,6 +336,53 @@ mod tests {
         assert_eq!(reader.next().await.expect("a frame"), Some(Frame::Eof));
         assert_eq!(reader.oversized_lines(), 1);
         assert_eq!(reader.bytes_read(), stream.len() as u64);
+    }
+
+    fn zip_frame(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, content) in files {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default())
+                .expect("a zip entry");
+            zip.write_all(content.as_bytes()).expect("zip content");
+        }
+        let zip = zip.finish().expect("a zip").into_inner();
+        let mut frame = format!("{{\"zipfile\": {}}}\n", zip.len()).into_bytes();
+        frame.extend(
+            base64::engine::general_purpose::STANDARD
+                .encode(&zip)
+                .into_bytes(),
+        );
+        frame.extend_from_slice(b"{\"eof\": true}\n");
+        frame
+    }
+
+    #[tokio::test]
+    async fn the_artifacts_give_rc_and_status_and_nothing_of_command() {
+        let frame = zip_frame(&[
+            ("rc", "2\n"),
+            ("status", "failed\n"),
+            ("command", r#"{"env": {"SECRET_TOKEN": "hunter2-s3cr3t"}}"#),
+        ]);
+        let frames = frames(&frame).await.expect("frames");
+        assert!(!format!("{frames:?}").contains("hunter2"));
+        let artifacts = Artifacts {
+            rc: Some(2),
+            status: Some("failed".into()),
+        };
+        assert_eq!(frames, vec![Frame::Artifacts(artifacts), Frame::Eof]);
+        let without = zip_frame(&[("stdout", "hello")]);
+        let frames = self::frames(&without).await.expect("frames");
+        assert_eq!(frames[0], Frame::Artifacts(Artifacts::default()));
+    }
+
+    #[tokio::test]
+    async fn a_zip_frame_that_is_not_base64_or_not_a_zip_is_an_error() {
+        let not_base64 = b"{\"zipfile\": 3}\n!!!!{\"eof\": true}\n";
+        let err = frames(not_base64).await.expect_err("not base64");
+        assert!(format!("{err:#}").contains("base64"), "{err:#}");
+        let not_zip = b"{\"zipfile\": 3}\nYWJj{\"eof\": true}\n";
+        let err = frames(not_zip).await.expect_err("not a zip");
+        assert!(format!("{err:#}").contains("not a readable zip"), "{err:#}");
     }
 
     #[tokio::test]
