@@ -5,7 +5,7 @@
 use super::{INVENTORY_FILE, Sources};
 use crate::engine::model::Action;
 use anyhow::{Context, Result, bail};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
@@ -36,11 +36,19 @@ pub fn listing(sources: &Sources, inventory_yaml: Vec<u8>) -> Result<Listing> {
     let mut playbooks = HashMap::new();
     let mut configured: Vec<(&Action, &PathBuf)> = sources.playbooks.iter().collect();
     configured.sort();
+    let mut walked = BTreeSet::new();
     for (action, playbook) in configured {
         let relative = inside(root, playbook)
             .with_context(|| format!("the {action} playbook {}", playbook.display()))?;
+        if !root.join(&relative).is_file() {
+            bail!("the {action} playbook {} is not a file", playbook.display());
+        }
         let name = zip_name(&relative)?;
+        playbooks.insert(*action, name.clone());
         let folder = relative.parent().unwrap_or(Path::new(""));
+        if !walked.insert(folder.to_path_buf()) && !folder.as_os_str().is_empty() {
+            continue;
+        }
         if folder.as_os_str().is_empty() {
             // A playbook at the root: the root itself is the whole repository (target/, .venv,
             // …), so only the playbook and the vars folders beside it go.
@@ -56,10 +64,6 @@ pub fn listing(sources: &Sources, inventory_yaml: Vec<u8>) -> Result<Listing> {
             let prefix = format!("project/{}", zip_name(folder)?);
             add_tree(&mut entries, &root.join(folder), &prefix, &mut Vec::new())?;
         }
-        if !root.join(&relative).is_file() {
-            bail!("the {action} playbook {} is not a file", playbook.display());
-        }
-        playbooks.insert(*action, name);
     }
     for file in ROOT_FILES {
         let path = root.join(file);
@@ -106,7 +110,10 @@ fn inside(root: &Path, path: &Path) -> Result<PathBuf> {
     if !plain {
         bail!("leads outside the project root {}", root.display());
     }
-    Ok(relative.components().collect())
+    Ok(relative
+        .components()
+        .filter(|part| matches!(part, Component::Normal(_)))
+        .collect())
 }
 
 /// A relative path as a zip name: `/`-separated, UTF-8.
@@ -204,4 +211,25 @@ pub fn zip(entries: &BTreeMap<String, Content>) -> Result<Vec<u8>> {
             .with_context(|| format!("adding {name}"))?;
     }
     Ok(writer.finish()?.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_playbook_outside_the_root_is_refused() {
+        let root = Path::new("/srv/project");
+        assert_eq!(
+            inside(root, Path::new("./plays/site.yml")).unwrap(),
+            Path::new("plays/site.yml")
+        );
+        assert_eq!(
+            inside(root, Path::new("/srv/project/plays/site.yml")).unwrap(),
+            Path::new("plays/site.yml")
+        );
+        assert!(inside(root, Path::new("../other/site.yml")).is_err());
+        assert!(inside(root, Path::new("plays/../../site.yml")).is_err());
+        assert!(inside(root, Path::new("/etc/site.yml")).is_err());
+    }
 }
