@@ -43,12 +43,19 @@ pub async fn list(env: &Environment) -> Result<bool> {
     for answer in asked {
         rows.push(answer.await.context("asking a node")?);
     }
-    let width = |pick: fn(&Row) -> &str| rows.iter().map(|row| pick(row).len()).max().unwrap_or(0);
+    // Each column as wide as its widest cell, its title included.
+    let width = |title: &str, pick: fn(&Row) -> &str| {
+        rows.iter()
+            .map(|row| pick(row).chars().count())
+            .chain([title.len()])
+            .max()
+            .unwrap_or(0)
+    };
     let (name_w, place_w, runner_w, capacity_w) = (
-        width(|row| &row.name),
-        width(|row| &row.place),
-        width(|row| &row.runner),
-        width(|row| &row.capacity),
+        width("node", |row| &row.name),
+        width("reached as", |row| &row.place),
+        width("runner", |row| &row.runner),
+        width("capacity", |row| &row.capacity),
     );
     println!(
         "{:name_w$}  {:place_w$}  {:runner_w$}  {:capacity_w$}  health",

@@ -280,6 +280,10 @@ impl Engine {
                     } => Some(*id),
                     _ => None,
                 };
+                if matches!(input, Input::Command(Command::SetServers(_))) {
+                    // The inventory was read again: nodes get a new snapshot of it.
+                    self.fleet.inventory_changed();
+                }
                 let effects = self.core.update(input, Utc::now());
                 self.apply(effects);
                 if let Some(id) = finished {
