@@ -16,6 +16,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 /// A longer line (an event of a task that printed megabytes) is skipped, not buffered.
 pub const MAX_LINE_BYTES: usize = 16 << 20;
+/// The line buffer's capacity kept between lines.
+const LINE_KEPT_BYTES: usize = 64 << 10;
 /// The artifacts zip (the run's whole stdout among others) is refused beyond this.
 pub const MAX_ZIP_BYTES: u64 = 1 << 30;
 /// The decoded zip stays in memory up to this size, then spills to a temporary file.
@@ -162,6 +164,8 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
     /// Reads the next line (without its newline) into `self.line`; false at a clean end.
     async fn read_line(&mut self) -> Result<bool> {
         self.line.clear();
+        // One long event must not keep megabytes per run in flight for the rest of the run.
+        self.line.shrink_to(LINE_KEPT_BYTES);
         let mut oversized = false;
         loop {
             let buffer = self
