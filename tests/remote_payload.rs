@@ -141,17 +141,22 @@ fn deployed(demo_root: &Path, host: &str, version: &str) {
 
 #[test]
 fn the_demo_check_runs_on_one_host_from_the_payload_alone() {
-    let payload = payload::build(&demo_sources()).unwrap();
-    eprintln!(
-        "demo payload: zip {} bytes, base64 {} bytes",
-        payload.zip_len(),
-        payload.base64().len()
-    );
+    let sources = demo_sources();
+    let started = std::time::Instant::now();
+    let payload = payload::build(&sources).unwrap();
+    let built_in = started.elapsed();
     let demo_root = tempfile::tempdir().unwrap();
     deployed(demo_root.path(), "web-02", "4.2.0");
     let check = item("web-02", Action::Check);
     let kwargs = payload::kwargs(&run_input(&check, &payload, &[]));
-    let out = worker(&payload::transmit(&kwargs, &payload), demo_root.path());
+    let stream = payload::transmit(&kwargs, &payload);
+    eprintln!(
+        "demo payload: zip {} bytes, base64 {} bytes, built in {built_in:?}; one run's stream {} bytes",
+        payload.zip_len(),
+        payload.base64().len(),
+        stream.len()
+    );
+    let out = worker(&stream, demo_root.path());
 
     assert_eq!(out.statuses().last(), Some(&"successful"), "{}", out.raw);
     assert!(out.success);
@@ -346,30 +351,38 @@ fn links_travel_as_their_content_and_git_and_pycache_stay_home() {
     assert_eq!(vars, "a: 1\n");
 }
 
-/// The snapshot read back by ansible-inventory on the node gives what the controller's
-/// inventory gave: same hosts, groups and vars, vaulted and unsafe values still marked.
+/// The payload's `inventory/` read by ansible-inventory on the node gives what the
+/// controller's inventory gave: same hosts, groups (in their order) and vars, vaulted and
+/// unsafe values still marked, group and host vars files included.
 #[test]
-fn the_inventory_snapshot_reads_back_as_the_controllers_inventory() {
+fn the_payloads_inventory_reads_back_as_the_controllers_inventory() {
     let project = vault_project();
-    let demo = demo_sources();
     let tricky = tempfile::tempdir().unwrap();
     std::fs::write(
         tricky.path().join("hosts.yml"),
-        "all:\n  vars: {top: 1}\n  children:\n    eu:\n      vars: {region: eu}\n      children:\n        web:\n          hosts:\n            w1: {yes_text: \"yes\", octal: \"0755\", sexagesimal: \"1:20\", tilde: \"~\", none: null, big: 1.0e+300, small: 2.5, multi: \"a\\nb\", unsafe: !unsafe '{{ x }}', list: [1, \"on\"]}\n        db:\n          hosts:\n            d1:\n    web:\n      hosts:\n        w2:\n",
+        "all:\n  vars: {top: 1}\n  children:\n    eu:\n      vars: {region: eu}\n      children:\n        web:\n          hosts:\n            w1: {yes_text: \"yes\", octal: \"0755\", sexagesimal: \"1:20\", tilde: \"~\", none: null, big: 1.0e+300, small: 2.5, multi: \"a\\nb\", unsafe: !unsafe '{{ x }}', list: [1, \"on\"], \"odd key\": {\"10.0.0.1\": \"\"}}\n        db:\n          hosts:\n            d1:\n    web:\n      hosts:\n        w2:\n",
     )
     .unwrap();
-    let tricky_list = list_json(tricky.path(), Path::new("hosts.yml"));
-    for (name, list) in [
-        ("vault", &project.sources.inventory_list_json),
-        ("demo", &demo.inventory_list_json),
-        ("tricky", &tricky_list),
+    let inventory = PathBuf::from("hosts.yml");
+    let tricky_sources = Sources {
+        root: tricky.path().to_path_buf(),
+        playbooks: HashMap::new(),
+        inventory_list_json: list_json(tricky.path(), &inventory),
+        inventory,
+    };
+    for (name, sources) in [
+        ("vault", &project.sources),
+        ("demo", &demo_sources()),
+        ("tricky", &tricky_sources),
     ] {
-        let yaml = payload::inventory_yaml(list).unwrap();
         let node = tempfile::tempdir().unwrap();
-        std::fs::write(node.path().join("hosts.yml"), &yaml).unwrap();
-        let again = list_json(node.path(), Path::new("hosts.yml"));
-        let before: Value = serde_json::from_slice(list).unwrap();
+        unzip(&payload::build(sources).unwrap())
+            .extract(node.path())
+            .unwrap();
+        let again = list_json(node.path(), Path::new("inventory"));
+        let before: Value = serde_json::from_slice(&sources.inventory_list_json).unwrap();
         let after: Value = serde_json::from_slice(&again).unwrap();
+        let yaml = std::fs::read_to_string(node.path().join(payload::INVENTORY_FILE)).unwrap();
         assert_eq!(before, after, "{name}:\n{yaml}");
     }
 }

@@ -1,6 +1,6 @@
 //! The projects `tests/remote_payload.rs` builds payloads from: the demo environment as it is,
-//! and a small project with inline vaulted vars (in its inventory and in its play) and tagged
-//! tasks; and the `--list` JSON the controller would hand the payload.
+//! and a small project with inline vaulted vars (in its inventory and in its play), group and
+//! host vars files beside its inventory, and tagged tasks; and the `--list` JSON the controller would hand the payload.
 #![allow(dead_code)]
 
 use fleetdeck::engine::model::Action;
@@ -93,6 +93,8 @@ pub fn vault_project() -> VaultProject {
             indent(&inventory_secret, 10)
         ),
     );
+    write("inv/group_vars/app.yml", "from_group_vars: [1, 2]\n");
+    write("inv/host_vars/app-02.yml", "from_host_vars: true\n");
     let play_secret = encrypt_string(&password_file, "play_secret", "from-play");
     write(
         "plays/site.yml",
