@@ -266,6 +266,9 @@ struct Streamed {
     complete: bool,
     /// Why reading stopped early (a broken frame).
     broken: Option<String>,
+    /// The end of ansible's output: runner runs ansible on a pty, so its errors (a playbook
+    /// that does not parse, no hosts matched) are only there, not on a stderr of their own.
+    output_tail: String,
 }
 
 async fn read_stream(
@@ -297,6 +300,7 @@ async fn read_stream(
             Frame::Event(event) => {
                 if let Some(text) = events::log_text(&event) {
                     write_output(&log, &live, &tx, id, text);
+                    keep_tail(&mut streamed.output_tail, text);
                 }
                 let Some(event) = events::to_callback(&event) else {
                     continue;
@@ -348,6 +352,18 @@ fn write_output(
         && live.offer(line.to_string())
     {
         let _ = tx.send(RunnerMsg::OutputReady(id));
+    }
+}
+
+fn keep_tail(tail: &mut String, text: &str) {
+    tail.push_str(text);
+    tail.push('\n');
+    if tail.len() > STDERR_TAIL_MAX {
+        let mut cut = tail.len() - STDERR_TAIL_MAX;
+        while !tail.is_char_boundary(cut) {
+            cut += 1;
+        }
+        tail.drain(..cut);
     }
 }
 
@@ -582,12 +598,16 @@ fn judge(
         Some(RunnerStatus::Timeout) if ended_by == EndedBy::Itself => EndedBy::Timeout,
         _ => ended_by,
     };
+    let said = format!("{}{stderr_tail}", stream.output_tail);
     Verdict {
         outcome: stream
             .transcript
-            .outcome(&spec.item.server, exit, ended_by, stderr_tail),
+            .outcome(&spec.item.server, exit, ended_by, &said),
         rc,
         node_lost: None,
         note: None,
     }
 }
+
+#[cfg(test)]
+mod tests;
