@@ -26,6 +26,8 @@ struct WorkerOutput {
     lines: Vec<Value>,
     raw: String,
     success: bool,
+    /// The node's side: the worker's private data dir (deleted with the output).
+    work: tempfile::TempDir,
 }
 
 impl WorkerOutput {
@@ -52,6 +54,27 @@ impl WorkerOutput {
             .collect()
     }
 
+    /// The files the run left in its private data dir on the "node" that hold `text`.
+    fn files_holding(&self, text: &str) -> Vec<PathBuf> {
+        fn walk(dir: &Path, text: &[u8], found: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                let kind = entry.file_type().unwrap();
+                if kind.is_dir() {
+                    walk(&path, text, found);
+                } else if kind.is_file() {
+                    let bytes = std::fs::read(&path).unwrap();
+                    if bytes.windows(text.len()).any(|window| window == text) {
+                        found.push(path);
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(self.work.path(), text.as_bytes(), &mut found);
+        found
+    }
+
     fn debug_messages(&self) -> Vec<String> {
         self.events("runner_on_ok")
             .into_iter()
@@ -60,7 +83,8 @@ impl WorkerOutput {
     }
 }
 
-/// Runs `ansible-runner worker` on `stream`, in a private data dir of its own.
+/// Runs `ansible-runner worker --delete` on `stream`, as a node would, in a private data dir
+/// of its own.
 fn worker(stream: &[u8], demo_root: &Path) -> WorkerOutput {
     let work = tempfile::tempdir().unwrap();
     let path = format!(
@@ -70,6 +94,7 @@ fn worker(stream: &[u8], demo_root: &Path) -> WorkerOutput {
     );
     let mut child = Command::new(venv("ansible-runner"))
         .arg("worker")
+        .arg("--delete")
         .arg("--private-data-dir")
         .arg(work.path().join("pdd"))
         .env("PATH", path)
@@ -110,6 +135,7 @@ fn worker(stream: &[u8], demo_root: &Path) -> WorkerOutput {
         lines,
         raw,
         success: status.success(),
+        work,
     }
 }
 
@@ -201,6 +227,10 @@ fn an_inline_vaulted_var_decrypts_on_the_node_and_the_passwords_never_come_back(
     );
     assert!(!out.raw.contains(project.password), "{}", out.raw);
     assert!(!out.raw.contains(become_password), "{}", out.raw);
+    // Runner writes the kwargs' passwords to env/passwords for the run's length: `--delete`
+    // leaves nothing on the node's disk that holds them.
+    assert_eq!(out.files_holding(project.password), Vec::<PathBuf>::new());
+    assert_eq!(out.files_holding(become_password), Vec::<PathBuf>::new());
 }
 
 #[test]

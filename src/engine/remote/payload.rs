@@ -30,7 +30,7 @@ pub const INVENTORY_FILE: &str = "inventory/hosts.yml";
 const PEXPECT_TIMEOUT_SECONDS: u64 = 1;
 
 /// What a payload is built from.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Sources {
     /// The project root the playbook paths (and a relative inventory path) are relative to.
     pub root: PathBuf,
@@ -38,6 +38,17 @@ pub struct Sources {
     pub inventory: PathBuf,
     /// What `ansible-inventory -i <inventory> --list` printed on the controller.
     pub inventory_list_json: Vec<u8>,
+}
+
+/// Without the list's bytes: a vaulted file's vars are in it decrypted.
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources")
+            .field("root", &self.root)
+            .field("playbooks", &self.playbooks)
+            .field("inventory", &self.inventory)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The private data dir of every run of one environment, zipped once and kept in base64.
@@ -176,6 +187,8 @@ fn prompt_regex(kind: Kind) -> &'static str {
     }
 }
 
+/// Runner writes these to `env/passwords` in the node's private data dir for the run's length
+/// (measured): the worker must run with `--delete`, and `worker cleanup` after a crash.
 fn passwords(secrets: &[(Kind, Secret)]) -> serde_json::Map<String, serde_json::Value> {
     secrets
         .iter()
