@@ -318,7 +318,7 @@ const BECOME_REFUSED: [&str; 4] = [
 
 /// A run that failed because become (sudo) wanted a password says so, naming the server and
 /// how to give the password, instead of ansible's words alone.
-fn explain_become(outcome: Outcome, server: &str) -> Outcome {
+pub(crate) fn explain_become(outcome: Outcome, server: &str) -> Outcome {
     let said = match &outcome {
         Outcome::Failed { message, .. } | Outcome::Unreachable { message } => message,
         _ => return outcome,

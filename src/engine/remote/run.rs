@@ -599,10 +599,11 @@ fn judge(
         _ => ended_by,
     };
     let said = format!("{}{stderr_tail}", stream.output_tail);
+    let outcome = stream
+        .transcript
+        .outcome(&spec.item.server, exit, ended_by, &said);
     Verdict {
-        outcome: stream
-            .transcript
-            .outcome(&spec.item.server, exit, ended_by, &said),
+        outcome: crate::engine::runner::explain_become(outcome, &spec.item.server),
         rc,
         node_lost: None,
         note: None,
