@@ -1,5 +1,8 @@
-//! The top line: environment, quitting, mode, workers, paused, held, counts, failing servers,
-//! session totals, runner; the session's working time in its own corner.
+//! The top line: environment, quitting, mode, workers, the nodes (when config.yml names
+//! execution nodes), paused, held, counts, failing servers, session totals, runner; the
+//! session's working time in its own corner.
+
+mod nodes;
 
 use super::clock;
 use crate::engine::ShutdownMode;
@@ -66,6 +69,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
             Style::new().fg(Color::Yellow),
         ));
     }
+    // The nodes come with the workers they run; their form is chosen once the rest is known.
+    let nodes_at = spans.len();
     if let Some(reason) = &s.paused {
         spans.push(sep());
         let text = if narrow {
@@ -111,6 +116,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     } else {
         Span::styled("✓ none failing", Style::new().fg(Color::Green))
     });
+    let before_session = spans.len();
     spans.push(sep());
     spans.push(Span::styled(
         if narrow {
@@ -127,11 +133,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
             .unwrap_or_default();
     let clock = format!(" ⏱ {} ", clock(elapsed));
     let room = usize::from(area.width).saturating_sub(clock.chars().count());
+    if s.nodes.configured() {
+        let session: usize = spans[before_session..].iter().map(Span::width).sum();
+        let view = s.nodes.view(s.target_workers.max(1));
+        let form = nodes::fitting(&view, width(&spans) + sep().width(), session, room);
+        spans.splice(nodes_at..nodes_at, std::iter::once(sep()).chain(form));
+    }
     // What does not fit goes whole, from the right: a number cut in half ("ran 1" for
     // "ran 11") would say something untrue.
     let separator = sep();
     let mut dropped = false;
-    while spans.iter().map(Span::width).sum::<usize>() > room {
+    while width(&spans) > room {
         let Some(last) = spans.iter().rposition(|span| *span == separator) else {
             break;
         };
@@ -140,7 +152,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     }
     // The runner comes last: whole, else in its short form, else not at all, never cut into
     // half a word ("runn").
-    let used: usize = spans.iter().map(Span::width).sum::<usize>() + sep().width();
+    let used = width(&spans) + sep().width();
     // Nor does it take the place of something more important dropped for room.
     if let Some(runner) = [runner(&app.runner, narrow), runner(&app.runner, true)]
         .into_iter()
@@ -156,6 +168,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, now: DateTime<Utc>) {
     .areas(area);
     frame.render_widget(Paragraph::new(Line::from(spans)), left);
     frame.render_widget(Paragraph::new(clock), right);
+}
+
+fn width(spans: &[Span]) -> usize {
+    spans.iter().map(Span::width).sum()
 }
 
 /// Which runner starts the runs; a fallback to fresh is shown in yellow (the log says why).

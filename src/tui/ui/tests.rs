@@ -605,3 +605,6 @@ mod trust;
 
 #[path = "tests/rollouts.rs"]
 mod rollouts;
+
+#[path = "tests/nodes.rs"]
+mod nodes;

@@ -1,6 +1,7 @@
-//! One panel per worker slot: server, action, current task, counts, elapsed, a gauge with ETA
-//! from an earlier run of the same server and action, the last output line, and a stall mark.
-//! When the panels do not fit, each worker gets one line instead.
+//! One panel per worker slot: server, action, the node it runs on (when config.yml names
+//! execution nodes), current task, counts, elapsed, a gauge with ETA from an earlier run of the
+//! same server and action, the last output line, and a stall mark. When the panels do not fit,
+//! each worker gets one line instead.
 
 use super::{clock, style};
 use crate::engine::StopMode;
@@ -117,10 +118,27 @@ fn panel(
         ),
         Span::raw(format!(" · {} ", run.item.action)),
     ];
-    title.extend(marks(run, draining, now));
+    let marks = marks(run, draining, now);
+    let clock = format!(" {} ", clock(elapsed));
+    // The node goes beside the server when the title has room for it with the marks (which
+    // must not be cut), else at the end of the counts line.
+    let node_in_title = run
+        .node
+        .as_ref()
+        .map(|node| Span::raw(format!("· on {node} ")));
+    let title_width = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
+    let room = usize::from(area.width.saturating_sub(2)).saturating_sub(clock.chars().count());
+    let node_in_counts = match node_in_title {
+        Some(node) if title_width(&title) + node.width() + title_width(&marks) <= room => {
+            title.push(node);
+            None
+        }
+        _ => run.node.as_ref(),
+    };
+    title.extend(marks);
     let block = Block::bordered()
         .title(Line::from(title))
-        .title_top(Line::from(format!(" {} ", clock(elapsed))).right_aligned())
+        .title_top(Line::from(clock).right_aligned())
         .border_style(border);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -140,7 +158,11 @@ fn panel(
         ])),
         task,
     );
-    frame.render_widget(Paragraph::new(counts_line(run)), counts);
+    let mut counts_line = counts_line(run);
+    if let Some(node) = node_in_counts {
+        counts_line.push_span(Span::raw(format!("  on {node}")));
+    }
+    frame.render_widget(Paragraph::new(counts_line), counts);
     let (ratio, label) = progress(app, run, elapsed);
     frame.render_widget(
         Gauge::default()
@@ -187,6 +209,10 @@ fn compact_line(app: &App, worker: &WorkerView, cursor: bool, now: DateTime<Utc>
             format!("✗ {} failed ", run.counts.failed),
             base.fg(Color::Red).add_modifier(Modifier::BOLD),
         ));
+    }
+    // After the marks and failures, which a narrow pane must not lose to it.
+    if let Some(node) = &run.node {
+        spans.push(Span::styled(format!("on {node} "), base));
     }
     spans.extend([
         Span::styled(format!("{:>6} ", clock(elapsed)), base),
