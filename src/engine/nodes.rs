@@ -222,6 +222,11 @@ impl Nodes {
         format!("waiting for a node: {}", states.join(", "))
     }
 
+    /// Whether any node could take a run now: when none can, nothing in the queue is looked at.
+    pub fn any_room(&self, workers: u32) -> bool {
+        (0..self.nodes.len()).any(|id| self.nodes[id].running < self.capacity(id, workers))
+    }
+
     pub fn any_probing(&self) -> bool {
         self.nodes
             .iter()

@@ -19,6 +19,9 @@ impl Core {
             self.admit(now, fx);
         }
         while let Some(slot) = self.pool.free_slot() {
+            if !self.nodes.any_room(self.pool.capacity()) {
+                break;
+            }
             let busy = self.busy_servers();
             let running = self.running_actions();
             let view = DispatchView {

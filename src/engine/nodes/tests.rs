@@ -43,7 +43,9 @@ fn without_execution_nodes_this_machine_takes_as_many_runs_as_the_pool() {
         nodes.occupy(0);
     }
     assert_eq!(nodes.place("web-01", 3), None);
+    assert!(!nodes.any_room(3));
     nodes.release(0);
+    assert!(nodes.any_room(3));
     assert_eq!(nodes.place("web-01", 3), Some(0));
 }
 
