@@ -187,7 +187,8 @@ fn add_tree(
     Ok(())
 }
 
-/// The zip: deflate, fixed times (1980-01-01), 0644 or 0755 (runner applies the mode).
+/// The zip: deflate, fixed times (1980-01-01), 0600 or 0700: runner applies the mode, and only
+/// the node's run user reads the files (the inventory snapshot may hold decrypted vars).
 pub fn zip(entries: &BTreeMap<String, Content>) -> Result<Vec<u8>> {
     use zip::write::SimpleFileOptions;
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -202,7 +203,7 @@ pub fn zip(entries: &BTreeMap<String, Content>) -> Result<Vec<u8>> {
             ),
             Content::Bytes(bytes) => (bytes.clone(), false),
         };
-        let mode = if executable { 0o755 } else { 0o644 };
+        let mode = if executable { 0o700 } else { 0o600 };
         writer
             .start_file(name.as_str(), options.unix_permissions(mode))
             .with_context(|| format!("adding {name}"))?;
