@@ -73,22 +73,42 @@ pub fn last_durations(replay: &Replay) -> HashMap<(String, Action), Duration> {
         .collect()
 }
 
-/// When each run's child started. The replay knows who started, not when, so the `started`
-/// records are read once more; unreadable lines are the replay's to report.
-fn started_times(path: &Path) -> Result<HashMap<ItemId, DateTime<Utc>>> {
-    let mut times = HashMap::new();
+/// What the journal's `started` records say of each run: when its child started, and on which
+/// execution node when config.yml names nodes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Starts {
+    pub at: HashMap<ItemId, DateTime<Utc>>,
+    pub node: HashMap<ItemId, String>,
+}
+
+impl Starts {
+    /// A later start of the same run (moved off a node it could not reach) replaces the earlier.
+    pub fn record(&mut self, id: ItemId, at: DateTime<Utc>, node: Option<String>) {
+        self.at.insert(id, at);
+        match node {
+            Some(node) => self.node.insert(id, node),
+            None => self.node.remove(&id),
+        };
+    }
+}
+
+/// When and where each run started. The replay keeps that for runs in flight only, so the
+/// `started` records are read once more: a run cut by a crash reads the same before and after
+/// the next start journals it interrupted. Unreadable lines are the replay's to report.
+fn starts(path: &Path) -> Result<Starts> {
+    let mut starts = Starts::default();
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(times),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(starts),
         Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
     };
     for line in BufReader::new(file).split(b'\n') {
         let line = line.with_context(|| format!("reading {}", path.display()))?;
-        if let Ok(Record::Started { at, id, .. }) = serde_json::from_slice::<Record>(&line) {
-            times.insert(id, at);
+        if let Ok(Record::Started { at, id, node, .. }) = serde_json::from_slice::<Record>(&line) {
+            starts.record(id, at, node);
         }
     }
-    Ok(times)
+    Ok(starts)
 }
 
 /// "12s", "5m", "3h", "2d".

@@ -4,14 +4,13 @@
 //! cannot disagree.
 
 use super::rollouts::{self, RolloutFacts};
-use super::{FleetStatus, LastRun, age, derive, started_times};
+use super::{FleetStatus, LastRun, Starts, age, derive, starts};
 use crate::engine::journal::{self, Record, Replay};
-use crate::engine::model::{Action, Item, ItemId, Outcome};
+use crate::engine::model::{Action, ItemId, Outcome};
 use crate::project::Environment;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::fmt::Write;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -25,6 +24,9 @@ pub struct NamedRun {
     pub check_mode: bool,
     /// When it started, as journaled.
     pub started: Option<DateTime<Utc>>,
+    /// The execution node it ran on, when config.yml names nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub log: Option<PathBuf>,
 }
 
@@ -57,20 +59,21 @@ pub struct Report {
     pub queued: Vec<String>,
     /// Rollouts still under way or stopped, with the deploys they hold.
     pub rollouts: Vec<RolloutFacts>,
-    /// When each run started, by id: the journal's `started` records.
-    started: HashMap<ItemId, DateTime<Utc>>,
+    /// When and on which node each run started, by id: the journal's `started` records.
+    starts: Starts,
 }
 
 impl Report {
-    /// `started`: when each run started (the journal's `started` records); `holder`:
-    /// the fleetdeck holding the environment now, if any.
+    /// `starts`: when and where each run started (the journal's `started` records);
+    /// `holder`: the fleetdeck holding the environment now, if any.
     pub fn new(
         environment: &str,
         inventory: Vec<String>,
         mut replay: Replay,
-        started: HashMap<ItemId, DateTime<Utc>>,
+        starts: Starts,
         holder: Option<u32>,
     ) -> Report {
+        let started = &starts.at;
         let unfinished = replay.interrupted();
         // With nobody holding the environment, runs in flight were cut: the rollouts are shown
         // as the next start will find them.
@@ -84,7 +87,15 @@ impl Report {
             // running now.
             running = unfinished
                 .iter()
-                .map(|item| named(item, started.get(&item.id), replay.log_of(item.id)))
+                .map(|item| NamedRun {
+                    server: item.server.clone(),
+                    action: item.action,
+                    id: item.id,
+                    check_mode: item.check_mode,
+                    started: started.get(&item.id).copied(),
+                    node: starts.node.get(&item.id).cloned(),
+                    log: replay.log_of(item.id).cloned(),
+                })
                 .collect();
         } else {
             // Nobody runs them: a crash cut them. Fold in the record the next start will write,
@@ -130,7 +141,7 @@ impl Report {
                 })
                 .collect(),
             rollouts: live.iter().map(RolloutFacts::of).collect(),
-            started,
+            starts,
         }
     }
 
@@ -151,7 +162,8 @@ impl Report {
                 action,
                 id: last.id,
                 check_mode: last.check_mode,
-                started: self.started.get(&last.id).copied(),
+                started: self.starts.at.get(&last.id).copied(),
+                node: self.starts.node.get(&last.id).cloned(),
                 log: last.log.clone(),
             })
             .collect()
@@ -160,7 +172,7 @@ impl Report {
     /// When a latest run happened, for people: an interrupted run is journaled as such only at
     /// the next start, so it is dated by when it started, before and after that start alike.
     fn when(&self, last: &LastRun) -> DateTime<Utc> {
-        match (&last.outcome, self.started.get(&last.id)) {
+        match (&last.outcome, self.starts.at.get(&last.id)) {
             (Outcome::Interrupted, Some(started)) => *started,
             _ => last.at,
         }
@@ -313,17 +325,6 @@ impl Report {
     }
 }
 
-fn named(item: &Item, started: Option<&DateTime<Utc>>, log: Option<&PathBuf>) -> NamedRun {
-    NamedRun {
-        server: item.server.clone(),
-        action: item.action,
-        id: item.id,
-        check_mode: item.check_mode,
-        started: started.copied(),
-        log: log.cloned(),
-    }
-}
-
 fn check_mark(check_mode: bool) -> &'static str {
     if check_mode { " (check mode)" } else { "" }
 }
@@ -340,7 +341,8 @@ pub fn cell(last: &LastRun, at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     format!("{word} {} ago", age(at, now))
 }
 
-/// "  web-03 provision #12, started 2m ago (2026-01-02 03:04:05 UTC)" and its log line.
+/// "  web-03 provision #12 on exec-a, started 2m ago (2026-01-02 03:04:05 UTC)" and its log
+/// line; the node only when config.yml named nodes.
 fn run_entry(run: &NamedRun, now: DateTime<Utc>) -> String {
     let mut line = format!(
         "  {} {} #{}{}",
@@ -349,6 +351,9 @@ fn run_entry(run: &NamedRun, now: DateTime<Utc>) -> String {
         run.id,
         check_mark(run.check_mode)
     );
+    if let Some(node) = &run.node {
+        let _ = write!(line, " on {node}");
+    }
     if let Some(started) = run.started {
         let _ = write!(
             line,
@@ -376,7 +381,7 @@ pub fn print(env: &Environment, json: bool) -> Result<bool> {
     // cut by a crash.
     let holder = journal::holder(&path);
     let replay = journal::replay(&path)?;
-    let started = started_times(&path)?;
+    let starts = starts(&path)?;
     // Servers of the inventory, so never-run ones show too; the journal's alone if it fails.
     let servers: Vec<String> = match env.load_inventory() {
         Ok(inventory) => inventory.hosts.keys().cloned().collect(),
@@ -386,7 +391,7 @@ pub fn print(env: &Environment, json: bool) -> Result<bool> {
         }
     };
     let read = !servers.is_empty();
-    let mut report = Report::new(&env.name, servers, replay, started, holder);
+    let mut report = Report::new(&env.name, servers, replay, starts, holder);
     if !read {
         report.in_inventory = None;
     }

@@ -2,24 +2,24 @@
 //! are told about runs cut by a crash, runs in flight elsewhere, failures and check runs.
 
 use super::*;
-use crate::engine::model::Purpose;
+use crate::engine::model::{Item, Purpose};
 use chrono::TimeZone;
 
 fn at(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 2, 3, minute, 0).unwrap()
 }
 
-/// A journal in the making, and when each run started.
+/// A journal in the making, and when and where each run started.
 struct Journal {
     replay: Replay,
-    started: HashMap<ItemId, DateTime<Utc>>,
+    starts: Starts,
 }
 
 impl Journal {
     fn new() -> Journal {
         Journal {
             replay: Replay::empty(),
-            started: HashMap::new(),
+            starts: Starts::default(),
         }
     }
 
@@ -43,14 +43,27 @@ impl Journal {
 
     /// Queued, started at minute `id`, its log opened; not finished.
     fn start(&mut self, id: ItemId, server: &str, action: Action, check_mode: bool) {
+        self.start_on(None, id, server, action, check_mode);
+    }
+
+    /// `start`, on `node` when config.yml names nodes.
+    fn start_on(
+        &mut self,
+        node: Option<&str>,
+        id: ItemId,
+        server: &str,
+        action: Action,
+        check_mode: bool,
+    ) {
         self.queue(id, server, action, check_mode);
+        let node = node.map(String::from);
         self.replay.apply(&Record::Started {
             at: at(id as u32),
             id,
             slot: 1,
-            node: None,
+            node: node.clone(),
         });
-        self.started.insert(id, at(id as u32));
+        self.starts.record(id, at(id as u32), node);
         self.replay.apply(&Record::LogOpened {
             at: at(id as u32),
             id,
@@ -79,7 +92,7 @@ impl Journal {
 
     fn report(self, holder: Option<u32>) -> Report {
         let servers = ["db-01", "db-02", "web-01"].map(String::from).to_vec();
-        Report::new("demo", servers, self.replay, self.started, holder)
+        Report::new("demo", servers, self.replay, self.starts, holder)
     }
 }
 
@@ -391,3 +404,5 @@ fn a_rollout_cut_by_a_crash_is_shown_as_the_next_start_finds_it() {
         }
     }
 }
+
+mod nodes;
