@@ -40,6 +40,8 @@ struct Flat<'a> {
     log: Option<PathBuf>,
     #[serde(default)]
     retried: Option<bool>,
+    #[serde(default)]
+    node: Option<String>,
 }
 
 /// `Item` as written, decoded without `Purpose`'s generic tree and with the fast clock.
@@ -241,7 +243,12 @@ fn fast(line: &[u8]) -> Option<Record> {
     // A field another kind has, present here, is not something this decoder has seen: the
     // fallback decides.
     let record = match line.kind {
-        "enqueued" if line.id.is_none() && line.log.is_none() && line.server.is_none() => {
+        "enqueued"
+            if line.id.is_none()
+                && line.log.is_none()
+                && line.server.is_none()
+                && line.node.is_none() =>
+        {
             Record::Enqueued {
                 at,
                 item: line.item?.item()?,
@@ -252,17 +259,24 @@ fn fast(line: &[u8]) -> Option<Record> {
                 at,
                 id: line.id?,
                 slot: line.slot?,
-                node: None,
+                node: line.node,
             }
         }
-        "log_opened" if line.item.is_none() && line.slot.is_none() && line.server.is_none() => {
+        "log_opened"
+            if line.item.is_none()
+                && line.slot.is_none()
+                && line.server.is_none()
+                && line.node.is_none() =>
+        {
             Record::LogOpened {
                 at,
                 id: line.id?,
                 log: line.log?,
             }
         }
-        "finished" if line.outcome == Some("succeeded") && line.item.is_none() => {
+        "finished"
+            if line.outcome == Some("succeeded") && line.item.is_none() && line.node.is_none() =>
+        {
             Record::Finished {
                 at,
                 id: line.id?,
@@ -312,6 +326,10 @@ mod tests {
             Some(slow),
             "a health check's purpose and backoff"
         );
+        let on_node = br#"{"kind":"started","at":"2026-01-02T03:04:05Z","id":1,"slot":2,"node":"exec-a"}"#;
+        let slow: Record = serde_json::from_slice(on_node).unwrap();
+        assert!(matches!(&slow, Record::Started { node: Some(node), .. } if node == "exec-a"));
+        assert_eq!(fast(on_node), Some(slow), "a run's execution node");
         // What the fast path cannot place falls back instead of guessing.
         let odd = br#"{"kind":"started","at":"2026-01-02T03:04:05Z","id":1,"slot":2,"new":1}"#;
         assert_eq!(fast(odd), None);
