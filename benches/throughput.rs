@@ -5,10 +5,12 @@
 //! (b) real ansible-core on local-connection hosts: fleetdeck (one run per host, warm runner
 //!     and fresh processes) vs one `ansible-playbook -f W` over the same hosts and play, with
 //!     wall time, CPU-seconds and peak memory (PSS of the whole process tree) of each side.
+//! (c) `nodes`: 20 deploys at W=5, all local vs over two loopback ssh execution nodes, with
+//!     the controller's CPU per run (goal ≤ 0.1 CPU-s) and the nodes' CPU.
 //!
 //! Run: `cargo bench --bench throughput` (after `.ci/setup`). `--quick` runs (a) only;
-//! `--rows 30x10` runs only the (b) rows named (hosts x workers, comma-separated); `--repeat N`
-//! runs each side N times, in turns, and prints medians.
+//! `--rows 30x10,nodes` runs only the (b) and (c) rows named (hosts x workers, or `nodes`,
+//! comma-separated); `--repeat N` runs each side N times, in turns, and prints medians.
 
 use fleetdeck::engine::model::Action;
 use fleetdeck::engine::shell::EngineSetup;
@@ -43,7 +45,28 @@ fn main() {
     if quick {
         return;
     }
-    ansible_rows(work.path());
+    let named: Option<Vec<String>> = std::env::args()
+        .skip_while(|a| a != "--rows")
+        .nth(1)
+        .map(|rows| rows.split(',').map(str::to_string).collect());
+    if named
+        .as_ref()
+        .is_none_or(|named| named.iter().any(|row| row != nodes::ROW))
+    {
+        ansible_rows(work.path());
+    }
+    if named
+        .as_ref()
+        .is_none_or(|named| named.iter().any(|row| row == nodes::ROW))
+    {
+        let repeat = std::env::args()
+            .skip_while(|a| a != "--repeat")
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1usize)
+            .max(1);
+        nodes::nodes_row(work.path(), repeat);
+    }
 }
 
 fn setup(work: &Path, name: &str, program: &Path, hosts: &[String], workers: u32) -> EngineSetup {
@@ -143,6 +166,8 @@ fn xargs_time(program: &Path, hosts: &[String], parallel: usize, env: &[(&str, &
 #[path = "throughput/ansible_rows.rs"]
 mod ansible_rows;
 use ansible_rows::ansible_rows;
+#[path = "throughput/nodes.rs"]
+mod nodes;
 
 fn report(ours_name: &str, ours: Duration, theirs_name: &str, theirs: Duration, goal: &str) {
     println!("  {ours_name:<24} {:>8.2} s", ours.as_secs_f64());
