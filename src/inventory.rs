@@ -66,7 +66,7 @@ impl Inventory {
 
     /// Runs `program -i inventory --list` in `cwd`.
     pub fn load(program: &Path, inventory: &Path, cwd: &Path) -> Result<Inventory> {
-        let listed = Inventory::list_json(program, inventory, cwd)?;
+        let listed = Inventory::list_json(program, inventory, cwd, &[])?;
         let inventory_found = Inventory::from_list_json(&listed.stdout)?;
         if inventory_found.hosts.is_empty() {
             let stderr = String::from_utf8_lossy(&listed.stderr);
@@ -75,14 +75,20 @@ impl Inventory {
         Ok(inventory_found)
     }
 
-    /// What `program -i inventory --list` printed in `cwd` (also the execution nodes' static
-    /// snapshot of the inventory), or why it failed.
-    pub fn list_json(program: &Path, inventory: &Path, cwd: &Path) -> Result<std::process::Output> {
+    /// What `program -i inventory --list [extra]` printed in `cwd` (also the execution nodes'
+    /// static snapshot of the inventory, with `--export`), or why it failed.
+    pub fn list_json(
+        program: &Path,
+        inventory: &Path,
+        cwd: &Path,
+        extra: &[&str],
+    ) -> Result<std::process::Output> {
         let mut command = std::process::Command::new(program);
         command
             .arg("-i")
             .arg(inventory)
             .arg("--list")
+            .args(extra)
             .current_dir(cwd)
             .env("ANSIBLE_NOCOLOR", "1");
         // Vault-encrypted group_vars need the session's vault password here too (a pipe).

@@ -220,7 +220,7 @@ pub(super) fn live_records(replay: &Replay, now: DateTime<Utc>) -> Vec<Record> {
                 at: start,
                 id: item.id,
                 slot,
-                node: None,
+                node: latest.node.clone(),
             });
         }
         records.push(Record::Finished {

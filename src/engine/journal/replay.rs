@@ -62,6 +62,8 @@ pub struct Latest {
     /// When and on which worker slot it started, when it ran (kept so compaction keeps where
     /// the run was on the timeline).
     pub started: Option<(DateTime<Utc>, Slot)>,
+    /// The execution node it ran on, when config.yml named nodes (kept so compaction keeps it).
+    pub node: Option<String>,
     /// Another attempt followed it (kept so compaction keeps it).
     pub retried: bool,
 }
@@ -178,7 +180,7 @@ impl Replay {
                 let opened = self.logs.remove(&id);
                 let log = log.or(opened);
                 let started = self.started.remove(&id);
-                self.nodes.remove(&id);
+                let node = self.nodes.remove(&id);
                 if outcome.is_success() {
                     self.succeeded.insert(id);
                 }
@@ -218,6 +220,7 @@ impl Replay {
                         healthy: None,
                         recap,
                         started,
+                        node,
                         retried,
                     };
                     let key = (latest.item.server.clone(), latest.item.action);

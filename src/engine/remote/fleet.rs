@@ -85,10 +85,13 @@ impl PayloadCell {
 }
 
 fn build(sources: &PayloadSources) -> anyhow::Result<Payload> {
+    // --export keeps group vars on their groups, so they rank on the node as they do here
+    // (plain --list folds them into each host's vars, above a playbook's group_vars).
     let listed = Inventory::list_json(
         &sources.inventory_program,
         &sources.inventory,
         &sources.root,
+        &["--export"],
     )?;
     payload::build(&Sources {
         root: sources.root.clone(),
