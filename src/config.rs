@@ -126,6 +126,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "execution_nodes: [{name: local, capacity: 2}, {name: exec-a, ssh: deploy@exec-a, capacity: 8}]",
     ),
     (
+        "hosts_ssh_key",
+        "a private key file on this machine (relative to the environment folder, or absolute) that runs on execution nodes use to reach the managed hosts",
+        "hosts_ssh_key: ~/.ssh/fleet_ed25519",
+    ),
+    (
         "node_for",
         "a map of inventory groups to the execution nodes their servers may run on",
         "node_for: {db: [exec-b]}",
@@ -165,6 +170,8 @@ pub struct Config {
     /// Ask before a provision / deploy / chain of several servers (the dashboard).
     pub confirm_actions: bool,
     pub execution_nodes: nodes::ExecutionNodes,
+    /// Sent with each run on an execution node, for ssh to the managed hosts.
+    pub hosts_ssh_key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -197,6 +204,7 @@ impl Default for Config {
             log_retention_lines: 1000,
             confirm_actions: true,
             execution_nodes: nodes::ExecutionNodes::default(),
+            hosts_ssh_key: None,
         }
     }
 }
@@ -228,6 +236,7 @@ struct RawConfig {
     confirm_actions: Option<bool>,
     execution_nodes: Option<serde_yaml_ng::Value>,
     node_for: Option<serde_yaml_ng::Value>,
+    hosts_ssh_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -410,6 +419,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded> {
             .unwrap_or(defaults.log_retention_lines),
         confirm_actions: raw.confirm_actions.unwrap_or(defaults.confirm_actions),
         execution_nodes,
+        hosts_ssh_key: raw.hosts_ssh_key,
     };
     Ok(Loaded { config, warnings })
 }

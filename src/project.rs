@@ -315,7 +315,7 @@ impl Environment {
             log_dir: self.log_dir(),
             callback_dir,
             warm,
-            nodes: self.node_plan(inventory),
+            nodes: self.node_plan(inventory)?,
         })
     }
 }

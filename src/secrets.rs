@@ -42,6 +42,15 @@ impl Secret {
         Ok(Secret(bytes))
     }
 
+    /// A private key file's bytes, exactly as they are (keys are longer than passwords and
+    /// their final newline belongs to them).
+    pub fn key(bytes: Vec<u8>) -> Result<Secret> {
+        if bytes.is_empty() {
+            bail!("the key file is empty");
+        }
+        Ok(Secret(bytes))
+    }
+
     pub fn expose(&self) -> &[u8] {
         &self.0
     }

@@ -150,6 +150,7 @@ fn run_input<'a>(
         payload,
         timeout: TIMEOUT,
         secrets,
+        ssh_key: None,
     }
 }
 

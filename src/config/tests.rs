@@ -68,6 +68,7 @@ confirm_actions: false
         log_retention_lines: 200,
         confirm_actions: false,
         execution_nodes: Default::default(),
+        hosts_ssh_key: None,
     };
     assert_eq!(config, expected);
 }

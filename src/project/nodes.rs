@@ -7,15 +7,19 @@ use crate::engine::model::Action;
 use crate::engine::nodes::NodeSetup;
 use crate::engine::remote::fleet::{NodePlan, PayloadSources};
 use crate::inventory::Inventory;
+use crate::secrets::Secret;
+use anyhow::Result;
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 impl Environment {
-    pub fn node_plan(&self, inventory: &Inventory) -> NodePlan {
+    pub fn node_plan(&self, inventory: &Inventory) -> Result<NodePlan> {
         let config = &self.config.execution_nodes;
         if config.nodes.is_empty() {
             let mut plan = NodePlan::local_only();
             plan.pinned = pinned(inventory, &config.node_for);
-            return plan;
+            return Ok(plan);
         }
         let setups = config
             .nodes
@@ -27,7 +31,7 @@ impl Environment {
                 skipped: node.problem.clone(),
             })
             .collect();
-        NodePlan {
+        Ok(NodePlan {
             setups,
             ssh: config.nodes.iter().map(|node| node.ssh.clone()).collect(),
             pinned: pinned(inventory, &config.node_for),
@@ -42,7 +46,31 @@ impl Environment {
                 inventory: self.inventory_path.clone(),
                 inventory_program: self.inventory_program(),
             }),
-        }
+            hosts_ssh_key: self.hosts_ssh_key()?,
+        })
+    }
+
+    /// `hosts_ssh_key`, read once: relative to the environment folder, `~/` the home folder.
+    fn hosts_ssh_key(&self) -> Result<Option<Arc<Secret>>> {
+        let Some(path) = &self.config.hosts_ssh_key else {
+            return Ok(None);
+        };
+        let path = match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+            (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+            _ => self.dir.join(path),
+        };
+        let key = std::fs::read(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(Secret::key)
+            .map_err(|err| {
+                anyhow::anyhow!(
+                    "{}: `hosts_ssh_key` {}: cannot be read: {err}\n  fix: name a private key \
+                     file on this machine, e.g. `hosts_ssh_key: ~/.ssh/fleet_ed25519`",
+                    self.dir.join("config.yml").display(),
+                    path.display()
+                )
+            })?;
+        Ok(Some(Arc::new(key)))
     }
 }
 

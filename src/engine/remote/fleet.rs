@@ -27,6 +27,8 @@ pub struct NodePlan {
     pub configured: bool,
     /// What the payload is built from: the project, and `ansible-inventory` to list the hosts.
     pub sources: Option<PayloadSources>,
+    /// The key each remote run gets for ssh to the managed hosts (`hosts_ssh_key`).
+    pub hosts_ssh_key: Option<Arc<crate::secrets::Secret>>,
 }
 
 #[derive(Clone, Debug)]
@@ -45,6 +47,7 @@ impl NodePlan {
             pinned: HashMap::new(),
             configured: false,
             sources: None,
+            hosts_ssh_key: None,
         }
     }
 
@@ -106,6 +109,7 @@ pub struct Fleet {
     ssh: Vec<Option<SshNode>>,
     sources: Option<Arc<PayloadSources>>,
     payload: Mutex<PayloadCell>,
+    hosts_ssh_key: Option<Arc<crate::secrets::Secret>>,
 }
 
 impl Fleet {
@@ -119,6 +123,7 @@ impl Fleet {
                 sources: sources.clone(),
             }),
             sources,
+            hosts_ssh_key: plan.hosts_ssh_key.clone(),
         })
     }
 
@@ -199,6 +204,7 @@ impl Fleet {
                 node: self.names[id].clone(),
                 ssh: node.clone(),
                 payload,
+                ssh_key: self.hosts_ssh_key.clone(),
             },
             tx,
         )

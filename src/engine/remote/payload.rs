@@ -114,6 +114,9 @@ pub struct RunInput<'a> {
     /// The action's timeout: the node stops the run after it too (`job_timeout`).
     pub timeout: Duration,
     pub secrets: &'a [(Kind, Secret)],
+    /// The key for ssh to the managed hosts (`hosts_ssh_key`): runner holds it in an
+    /// ssh-agent for the run and removes the file.
+    pub ssh_key: Option<&'a Secret>,
 }
 
 /// The kwargs of `ansible_runner.interface.run()` for one run, and only those it needs: the
@@ -144,6 +147,9 @@ pub fn kwargs(run: &RunInput) -> serde_json::Value {
     let passwords = passwords(run.secrets);
     if !passwords.is_empty() {
         kwargs["passwords"] = serde_json::Value::Object(passwords);
+    }
+    if let Some(key) = run.ssh_key {
+        kwargs["ssh_key"] = json!(String::from_utf8_lossy(key.expose()));
     }
     kwargs
 }
@@ -243,7 +249,28 @@ mod tests {
             payload,
             timeout: Duration::from_millis(90_500),
             secrets,
+            ssh_key: None,
         }
+    }
+
+    #[test]
+    fn the_hosts_ssh_key_travels_whole_in_the_kwargs() {
+        let payload = payload();
+        let item = deploy("web-01");
+        let key = Secret::key(
+            b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbg==\n-----END OPENSSH PRIVATE KEY-----\n"
+                .to_vec(),
+        )
+        .unwrap();
+        let mut input = run(&item, &payload, &[]);
+        input.ssh_key = Some(&key);
+        let sent = kwargs(&input);
+        assert_eq!(
+            sent["ssh_key"],
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbg==\n-----END OPENSSH PRIVATE KEY-----\n",
+            "the final newline is part of the key"
+        );
+        assert!(kwargs(&run(&item, &payload, &[])).get("ssh_key").is_none());
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct RemoteSpec {
     pub node: String,
     pub ssh: SshNode,
     pub payload: PayloadCell,
+    /// config.yml's `hosts_ssh_key`, read at start.
+    pub ssh_key: Option<Arc<crate::secrets::Secret>>,
 }
 
 pub fn start(spec: RemoteSpec, tx: mpsc::UnboundedSender<RunnerMsg>) -> RunHandle {
@@ -149,6 +151,7 @@ async fn run(
             payload: &payload,
             timeout: spec.timeout,
             secrets: &secrets,
+            ssh_key: spec.ssh_key.as_deref(),
         });
         let body = payload::transmit(&kwargs, &payload);
         let mut input = guard::header(body.len());

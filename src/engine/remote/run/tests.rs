@@ -21,6 +21,7 @@ fn spec() -> RemoteSpec {
             guard: "/var/tmp/fleetdeck/fleetdeck-guard".into(),
         },
         payload: PayloadCell::default(),
+        ssh_key: None,
     }
 }
 
