@@ -4,20 +4,20 @@
 //! everything it reaped (ssh clients, local ansible), plus whatever it left behind, which this
 //! bench adopts as subreaper. The nodes are each sshd listener's whole process tree, which is
 //! not fleetdeck's: sessions, guard, worker, ansible. Both nodes share the controller's cores,
-//! so the remote wall time shows the overhead, not the gain of real separate machines.
+//! so the remote wall time shows the overhead, not the gain of real separate machines. A third
+//! side sends the same runs through one ssh ControlMaster per node, to show what fresh ssh
+//! connections cost the controller.
 
+#[path = "nodes/measure.rs"]
+mod measure;
 #[path = "../../tests/common/sshd.rs"]
 mod sshd;
 
 use super::REPO;
-use nix::sys::wait::{Id, WaitPidFlag, waitid};
-use nix::unistd::Pid;
-use std::collections::BTreeMap;
+// tests/common/sshd.rs reads /proc through its parent module.
+use measure::{Measure, all_pids, median, stat_of};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 /// The row's name for `--rows`.
 pub const ROW: &str = "nodes";
@@ -26,33 +26,12 @@ const WORKERS: usize = 5;
 const NODES: [&str; 2] = ["exec-a", "exec-b"];
 /// Issue 12's goal for the controller's share of one remote run.
 const GOAL_CPU_PER_RUN: f64 = 0.1;
-const SAMPLE_EVERY: Duration = Duration::from_millis(50);
-/// How long the nodes may take to close their sessions once fleetdeck is gone.
-const SESSIONS_DRAIN: Duration = Duration::from_secs(20);
-
-/// One side's figures, in seconds.
-#[derive(Clone, Default)]
-struct Measure {
-    wall: f64,
-    /// fleetdeck's own threads.
-    fleetdeck: f64,
-    /// What fleetdeck reaped: ssh clients, local ansible-playbook and the warm runner.
-    reaped: f64,
-    /// What fleetdeck left running at its exit (adopted and reaped by this bench).
-    left: f64,
-    /// Every sshd listener's tree.
-    nodes: f64,
-    /// fleetdeck's descendants seen while sampling, by program name: how many processes and
-    /// their own CPU when last seen (a lower bound: what a process spent after its last
-    /// sample, or a process shorter than a sample, is missed).
-    children: BTreeMap<String, (usize, f64)>,
-}
-
-impl Measure {
-    fn controller(&self) -> f64 {
-        self.fleetdeck + self.reaped + self.left
-    }
-}
+/// (label, environment), in the order they run and print.
+const SIDES: [(&str, &str); 3] = [
+    ("local", "on-controller"),
+    ("2 nodes", "on-nodes"),
+    ("2 nodes, ControlMaster", "on-nodes-cm"),
+];
 
 pub fn nodes_row(work: &Path, repeat: usize) {
     nix::sys::prctl::set_child_subreaper(true).expect("becoming a subreaper");
@@ -70,62 +49,67 @@ pub fn nodes_row(work: &Path, repeat: usize) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let listeners: Vec<i32> = fleet.hosts.iter().filter_map(|host| host.pid()).collect();
-    let quiet = || wait_for_no_sessions(&fleet);
     println!(
         "\n(c) {RUNS} deploys (demo deploy.yml, 1 s step) at W={WORKERS}: all local vs two \
          loopback ssh nodes (capacity 3 each, no local) on the same 2 cores (median of {repeat})"
     );
-    let (mut local, mut remote) = (Vec::new(), Vec::new());
+    // The sides take turns, so a slow minute of a shared machine hits all of them.
+    let mut samples: Vec<Vec<Measure>> = vec![Vec::new(); SIDES.len()];
     for _ in 0..repeat {
-        local.push(measure(&project, "on-controller", &listeners, quiet));
-        remote.push(measure(&project, "on-nodes", &listeners, quiet));
+        for ((_, env), samples) in SIDES.iter().zip(&mut samples) {
+            let _ = std::fs::remove_dir_all(project.join(".fleetdeck").join(env));
+            let mut run = fleetdeck(&project, env);
+            run.args(["run", "deploy", "--all"]);
+            let output = project.join(format!("{env}.out"));
+            samples.push(measure::measure(&mut run, &output, &fleet));
+        }
     }
-    let (local, remote) = (median(local), median(remote));
+    let sides: Vec<Measure> = samples.into_iter().map(median).collect();
+    print_row(&sides, measure::ssh_connection_cpu(&fleet, 5));
+}
+
+fn print_row(sides: &[Measure], ssh_connection: f64) {
+    let per_run = |m: &Measure| m.controller() / RUNS as f64;
     println!(
-        "  {:<10} {:>7} {:>16} {:>12} {:>12} {:>10} {:>10}",
-        "side", "wall", "controller CPU", "per run", "nodes CPU", "total", "fleetdeck"
+        "  {:<24} {:>7} {:>15} {:>9} {:>10} {:>9}",
+        "side", "wall", "controller CPU", "per run", "nodes CPU", "total"
     );
-    for (name, m) in [("local", &local), ("2 nodes", &remote)] {
+    for ((label, _), m) in SIDES.iter().zip(sides) {
         println!(
-            "  {name:<10} {:>6.1}s {:>15.2}s {:>11.3}s {:>11.1}s {:>9.1}s {:>9.2}s",
+            "  {label:<24} {:>6.1}s {:>14.2}s {:>8.3}s {:>9.1}s {:>8.1}s",
             m.wall,
             m.controller(),
-            m.controller() / RUNS as f64,
+            per_run(m),
             m.nodes,
             m.controller() + m.nodes,
-            m.fleetdeck,
         );
     }
-    let per_run = remote.controller() / RUNS as f64;
-    println!(
-        "  remote controller CPU split: fleetdeck itself {:.2}s ({:.3}/run), reaped children \
-         {:.2}s ({:.3}/run), left behind {:.2}s",
-        remote.fleetdeck,
-        remote.fleetdeck / RUNS as f64,
-        remote.reaped,
-        remote.reaped / RUNS as f64,
-        remote.left
-    );
-    let seen = |m: &Measure| {
-        m.children
+    for ((label, _), m) in SIDES.iter().zip(sides) {
+        println!(
+            "  {label}: controller = fleetdeck itself {:.2}s ({:.3}/run) + what it reaped {:.2}s \
+             ({:.3}/run) + what it left {:.2}s",
+            m.fleetdeck,
+            m.fleetdeck / RUNS as f64,
+            m.reaped,
+            m.reaped / RUNS as f64,
+            m.left
+        );
+        let seen: Vec<String> = m
+            .children
             .iter()
             .map(|(name, (count, cpu))| format!("{name} ×{count} {cpu:.2}s"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+            .collect();
+        println!("    its programs (sampled, own CPU): {}", seen.join(", "));
+    }
     println!(
-        "  fleetdeck's descendants (sampled, own CPU), local: {}",
-        seen(&local)
+        "  one fresh ssh connection (ssh … true): {ssh_connection:.3} CPU-s on the controller"
     );
+    let (local, remote) = (&sides[0], &sides[1]);
     println!(
-        "  fleetdeck's descendants (sampled, own CPU), 2 nodes: {}",
-        seen(&remote)
-    );
-    println!(
-        "  ratio remote / local wall: {:.3}; controller CPU per remote run {per_run:.3}s: {}",
+        "  ratio remote / local wall: {:.3}; controller CPU per remote run {:.3}s: {}",
         remote.wall / local.wall,
-        if per_run <= GOAL_CPU_PER_RUN {
+        per_run(remote),
+        if per_run(remote) <= GOAL_CPU_PER_RUN {
             format!("meets the goal (≤ {GOAL_CPU_PER_RUN})")
         } else {
             format!("ABOVE the goal of {GOAL_CPU_PER_RUN}")
@@ -134,8 +118,6 @@ pub fn nodes_row(work: &Path, repeat: usize) {
     println!("  (the lab's Python stream took 0.29–0.37 controller CPU-s per run)");
 }
 
-/// Two environments over the same 20 hosts and playbooks: `on-controller` (no
-/// execution_nodes) and `on-nodes` (exec-a and exec-b only).
 fn write_project(work: &Path, fleet: &sshd::SshFleet) -> PathBuf {
     let project = work.join("c-nodes");
     let managed = project.join("managed");
@@ -164,7 +146,23 @@ fn write_project(work: &Path, fleet: &sshd::SshFleet) -> PathBuf {
          playbooks: {{provision: playbooks/provision.yml, deploy: playbooks/deploy.yml, \
          check: playbooks/check.yml}}\n"
     );
-    let mut nodes = String::from("execution_nodes:\n");
+    let sides = [
+        ("on-controller", String::new()),
+        ("on-nodes", nodes_config(work, fleet, false)),
+        ("on-nodes-cm", nodes_config(work, fleet, true)),
+    ];
+    for (env, extra) in sides {
+        let dir = project.join("inventory").join(env);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("hosts.yml"), &hosts).unwrap();
+        std::fs::write(dir.join("config.yml"), format!("{common}{extra}")).unwrap();
+    }
+    project
+}
+
+/// `execution_nodes` with both nodes; `shared`: one ControlMaster per node, kept 5 s idle.
+fn nodes_config(work: &Path, fleet: &sshd::SshFleet, shared: bool) -> String {
+    let mut config = String::from("execution_nodes:\n");
     for node in NODES {
         let host = fleet.host(node);
         let mut options = vec!["-p".to_string(), host.port.to_string(), "-i".to_string()];
@@ -175,7 +173,17 @@ fn write_project(work: &Path, fleet: &sshd::SshFleet) -> PathBuf {
                 .split_whitespace()
                 .map(str::to_string),
         );
-        nodes.push_str(&format!(
+        if shared {
+            let path = fleet.control_path_dir().join("%C");
+            for option in [
+                "ControlMaster=auto".to_string(),
+                format!("ControlPath={}", path.display()),
+                "ControlPersist=5".to_string(),
+            ] {
+                options.extend(["-o".to_string(), option]);
+            }
+        }
+        config.push_str(&format!(
             "  - name: {node}\n    ssh: {user}@{addr}\n    ssh_options: {options:?}\n    \
              capacity: 3\n    worker: {REPO}/.venv/bin/ansible-runner\n    work_dir: {work}\n",
             user = fleet.user,
@@ -183,186 +191,11 @@ fn write_project(work: &Path, fleet: &sshd::SshFleet) -> PathBuf {
             work = work.join(format!("{node}-work")).display(),
         ));
     }
-    for (env, extra) in [("on-controller", String::new()), ("on-nodes", nodes)] {
-        let dir = project.join("inventory").join(env);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("hosts.yml"), &hosts).unwrap();
-        std::fs::write(dir.join("config.yml"), format!("{common}{extra}")).unwrap();
-    }
-    project
+    config
 }
 
 fn fleetdeck(project: &Path, env: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fleetdeck"));
     command.arg("--root").arg(project).args(["-e", env]);
     command
-}
-
-/// One `fleetdeck run deploy --all`, from spawn to exit.
-fn measure(project: &Path, env: &str, listeners: &[i32], quiet: impl Fn()) -> Measure {
-    let _ = std::fs::remove_dir_all(project.join(".fleetdeck").join(env));
-    quiet();
-    let output = project.join(format!("{env}.out"));
-    let nodes_before = listeners.iter().map(|pid| tree_cpu(*pid)).sum::<f64>();
-    let reaped_before = children_cpu();
-    let started = Instant::now();
-    let child = fleetdeck(project, env)
-        .args(["run", "deploy", "--all"])
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&output).unwrap())
-        .stderr(Stdio::from(
-            std::fs::File::create(output.with_extension("err")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let pid = child.id() as i32;
-    let stop = Arc::new(AtomicBool::new(false));
-    let children = Arc::new(Mutex::new(BTreeMap::<i32, (String, f64)>::new()));
-    let sampler = std::thread::spawn({
-        let (stop, children) = (stop.clone(), children.clone());
-        move || {
-            while !stop.load(Ordering::SeqCst) {
-                for child in sshd::descendants(pid) {
-                    let comm = std::fs::read_to_string(format!("/proc/{child}/comm"));
-                    if let (Ok(comm), Some([utime, stime, ..])) = (comm, times(child)) {
-                        let seen = (comm.trim().to_string(), utime + stime);
-                        children.lock().unwrap().insert(child, seen);
-                    }
-                }
-                std::thread::sleep(SAMPLE_EVERY);
-            }
-        }
-    });
-    // Kept a zombie for a moment: its stat still holds its own and its reaped children's CPU.
-    waitid(
-        Id::Pid(Pid::from_raw(pid)),
-        WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
-    )
-    .expect("waiting for fleetdeck");
-    let wall = started.elapsed().as_secs_f64();
-    let [utime, stime, cutime, cstime] = times(pid).expect("fleetdeck's stat");
-    let mut child = child;
-    let status = child.wait().unwrap();
-    stop.store(true, Ordering::SeqCst);
-    sampler.join().unwrap();
-    assert!(
-        status.success(),
-        "fleetdeck run on {env} failed ({status}):\n{}",
-        std::fs::read_to_string(&output).unwrap_or_default()
-    );
-    let reaped_by_fleetdeck = children_cpu() - reaped_before;
-    reap_orphans(listeners);
-    let left = children_cpu() - reaped_before - reaped_by_fleetdeck;
-    quiet();
-    let nodes = listeners.iter().map(|pid| tree_cpu(*pid)).sum::<f64>() - nodes_before;
-    let mut by_name = BTreeMap::new();
-    for (name, cpu) in children.lock().unwrap().values() {
-        let entry = by_name.entry(name.clone()).or_insert((0, 0.0));
-        *entry = (entry.0 + 1, entry.1 + cpu);
-    }
-    Measure {
-        wall,
-        fleetdeck: utime + stime,
-        reaped: cutime + cstime,
-        left,
-        nodes,
-        children: by_name,
-    }
-}
-
-/// Waits for processes fleetdeck left that came to us as subreaper (not the sshd listeners,
-/// which are ours to keep), so that their CPU counts as the controller's.
-fn reap_orphans(listeners: &[i32]) {
-    let me = std::process::id() as i32;
-    let orphans: Vec<i32> = all_pids()
-        .into_iter()
-        .filter(|pid| !listeners.contains(pid))
-        .filter(|pid| stat_of(*pid).is_some_and(|stat| stat.ppid == me))
-        .collect();
-    for orphan in orphans {
-        let _ = nix::sys::wait::waitpid(Pid::from_raw(orphan), None);
-    }
-}
-
-fn wait_for_no_sessions(fleet: &sshd::SshFleet) {
-    let deadline = Instant::now() + SESSIONS_DRAIN;
-    while NODES.iter().any(|node| !fleet.sessions(node).is_empty()) {
-        assert!(
-            Instant::now() < deadline,
-            "the nodes still have ssh sessions after {SESSIONS_DRAIN:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Children of this bench it has waited for, user + system, in seconds.
-fn children_cpu() -> f64 {
-    let usage =
-        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
-    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
-    secs(usage.user_time()) + secs(usage.system_time())
-}
-
-/// utime, stime, cutime and cstime of `pid`, in seconds.
-fn times(pid: i32) -> Option<[f64; 4]> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = text[text.rfind(')')? + 1..].split_whitespace().collect();
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64;
-    let field = |n: usize| Some(fields.get(n)?.parse::<f64>().ok()? / ticks);
-    Some([field(11)?, field(12)?, field(13)?, field(14)?])
-}
-
-/// CPU of `root` and every living descendant, each with what it has reaped: whatever ran
-/// under a listener and ended is in its parent's reaped figures, whatever runs is in its own.
-fn tree_cpu(root: i32) -> f64 {
-    std::iter::once(root)
-        .chain(sshd::descendants(root))
-        .filter_map(times)
-        .map(|t| t.iter().sum::<f64>())
-        .sum()
-}
-
-/// Each figure's median on its own.
-fn median(samples: Vec<Measure>) -> Measure {
-    let mid = samples.len() / 2;
-    let pick = |key: fn(&Measure) -> f64| {
-        let mut values: Vec<f64> = samples.iter().map(key).collect();
-        values.sort_by(f64::total_cmp);
-        values[mid]
-    };
-    Measure {
-        wall: pick(|m| m.wall),
-        fleetdeck: pick(|m| m.fleetdeck),
-        reaped: pick(|m| m.reaped),
-        left: pick(|m| m.left),
-        nodes: pick(|m| m.nodes),
-        children: samples[mid].children.clone(),
-    }
-}
-
-// What tests/common/sshd.rs reads of /proc through its parent module.
-
-fn all_pids() -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_string_lossy().parse().ok())
-        .collect()
-}
-
-struct Stat {
-    zombie: bool,
-    ppid: i32,
-}
-
-fn stat_of(pid: i32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = text[text.rfind(')')? + 1..].split_whitespace().collect();
-    Some(Stat {
-        zombie: *fields.first()? == "Z",
-        ppid: fields.get(1)?.parse().ok()?,
-    })
 }
