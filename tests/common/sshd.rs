@@ -215,6 +215,7 @@ impl SshFleet {
              PrintMotd no\n\
              MaxStartups 100\n\
              MaxSessions 100\n\
+             AcceptEnv FD_*\n\
              Subsystem sftp internal-sftp\n",
             addr = host.addr,
             port = host.port,
@@ -432,16 +433,29 @@ fn stop_daemon(host: &mut SshHost) {
         return;
     };
     let pid = child.id() as i32;
-    // The connections first (each its own sshd child), then the listener: a stopped server
-    // leaves no session behind, and the clients see their connections close.
-    let sessions = descendants(pid);
-    let _ = child.kill();
-    for session in sessions {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(session),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+    // As a machine losing power: the listener and every process under it (sessions and
+    // whatever runs in them) are frozen first, so none forks or gets reparented past the
+    // list, then all are killed; the clients see their connections close.
+    let signal = |pids: &[i32], signal| {
+        for pid in pids {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), signal);
+        }
+    };
+    signal(&[pid], nix::sys::signal::Signal::SIGSTOP);
+    let mut frozen: Vec<i32> = Vec::new();
+    loop {
+        let found: Vec<i32> = descendants(pid)
+            .into_iter()
+            .filter(|pid| !frozen.contains(pid))
+            .collect();
+        if found.is_empty() {
+            break;
+        }
+        signal(&found, nix::sys::signal::Signal::SIGSTOP);
+        frozen.extend(found);
     }
+    let _ = child.kill();
+    signal(&frozen, nix::sys::signal::Signal::SIGKILL);
     let _ = child.wait();
 }
 
