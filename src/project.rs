@@ -227,7 +227,7 @@ impl Environment {
     /// The warm runner of this environment, unless the config says `runner: fresh`. Its
     /// server starts with the first run, or at once with `prewarm`.
     pub fn warm_runner(&self) -> Result<Option<Arc<WarmRunner>>> {
-        if self.config.runner == RunnerChoice::Fresh {
+        if self.config.runner == RunnerChoice::Fresh || !self.runs_here() {
             return Ok(None);
         }
         let callback_dir = self.callback_dir();

@@ -14,6 +14,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 impl Environment {
+    /// Whether runs may go to this machine: always without `execution_nodes`, else only with
+    /// a `local` entry that may take some (no warm runner is started for nothing).
+    pub fn runs_here(&self) -> bool {
+        let nodes = &self.config.execution_nodes.nodes;
+        nodes.is_empty()
+            || nodes.iter().any(|node| {
+                node.name == LOCAL && node.problem.is_none() && node.capacity != Some(0)
+            })
+    }
+
     pub fn node_plan(&self, inventory: &Inventory) -> Result<NodePlan> {
         let config = &self.config.execution_nodes;
         if config.nodes.is_empty() {
