@@ -4,9 +4,10 @@
 //! everything it reaped (ssh clients, local ansible), plus whatever it left behind, which this
 //! bench adopts as subreaper. The nodes are each sshd listener's whole process tree, which is
 //! not fleetdeck's: sessions, guard, worker, ansible. Both nodes share the controller's cores,
-//! so the remote wall time shows the overhead, not the gain of real separate machines. A third
-//! side sends the same runs through one ssh ControlMaster per node, to show what fresh ssh
-//! connections cost the controller.
+//! so the remote wall time shows the overhead, not the gain of real separate machines. The
+//! nodes side runs as fleetdeck does by default, one shared ssh connection per node; a third
+//! side turns that off (`-o ControlMaster=no`), to show what a fresh ssh connection per run
+//! costs the controller.
 
 #[path = "nodes/measure.rs"]
 mod measure;
@@ -30,7 +31,7 @@ const GOAL_CPU_PER_RUN: f64 = 0.1;
 const SIDES: [(&str, &str); 3] = [
     ("local", "on-controller"),
     ("2 nodes", "on-nodes"),
-    ("2 nodes, ControlMaster", "on-nodes-cm"),
+    ("2 nodes, fresh ssh/run", "on-nodes-fresh"),
 ];
 
 pub fn nodes_row(work: &Path, repeat: usize) {
@@ -149,7 +150,7 @@ fn write_project(work: &Path, fleet: &sshd::SshFleet) -> PathBuf {
     let sides = [
         ("on-controller", String::new()),
         ("on-nodes", nodes_config(work, fleet, false)),
-        ("on-nodes-cm", nodes_config(work, fleet, true)),
+        ("on-nodes-fresh", nodes_config(work, fleet, true)),
     ];
     for (env, extra) in sides {
         let dir = project.join("inventory").join(env);
@@ -160,8 +161,8 @@ fn write_project(work: &Path, fleet: &sshd::SshFleet) -> PathBuf {
     project
 }
 
-/// `execution_nodes` with both nodes; `shared`: one ControlMaster per node, kept 5 s idle.
-fn nodes_config(work: &Path, fleet: &sshd::SshFleet, shared: bool) -> String {
+/// `execution_nodes` with both nodes; `fresh`: no shared connection, a new one per run.
+fn nodes_config(work: &Path, fleet: &sshd::SshFleet, fresh: bool) -> String {
     let mut config = String::from("execution_nodes:\n");
     for node in NODES {
         let host = fleet.host(node);
@@ -173,15 +174,8 @@ fn nodes_config(work: &Path, fleet: &sshd::SshFleet, shared: bool) -> String {
                 .split_whitespace()
                 .map(str::to_string),
         );
-        if shared {
-            let path = fleet.control_path_dir().join("%C");
-            for option in [
-                "ControlMaster=auto".to_string(),
-                format!("ControlPath={}", path.display()),
-                "ControlPersist=5".to_string(),
-            ] {
-                options.extend(["-o".to_string(), option]);
-            }
+        if fresh {
+            options.extend(["-o".to_string(), "ControlMaster=no".to_string()]);
         }
         config.push_str(&format!(
             "  - name: {node}\n    ssh: {user}@{addr}\n    ssh_options: {options:?}\n    \
