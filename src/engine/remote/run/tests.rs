@@ -1,8 +1,12 @@
 //! How a remote run's end is judged from what ssh and the stream said.
 
+use super::reading::Streamed;
+use super::verdict::judge;
 use super::*;
 use crate::engine::callback::ResultStatus;
+use crate::engine::callback::{CallbackEvent, EndedBy};
 use crate::engine::model::Action;
+use crate::engine::remote::stream::{RunnerStatus, StatusLine};
 use std::os::unix::process::ExitStatusExt;
 
 fn spec() -> RemoteSpec {

@@ -1,0 +1,152 @@
+//! Reading a remote run's output: runner's stream into events, log and live line, and the
+//! tail of ssh's stderr for messages.
+
+use super::STDERR_TAIL_MAX;
+use crate::engine::RunEvent;
+use crate::engine::callback::{CallbackEvent, Transcript};
+use crate::engine::model::ItemId;
+use crate::engine::remote::events;
+use crate::engine::remote::stream::{Frame, StatusLine, StreamReader};
+use crate::engine::runlog::RunLog;
+use crate::engine::runner::{LiveLine, RunnerMsg};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+
+/// What the node's stream said.
+#[derive(Default)]
+pub(super) struct Streamed {
+    pub(super) transcript: Transcript,
+    /// A status line came: the node received the run and its worker started.
+    pub(super) reached: bool,
+    /// The last status line (its end: successful, failed, canceled, timeout, error).
+    pub(super) last: Option<StatusLine>,
+    pub(super) rc: Option<i32>,
+    /// `{"eof": true}` came: the worker said everything.
+    pub(super) complete: bool,
+    /// Why reading stopped early (a broken frame).
+    pub(super) broken: Option<String>,
+    /// The end of ansible's output: runner runs ansible on a pty, so its errors (a playbook
+    /// that does not parse, no hosts matched) are only there, not on a stderr of their own.
+    pub(super) output_tail: String,
+}
+
+pub(super) async fn read_stream(
+    stdout: impl AsyncRead + Unpin,
+    log: RunLog,
+    live: Arc<LiveLine>,
+    tx: mpsc::UnboundedSender<RunnerMsg>,
+    id: ItemId,
+) -> Streamed {
+    let mut reader = StreamReader::new(stdout);
+    let mut streamed = Streamed::default();
+    loop {
+        let frame = match reader.next().await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(err) => {
+                streamed.broken = Some(format!("{err:#}"));
+                break;
+            }
+        };
+        match frame {
+            Frame::Status(line) => {
+                streamed.reached = true;
+                if line.rc.is_some() {
+                    streamed.rc = line.rc;
+                }
+                streamed.last = Some(line);
+            }
+            Frame::Event(event) => {
+                if let Some(text) = events::log_text(&event) {
+                    write_output(&log, &live, &tx, id, text);
+                    keep_tail(&mut streamed.output_tail, text);
+                }
+                let Some(event) = events::to_callback(&event) else {
+                    continue;
+                };
+                streamed.transcript.record(&event);
+                let progress = match &event {
+                    CallbackEvent::TaskStart { task, .. } => {
+                        Some(RunEvent::TaskStarted { name: task.clone() })
+                    }
+                    other => other
+                        .host_status()
+                        .map(|status| RunEvent::HostResult { status }),
+                };
+                if let Some(progress) = progress {
+                    let _ = tx.send(RunnerMsg::Event(id, progress));
+                }
+            }
+            Frame::Artifacts(artifacts) => {
+                if artifacts.rc.is_some() {
+                    streamed.rc = artifacts.rc;
+                }
+            }
+            Frame::Eof => {
+                streamed.complete = true;
+                break;
+            }
+        }
+    }
+    streamed
+}
+
+/// ansible's human output goes to the log as a local run's would, and its last line to the
+/// live view.
+fn write_output(
+    log: &RunLog,
+    live: &LiveLine,
+    tx: &mpsc::UnboundedSender<RunnerMsg>,
+    id: ItemId,
+    text: &str,
+) {
+    if text.is_empty() {
+        return;
+    }
+    let _ = log.write(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = log.write(b"\n");
+    }
+    if let Some(line) = text.lines().rev().find(|line| !line.trim().is_empty())
+        && live.offer(line.to_string())
+    {
+        let _ = tx.send(RunnerMsg::OutputReady(id));
+    }
+}
+
+fn keep_tail(tail: &mut String, text: &str) {
+    tail.push_str(text);
+    tail.push('\n');
+    if tail.len() > STDERR_TAIL_MAX {
+        let mut cut = tail.len() - STDERR_TAIL_MAX;
+        while !tail.is_char_boundary(cut) {
+            cut += 1;
+        }
+        tail.drain(..cut);
+    }
+}
+
+pub(super) async fn tail_of(mut stderr: impl AsyncRead + Unpin) -> Vec<u8> {
+    let mut tail = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = stderr.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        tail.extend_from_slice(&chunk[..n]);
+        if tail.len() > STDERR_TAIL_MAX {
+            tail.drain(..tail.len() - STDERR_TAIL_MAX);
+        }
+    }
+    tail
+}
+
+pub(super) async fn join<T: Default>(slot: &mut Option<tokio::task::JoinHandle<T>>) -> T {
+    let Some(task) = slot.as_mut() else {
+        return T::default();
+    };
+    let value = task.await.unwrap_or_default();
+    *slot = None;
+    value
+}

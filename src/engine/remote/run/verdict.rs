@@ -1,0 +1,136 @@
+//! How a remote run ended, judged from ssh's exit, the stream and who stopped it.
+
+use super::reading::Streamed;
+use super::{RemoteSpec, SSH_FAILED};
+use crate::engine::callback::{EndedBy, Exit};
+use crate::engine::model::Outcome;
+use crate::engine::remote::stream::RunnerStatus;
+
+pub(super) struct Verdict {
+    pub(super) outcome: Outcome,
+    pub(super) rc: Option<i32>,
+    /// The node is to be marked lost: why, and whether nothing of the run reached it.
+    pub(super) node_lost: Option<(String, bool)>,
+    /// A line for the log on how the run ended, when the stream does not say it.
+    pub(super) note: Option<String>,
+}
+
+pub(super) fn judge(
+    spec: &RemoteSpec,
+    status: Option<std::process::ExitStatus>,
+    ended_by: EndedBy,
+    stream: &Streamed,
+    stderr_tail: &str,
+) -> Verdict {
+    let node = &spec.node;
+    let code = status.and_then(|status| status.code());
+    let said = if stderr_tail.is_empty() {
+        String::from("no message")
+    } else {
+        stderr_tail
+            .lines()
+            .last()
+            .unwrap_or(stderr_tail)
+            .to_string()
+    };
+    if !stream.reached {
+        if ended_by != EndedBy::Itself {
+            return Verdict {
+                outcome: match ended_by {
+                    EndedBy::Timeout => Outcome::TimedOut { during_task: None },
+                    _ => Outcome::Cancelled { during_task: None },
+                },
+                rc: code,
+                node_lost: None,
+                note: Some(format!("stopped before node {node} started the run")),
+            };
+        }
+        if code == Some(SSH_FAILED) {
+            let message = format!("node {node} could not be reached: {said}");
+            return Verdict {
+                outcome: Outcome::Unreachable {
+                    message: message.clone(),
+                },
+                rc: code,
+                node_lost: Some((message.clone(), true)),
+                note: Some(message),
+            };
+        }
+        let hint = if code == Some(127) || stderr_tail.contains("No such file") {
+            format!(" (is the guard installed? fleetdeck node install {node})")
+        } else {
+            String::new()
+        };
+        let message = format!(
+            "node {node} did not start the run (exit {}): {said}{hint}",
+            code.map_or("by a signal".to_string(), |code| code.to_string())
+        );
+        return Verdict {
+            outcome: Outcome::Error {
+                message: message.clone(),
+            },
+            rc: code,
+            node_lost: None,
+            note: Some(message),
+        };
+    }
+    let last = stream.last.as_ref().map(|line| &line.status);
+    let ended = matches!(
+        last,
+        Some(
+            RunnerStatus::Successful
+                | RunnerStatus::Failed
+                | RunnerStatus::Canceled
+                | RunnerStatus::Timeout
+                | RunnerStatus::Error
+        )
+    );
+    if !ended && ended_by == EndedBy::Itself {
+        // The stream broke while the run went on: what happened on the node is unknown, and
+        // running it again could run two actions on one server at once.
+        let why = stream.broken.clone().unwrap_or(said);
+        let message = format!("the stream from node {node} broke during the run: {why}");
+        return Verdict {
+            outcome: Outcome::Interrupted,
+            rc: code,
+            node_lost: Some((message.clone(), false)),
+            note: Some(message),
+        };
+    }
+    if let Some(RunnerStatus::Error) = last {
+        let explanation = stream
+            .last
+            .as_ref()
+            .and_then(|line| line.job_explanation.clone())
+            .unwrap_or_else(|| said.clone());
+        let message = format!("ansible-runner on node {node}: {explanation}");
+        return Verdict {
+            outcome: Outcome::Error {
+                message: message.clone(),
+            },
+            rc: code,
+            node_lost: None,
+            note: Some(message),
+        };
+    }
+    let rc = stream.rc.or(code);
+    let exit = match rc {
+        Some(rc) => Exit::Code(rc),
+        None => Exit::Signal(9),
+    };
+    let ended_by = match last {
+        // The node's own job_timeout (set to the action's timeout).
+        Some(RunnerStatus::Timeout) if ended_by == EndedBy::Itself => EndedBy::Timeout,
+        _ => ended_by,
+    };
+    let said = format!("{}{stderr_tail}", stream.output_tail);
+    let outcome = stream
+        .transcript
+        .outcome(&spec.item.server, exit, ended_by, &said);
+    Verdict {
+        outcome: crate::engine::runner::explain_become(outcome, &spec.item.server),
+        rc,
+        node_lost: None,
+        note: None,
+    }
+}
