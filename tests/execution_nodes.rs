@@ -258,9 +258,15 @@ fn a_run_whose_ssh_failed_before_it_started_moves_to_another_node_as_the_same_at
     std::fs::set_permissions(&proxy, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let mut flaky = lab.node("flaky", "exec-a", 1);
     let remote = flaky.remote.as_mut().unwrap();
+    // Its own connection per run: over a shared one (fleetdeck's default), the run would ride
+    // on the probe's connection and never reach the proxy.
     remote.ssh_options.extend([
         "-o".to_string(),
         format!("ProxyCommand={}", proxy.display()),
+        "-o".to_string(),
+        "ControlMaster=no".to_string(),
+        "-o".to_string(),
+        "ControlPath=none".to_string(),
     ]);
     // Its guard is exec-b's (the same machine): installing over the proxy would use up the
     // connection that the probe gets.
@@ -288,6 +294,13 @@ fn a_run_whose_ssh_failed_before_it_started_moves_to_another_node_as_the_same_at
     );
     let log = lab.log_of(refused);
     assert!(log.contains("node flaky could not be reached"), "{log}");
+    assert!(
+        said.contains(&format!(
+            "Requeued provision for server {} for another node",
+            refused.server
+        )),
+        "{said}"
+    );
 
     let again: Vec<&Ran> = runs
         .iter()
