@@ -176,6 +176,11 @@ fn nodes_config(work: &Path, fleet: &sshd::SshFleet, fresh: bool) -> String {
         );
         if fresh {
             options.extend(["-o".to_string(), "ControlMaster=no".to_string()]);
+        } else {
+            // The shared connection goes 2 s after the side's last run (fleetdeck keeps it
+            // 60 s), so the nodes' CPU is read with no session open and the next side starts
+            // cold, as the first did.
+            options.extend(["-o".to_string(), "ControlPersist=2".to_string()]);
         }
         config.push_str(&format!(
             "  - name: {node}\n    ssh: {user}@{addr}\n    ssh_options: {options:?}\n    \
