@@ -253,8 +253,8 @@ impl Outcome {
 /// The symbol of a run that has no outcome yet, beside those of `Outcome::symbol`.
 pub const RUNNING_SYMBOL: &str = "▶";
 
-/// Why a run was interrupted: the one process that ran it died.
-const INTERRUPTED: &str = "fleetdeck or its warm runner stopped while it ran";
+/// Why a run was interrupted: what ran it died (the run log says which).
+const INTERRUPTED: &str = "fleetdeck, its warm runner or its node stopped while it ran";
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -52,6 +52,7 @@ impl Core {
             }
             None => false,
         };
+        let node_lost = run.node_lost.map(|(reason, _)| reason);
         let item = run.item;
         let outcome = report.outcome;
         let worker = worker_target(run.slot);
@@ -65,7 +66,11 @@ impl Core {
                 format!("Worker {slot} completed: {}", item.describe()),
             );
         } else {
-            let detail = failure_detail(&outcome);
+            let detail = match (&outcome, &node_lost) {
+                // Cut by its node, not by fleetdeck: say which and how.
+                (Outcome::Interrupted, Some(reason)) => format!(" (interrupted: {reason})"),
+                _ => failure_detail(&outcome),
+            };
             let verb = match outcome {
                 Outcome::Cancelled { .. } => "cancelled",
                 _ => "failed",

@@ -151,7 +151,7 @@ fn each_outcome_is_the_junit_result_a_ci_viewer_shows() {
             "provision",
             "web-07",
             "failure",
-            "interrupted: fleetdeck or its warm runner stopped while it ran",
+            "interrupted: fleetdeck, its warm runner or its node stopped while it ran",
             "",
         ),
         (

@@ -234,6 +234,14 @@ fn a_run_whose_stream_broke_after_it_started_is_interrupted_and_never_retried() 
         "never run twice on one server by itself"
     );
     assert!(
+        logs(&fx).iter().any(|line| line.contains(&format!(
+            "failed: deploy for server {} (interrupted: ssh: connect to host 127.0.2.1",
+            on_a.server
+        ))),
+        "the worker's line says its node cut it: {:?}",
+        logs(&fx)
+    );
+    assert!(
         fx.iter()
             .any(|effect| matches!(effect, Effect::ProbeNode { node: 1, .. }))
     );

@@ -52,7 +52,7 @@ fn after_a_restart_interrupted_dry_runs_and_held_items_each_have_their_mark() {
     assert!(text.contains("✗ 2 failing"), "{text}");
     // `i` on web-03 says what happened, in words.
     assert!(
-        text.contains("provision interrupted (fleetdeck or its warm runner stopped while"),
+        text.contains("provision interrupted (fleetdeck, its warm runner or its node"),
         "{text}"
     );
     insta::assert_snapshot!("restarted", terminal.backend());
