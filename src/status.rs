@@ -28,6 +28,9 @@ pub struct LastRun {
     pub check_mode: bool,
     /// The run's log on disk, when it got as far as starting one.
     pub log: Option<PathBuf>,
+    /// The execution node it ran on, when config.yml names nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl LastRun {
@@ -39,6 +42,7 @@ impl LastRun {
             healthy: latest.healthy,
             check_mode: latest.item.check_mode,
             log: latest.log.clone(),
+            node: latest.node.clone(),
         }
     }
 

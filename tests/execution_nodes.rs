@@ -140,6 +140,19 @@ fn the_demo_chain_spreads_over_both_nodes_and_local_with_the_demos_outcomes() {
             assert_eq!(shown["healthy"], healthy, "{server}: {shown}");
         }
     }
+    // And which node ran each server's latest run of each action.
+    for ran in &runs {
+        let shown = &status["servers"][&ran.server][&ran.action];
+        if shown["id"] == serde_json::json!(ran.id) {
+            assert_eq!(
+                shown["node"],
+                ran.on(),
+                "{} {}: {shown}",
+                ran.server,
+                ran.action
+            );
+        }
+    }
 }
 
 /// A node whose sshd dies (its sessions with it) while a slow play runs there: that run ends

@@ -238,6 +238,7 @@ impl App {
                         healthy: None,
                         check_mode: run.item.check_mode,
                         log: run.log_path.clone(),
+                        node: None,
                     };
                     let runs = self.status.entry(run.item.server.clone()).or_default();
                     runs.insert(run.item.action, last);

@@ -108,6 +108,7 @@ fn busy() -> App {
             healthy: None,
             check_mode: false,
             log: Some("logs/db-02_deploy.log".into()),
+            node: None,
         },
     );
     app

@@ -121,6 +121,7 @@ pub fn stage(app: &mut App, rollout: Rollout, not_running: &[&str], held: bool) 
         healthy,
         check_mode: false,
         log: Some(format!("logs/run-{id}.log").into()),
+        node: None,
     };
     for member in &rollout.members {
         let server = member.server.clone();

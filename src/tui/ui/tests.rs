@@ -41,6 +41,7 @@ fn last(id: ItemId, secs_ago: i64, outcome: Outcome) -> LastRun {
         healthy: None,
         check_mode: false,
         log: Some(format!("logs/run-{id}.log").into()),
+        node: None,
     }
 }
 
