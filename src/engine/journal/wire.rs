@@ -326,7 +326,8 @@ mod tests {
             Some(slow),
             "a health check's purpose and backoff"
         );
-        let on_node = br#"{"kind":"started","at":"2026-01-02T03:04:05Z","id":1,"slot":2,"node":"exec-a"}"#;
+        let on_node =
+            br#"{"kind":"started","at":"2026-01-02T03:04:05Z","id":1,"slot":2,"node":"exec-a"}"#;
         let slow: Record = serde_json::from_slice(on_node).unwrap();
         assert!(matches!(&slow, Record::Started { node: Some(node), .. } if node == "exec-a"));
         assert_eq!(fast(on_node), Some(slow), "a run's execution node");
