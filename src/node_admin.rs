@@ -114,7 +114,9 @@ impl Row {
             NodeHealth::Ready { .. } => {
                 let capacity = node
                     .capacity
-                    .or(probed.cpu_count)
+                    .or(probed
+                        .cpu_count
+                        .map(|cpus| cpus.clamp(1, probe::DEFAULT_CAPACITY_MAX)))
                     .map_or("?".into(), |capacity| capacity.to_string());
                 let cleaned = if probed.cleaned.is_empty() {
                     String::new()

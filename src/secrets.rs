@@ -64,10 +64,15 @@ impl std::fmt::Debug for Secret {
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        for byte in self.0.iter_mut() {
-            // SAFETY: a valid, aligned pointer to a byte we own.
-            unsafe { std::ptr::write_volatile(byte, 0) };
-        }
+        wipe(&mut self.0);
+    }
+}
+
+/// Zeroes bytes that held a secret, in a way the compiler may not skip as a dead store.
+pub fn wipe(bytes: &mut [u8]) {
+    for byte in bytes.iter_mut() {
+        // SAFETY: a valid, aligned pointer to a byte we own.
+        unsafe { std::ptr::write_volatile(byte, 0) };
     }
 }
 

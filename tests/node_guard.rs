@@ -99,13 +99,19 @@ impl Node {
     }
 
     fn start_with(&self, input: &[u8], mark: &str) -> Running {
+        self.start_with_options(input, mark, &[])
+    }
+
+    /// As `start_with`, with more options for `guard run`.
+    fn start_with_options(&self, input: &[u8], mark: &str, options: &[&str]) -> Running {
         let dir = self.run_dir();
-        let argv = guard::run_argv(
+        let mut argv = guard::run_argv(
             guard_path().to_str().unwrap(),
             worker().to_str().unwrap(),
             dir.to_str().unwrap(),
             GRACE,
         );
+        argv.extend(options.iter().map(|option| option.to_string()));
         let mut child = Command::new(&argv[0])
             .args(&argv[1..])
             .env(MARK, mark)
@@ -300,6 +306,25 @@ fn a_controller_that_goes_away_mid_run_ends_every_process_within_the_grace() {
     run.stdout = None;
     let took = all_gone_within("hangup", since, GRACE + Duration::from_secs(3));
     eprintln!("hang-up: no process left after {took:?}");
+    run.wait();
+    node.assert_run_dir_gone();
+}
+
+/// As when the network is cut without any side closing: stdin stays open and its reader is
+/// there, but no byte (not even a `PING`) comes from the controller any more.
+#[test]
+fn a_controller_that_falls_silent_is_taken_as_gone() {
+    let node = Node::new();
+    let mut run = node.start_with_options(&node.input("slow.yml"), "silent", &["--silence", "3"]);
+    run.sleep_started();
+    let since = Instant::now();
+    let took = all_gone_within(
+        "silent",
+        since,
+        Duration::from_secs(3) + GRACE + Duration::from_secs(3),
+    );
+    eprintln!("silence: no process left after {took:?}");
+    run.stdin = None;
     run.wait();
     node.assert_run_dir_gone();
 }

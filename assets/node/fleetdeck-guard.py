@@ -39,13 +39,17 @@ import subprocess
 import sys
 import time
 
-VERSION = "1"
+VERSION = "2"
 PR_SET_CHILD_SUBREAPER = 36
 HEADER_MAX = 64
 CONTROL_MAX = 16
 CHUNK = 65536
 # Processes stuck in the kernel may take a moment to die; the guard does not wait forever.
 REAP_DEADLINE = 10.0
+# The controller writes `PING` every few seconds: this long without a byte from it means the
+# connection is gone even if no FIN ever came (a cut cable, a dropped firewall state).
+SILENCE = 20.0
+ACCEPTED = "accepted run"  # said on stderr once the run is ours: the controller then never moves it
 # Runs take it shared while they create and lock their lock file; a probe takes it exclusive
 # while it decides which runs are dead, so it never mistakes a run being born for a dead one.
 SCAN_LOCK = ".scan.lock"
@@ -128,6 +132,13 @@ def lock_run(run_dir):
     """Creates D's parent (0700) and holds D.lock; None when another guard holds it."""
     parent = os.path.dirname(run_dir)
     os.makedirs(parent, mode=0o700, exist_ok=True)
+    # The run's secrets go there, and the guard itself may live there: another user's folder,
+    # or one others may write to, could be made to hand them over.
+    owned = os.stat(parent)
+    if owned.st_uid != os.getuid() or owned.st_mode & 0o022:
+        raise OSError("%s is not this user's alone (owner uid %d, mode %o); "
+                      "chmod go-w it or choose another work_dir" % (parent, owned.st_uid,
+                                                                   owned.st_mode & 0o777))
     gate = os.open(os.path.join(parent, SCAN_LOCK), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(gate, fcntl.LOCK_SH)
@@ -171,14 +182,16 @@ def read_header():
 class Run:
     """One worker between the channel and the node; `loop` returns the worker's exit code."""
 
-    def __init__(self, worker, run_dir, grace, payload_len):
+    def __init__(self, worker, run_dir, grace, payload_len, silence):
         self.grace = grace
+        self.silence = silence
         self.payload_left = payload_len
         self.control = b""
         self.hung_up = False
         self.kill_at = None
         self.code = None
         self.stop_signal = False
+        self.last_heard = time.monotonic()
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -237,6 +250,8 @@ class Run:
             send([pid for pid in descendants() if pid != self.worker.pid], signal.SIGTERM)
         elif line == b"KILL":
             send(descendants(), signal.SIGKILL)
+        elif line == b"PING":
+            pass  # the controller is there: heard, nothing to do
         elif line:
             say("unknown control line %r" % line)
 
@@ -276,9 +291,15 @@ class Run:
             if self.kill_at is not None and time.monotonic() >= self.kill_at:
                 send(descendants(), signal.SIGKILL)
                 self.kill_at = None
-            timeout = None
+            silent_until = self.last_heard + self.silence
+            if not self.hung_up and time.monotonic() >= silent_until:
+                self.hang_up("no word from the controller for %g s" % self.silence)
+            deadlines = [silent_until] if not self.hung_up else []
             if self.kill_at is not None:
-                timeout = max(0, (self.kill_at - time.monotonic()) * 1000)
+                deadlines.append(self.kill_at)
+            timeout = None
+            if deadlines:
+                timeout = max(0, (min(deadlines) - time.monotonic()) * 1000)
             for fd, events in poller.poll(timeout):
                 if fd == self.wake_r:
                     try:
@@ -295,6 +316,7 @@ class Run:
                         poller.unregister(0)
                         self.hang_up("the controller's input ended")
                     else:
+                        self.last_heard = time.monotonic()
                         self.on_control(self.feed(data))
 
 
@@ -337,8 +359,9 @@ def run(args):
         if payload_len is None:
             say("bad header: expected `fleetdeck-guard %s <bytes>`" % VERSION)
             return 2
+        say("%s %s" % (ACCEPTED, os.path.basename(run_dir)))
         try:
-            current = Run(args.worker, run_dir, args.grace, payload_len)
+            current = Run(args.worker, run_dir, args.grace, payload_len, args.silence)
         except OSError as error:
             say("cannot start %s: %s" % (args.worker, error))
             return 127
@@ -453,6 +476,8 @@ def main():
     run_parser.add_argument("--worker", required=True, help="path of ansible-runner")
     run_parser.add_argument("--dir", required=True, help="the run's private data dir")
     run_parser.add_argument("--grace", type=float, required=True, help="seconds before SIGKILL")
+    run_parser.add_argument("--silence", type=float, default=SILENCE,
+                            help="seconds without a byte from the controller that mean it is gone")
     probe_parser = commands.add_parser("probe", help="report the worker and clean dead runs")
     probe_parser.add_argument("--worker", required=True, help="path of ansible-runner")
     probe_parser.add_argument("--work-dir", required=True, help="where runs' dirs live")

@@ -66,7 +66,13 @@ struct Node {
     setup: NodeSetup,
     health: NodeHealth,
     running: u32,
+    /// Probes in a row that found it unreachable.
+    lost_probes: u32,
 }
+
+/// A lost node is waited for (work queued for it keeps a headless run going) until this many
+/// probes in a row found it unreachable.
+pub const PROBES_WAITED_FOR: u32 = 3;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Nodes {
@@ -106,6 +112,7 @@ impl Nodes {
                 },
                 setup,
                 running: 0,
+                lost_probes: 0,
             })
             .collect();
         let id_of = |name: &str| nodes.iter().position(|node| node.setup.name == name);
@@ -192,12 +199,6 @@ impl Nodes {
         best.map(|(id, _, _)| id)
     }
 
-    /// Whether a node that may run `server` is still being probed: its runs wait for it.
-    pub fn awaits_probe(&self, server: &str) -> bool {
-        self.allowed(server)
-            .any(|id| self.nodes[id].health == NodeHealth::Probing)
-    }
-
     /// Why `server` has no node now, for "why it waits": each node it may run on and its state.
     pub fn why_none(&self, server: &str, workers: u32) -> String {
         let states: Vec<String> = self
@@ -227,10 +228,14 @@ impl Nodes {
         (0..self.nodes.len()).any(|id| self.nodes[id].running < self.capacity(id, workers))
     }
 
-    pub fn any_probing(&self) -> bool {
-        self.nodes
-            .iter()
-            .any(|node| node.health == NodeHealth::Probing)
+    /// Whether a node not ready now may soon be (being probed, or lost and not yet given up
+    /// on): work waiting for nodes is then not waiting for the operator.
+    pub fn may_come_back(&self) -> bool {
+        self.nodes.iter().any(|node| match node.health {
+            NodeHealth::Probing => true,
+            NodeHealth::Lost { .. } => node.lost_probes < PROBES_WAITED_FOR,
+            _ => false,
+        })
     }
 
     pub fn occupy(&mut self, id: NodeId) {
@@ -247,6 +252,11 @@ impl Nodes {
         let Some(node) = self.nodes.get_mut(id) else {
             return false;
         };
+        match &health {
+            NodeHealth::Lost { .. } => node.lost_probes += 1,
+            NodeHealth::Ready { .. } => node.lost_probes = 0,
+            _ => {}
+        }
         if node.health == health {
             return false;
         }

@@ -121,8 +121,8 @@ impl Core {
         if self.shutdown.is_some() || self.paused.is_some() {
             return true;
         }
-        // Work for a node still being probed starts as soon as it answers.
-        if !self.queue.is_empty() && self.nodes.any_probing() {
+        // Work for a node being probed, or lost a moment ago, starts as soon as it answers.
+        if self.queue.len() > self.queue.held_count() && self.nodes.may_come_back() {
             return false;
         }
         // Dispatch has just taken everything it could with every worker free: what is left

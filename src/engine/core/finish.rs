@@ -147,7 +147,7 @@ impl Core {
     /// Whether `follow_up` will queue another attempt of `item` after `outcome`.
     fn will_retry(&self, item: &Item, outcome: &Outcome) -> bool {
         match (&item.purpose, outcome) {
-            (_, Outcome::Succeeded | Outcome::Cancelled { .. }) => false,
+            (_, Outcome::Succeeded | Outcome::Cancelled { .. } | Outcome::Interrupted) => false,
             (Purpose::HealthCheck { .. }, _) => item.attempt < self.policy.health_check_retries,
             (Purpose::Requested, Outcome::Unreachable { .. }) => {
                 self.policy.auto_retry_enabled && item.attempt <= self.policy.max_retries
@@ -226,7 +226,9 @@ impl Core {
                     format!("Health check passed for server {server}"),
                 );
             }
-            Outcome::Cancelled { .. } => {}
+            // Stopped, or cut by what ran it (fleetdeck, the warm runner, its node): no verdict
+            // on the deploy, and never run again by itself.
+            Outcome::Cancelled { .. } | Outcome::Interrupted => {}
             _ if check.attempt < self.policy.health_check_retries => {
                 let msg = format!(
                     "Health check {} of {} failed for server {server}; retrying",

@@ -96,12 +96,12 @@ fn a_node_not_ready_has_no_room_and_says_why() {
         true,
     );
     assert_eq!(nodes.health(0), &NodeHealth::Probing);
-    assert!(nodes.awaits_probe("web-01"));
+    assert!(nodes.may_come_back());
     assert_eq!(nodes.place("web-01", 8), None);
     assert!(matches!(nodes.health(1), NodeHealth::Skipped { .. }));
     assert_eq!(nodes.capacity(1, 8), 0);
     ready(&mut nodes, 0);
-    assert!(!nodes.awaits_probe("web-01"));
+    assert!(!nodes.may_come_back());
     assert_eq!(nodes.place("web-01", 8), Some(0));
     assert!(nodes.set_health(
         0,

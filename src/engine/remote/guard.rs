@@ -13,7 +13,7 @@ use std::time::Duration;
 pub const SOURCE: &str = include_str!("../../../assets/node/fleetdeck-guard.py");
 
 /// The guard protocol's version, printed by `fleetdeck-guard --version` and sent in [`header`].
-pub const VERSION: &str = "1";
+pub const VERSION: &str = "2";
 
 /// The first line of a run's stdin: the guard hands exactly `payload_len` bytes after it to the
 /// worker, and reads control lines after them.
@@ -30,7 +30,18 @@ pub enum Control {
     Terminate,
     /// SIGKILL to every process of the run.
     Kill,
+    /// Nothing: "still here". A guard that hears nothing for `SILENCE` hangs up, since a
+    /// connection can die without closing (a cut cable, a dropped firewall state).
+    Ping,
 }
+
+/// How often the controller says [`Control::Ping`]; the guard's silence limit (20 s) is four
+/// of these.
+pub const PING_EVERY: Duration = Duration::from_secs(5);
+
+/// What the guard says on stderr once a run is its own: from then on, the run may have
+/// started on the node, so it is never moved to another node.
+pub const ACCEPTED: &str = "fleetdeck-guard: accepted run";
 
 impl Control {
     pub fn line(self) -> &'static [u8] {
@@ -38,6 +49,7 @@ impl Control {
             Control::Interrupt => b"INT\n",
             Control::Terminate => b"TERM\n",
             Control::Kill => b"KILL\n",
+            Control::Ping => b"PING\n",
         }
     }
 }
@@ -114,14 +126,22 @@ mod tests {
 
     #[test]
     fn the_header_names_the_protocol_the_shipped_guard_speaks() {
-        assert_eq!(header(1510), b"fleetdeck-guard 1 1510\n");
+        assert_eq!(header(1510), b"fleetdeck-guard 2 1510\n");
         assert!(SOURCE.contains(&format!("VERSION = \"{VERSION}\"")));
+        let accepted = ACCEPTED.strip_prefix("fleetdeck-guard: ").unwrap();
+        assert!(SOURCE.contains(&format!("ACCEPTED = \"{accepted}\"")));
+        assert!(SOURCE.contains("SILENCE = 20.0") && PING_EVERY.as_secs() * 4 == 20);
         assert!(SOURCE.starts_with("#!/usr/bin/env python3\n"));
     }
 
     #[test]
     fn control_lines_are_the_ones_the_guard_reads() {
-        for control in [Control::Interrupt, Control::Terminate, Control::Kill] {
+        for control in [
+            Control::Interrupt,
+            Control::Terminate,
+            Control::Kill,
+            Control::Ping,
+        ] {
             let line = std::str::from_utf8(control.line()).unwrap();
             let word = line.strip_suffix('\n').unwrap();
             assert!(SOURCE.contains(&format!("line == b\"{word}\"")), "{word}");

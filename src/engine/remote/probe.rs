@@ -17,6 +17,8 @@ pub const SUPPORTED_RUNNER: &str = ">=2.4, <2.5";
 /// A probe that takes longer than this finds the node unreachable.
 pub const PROBE_LIMIT: Duration = Duration::from_secs(30);
 const SSH_FAILED: i32 = 255;
+/// The most runs a node takes when config.yml gives no capacity (its CPU count, up to this).
+pub const DEFAULT_CAPACITY_MAX: u32 = 8;
 
 pub fn runner_supported(version: &str) -> bool {
     let mut parts = version.trim().split('.');
@@ -160,7 +162,11 @@ fn judge(
     }
     NodeHealth::Ready {
         version: Some(info.runner_version),
-        reported_capacity: info.cpu_count,
+        // Runs share one ssh connection, and sshd's MaxSessions is 10 unless raised: a
+        // capacity the operator did not choose stays below it.
+        reported_capacity: info
+            .cpu_count
+            .map(|cpus| cpus.clamp(1, DEFAULT_CAPACITY_MAX)),
     }
 }
 

@@ -140,14 +140,15 @@ async fn run(
         return error(message, Some(&log));
     }
     // The session's passwords travel in the stream (the node writes them into the run's
-    // folder, which the guard removes at the end); nothing of them stays here after the write.
+    // folder, which the guard removes at the end); the buffer holding them is wiped once
+    // written (the kwargs built on the way are freed, not wiped).
     let input = {
         let secrets = crate::secrets::session().for_run();
         let kwargs = payload::kwargs(&RunInput {
             item: &spec.item,
             ident: &ident,
             payload: &payload,
-            timeout: spec.timeout,
+            timeout: node_timeout(&spec),
             secrets: &secrets,
             ssh_key: spec.ssh_key.as_deref(),
         });
@@ -205,11 +206,18 @@ async fn run(
             Streamed::default()
         }
     };
-    let stderr_tail = match tokio::time::timeout(DRAIN_LIMIT, join(&mut stderr_task)).await {
-        Ok(tail) => String::from_utf8_lossy(&tail).trim().to_string(),
-        Err(_) => String::new(),
-    };
-    let verdict = judge(&spec, status, ended_by, &stream, &stderr_tail);
+    let said = tokio::time::timeout(DRAIN_LIMIT, join(&mut stderr_task))
+        .await
+        .unwrap_or_default();
+    let stderr_tail = String::from_utf8_lossy(&said.tail).trim().to_string();
+    let verdict = judge(
+        &spec,
+        status,
+        ended_by,
+        &stream,
+        &stderr_tail,
+        said.accepted,
+    );
     if let Some((message, before_start)) = verdict.node_lost {
         let _ = tx.send(RunnerMsg::Event(
             id,
@@ -235,19 +243,36 @@ async fn run(
     }
 }
 
-/// Writes the run's input, then the control lines it is sent; ends (closing ssh's stdin, a
-/// hang-up to the guard) only when the sender is dropped.
+/// The node's own limit (`job_timeout`): a safety net past the controller's timeout and its
+/// INT → TERM → KILL, never before them (the node starts counting a little later, too).
+fn node_timeout(spec: &RemoteSpec) -> Duration {
+    spec.timeout + spec.cancel_grace * 3 + Duration::from_secs(30)
+}
+
+/// Writes the run's input, then the control lines it is sent, and a ping when there is nothing
+/// else to say (the guard hangs up on silence); ends (closing ssh's stdin, a hang-up to the
+/// guard) only when the sender is dropped.
 async fn feed(
     mut stdin: ChildStdin,
-    input: Vec<u8>,
+    mut input: Vec<u8>,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
-    if stdin.write_all(&input).await.is_err() {
+    let written = stdin.write_all(&input).await;
+    crate::secrets::wipe(&mut input);
+    drop(input);
+    if written.is_err() || stdin.flush().await.is_err() {
         return;
     }
-    drop(input);
-    let _ = stdin.flush().await;
-    while let Some(line) = control.recv().await {
+    let mut ping = tokio::time::interval(guard::PING_EVERY);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let line = tokio::select! {
+            line = control.recv() => match line {
+                Some(line) => line,
+                None => return,
+            },
+            _ = ping.tick() => Control::Ping,
+        };
         if stdin.write_all(line.line()).await.is_err() || stdin.flush().await.is_err() {
             return;
         }

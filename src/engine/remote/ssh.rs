@@ -21,6 +21,17 @@ pub fn argv(node: &SshNode, remote: &[String]) -> Vec<String> {
         .map(String::from)
         .to_vec();
     argv.extend(node.ssh_options.iter().cloned());
+    // A connection that dies without closing (a cut cable, a dropped firewall state) ends ssh
+    // within ~15 s, so the run reads as cut instead of running unseen until its timeout.
+    argv.extend(
+        [
+            "ServerAliveInterval=5",
+            "ServerAliveCountMax=3",
+            "ConnectTimeout=15",
+        ]
+        .into_iter()
+        .flat_map(|option| ["-o".to_string(), option.to_string()]),
+    );
     if let Some(dir) = control_dir() {
         // %C: a hash of this host, port and user, short enough for a socket's path limit.
         argv.extend([
@@ -96,7 +107,7 @@ mod tests {
         // The shared connection's options, when this machine allows them, sit after the
         // operator's (whose values win) and before the destination.
         if let Some(dir) = control_dir() {
-            let shared = sent.drain(6..12).collect::<Vec<_>>();
+            let shared = sent.drain(12..18).collect::<Vec<_>>();
             assert_eq!(
                 shared,
                 [
@@ -118,6 +129,12 @@ mod tests {
                 "BatchMode=yes",
                 "-p",
                 "2222",
+                "-o",
+                "ServerAliveInterval=5",
+                "-o",
+                "ServerAliveCountMax=3",
+                "-o",
+                "ConnectTimeout=15",
                 "deploy@exec-a",
                 "--",
                 "/var/tmp/fleetdeck/fleetdeck-guard run --worker '/opt/fd venv/bin/ansible-runner'"

@@ -108,6 +108,11 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
         }
     }
 
+    /// The rest of the input, for reading it to its end after a frame went wrong.
+    pub fn into_inner(self) -> tokio::io::BufReader<R> {
+        self.input
+    }
+
     /// Bytes taken from the input so far (a transport that failed before any byte is retried
     /// elsewhere; one that failed later is not).
     pub fn bytes_read(&self) -> u64 {

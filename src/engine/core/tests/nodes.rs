@@ -54,6 +54,13 @@ fn spawned_on(fx: &[Effect]) -> Vec<(String, usize)> {
         .collect()
 }
 
+/// What a run reports when ssh could not reach its node.
+fn node_unreachable() -> Outcome {
+    Outcome::Error {
+        message: "node exec-a could not be reached: ssh: Connection refused".into(),
+    }
+}
+
 fn node_lost(core: &mut Core, id: ItemId, before_start: bool) {
     core.update(
         Input::Run {
@@ -163,54 +170,73 @@ fn a_skipped_node_takes_nothing_and_says_why() {
 
 #[test]
 fn a_run_whose_node_was_unreachable_goes_to_another_node_once_as_the_same_attempt() {
-    let mut core = two_nodes(&[]);
-    probed(&mut core, 1, ready());
-    // local takes web-01, exec-a takes web-02.
-    deploy(&mut core, &["web-01", "web-02"]);
-    let on_a = core
-        .runs
-        .values()
-        .find(|run| run.node == 1)
-        .unwrap()
-        .item
-        .clone();
-    let on_local = core
-        .runs
-        .values()
-        .find(|run| run.node == 0)
-        .unwrap()
-        .item
-        .id;
+    // Two execution nodes, no local slot.
+    let nodes = Nodes::new(
+        vec![node("exec-a", true, 1), node("exec-b", true, 1)],
+        HashMap::new(),
+        true,
+    );
+    let mut core = Core::new(
+        Policy {
+            workers: 2,
+            ..policy()
+        },
+        servers(),
+    )
+    .with_nodes(nodes);
+    probed(&mut core, 0, ready());
+    deploy(&mut core, &["web-01"]);
+    let on_a = core.runs.values().next().unwrap().item.clone();
     node_lost(&mut core, on_a.id, true);
-    let fx = finish(&mut core, on_a.id, unreachable());
+    let fx = finish(&mut core, on_a.id, node_unreachable());
     assert!(
         fx.iter()
-            .any(|effect| matches!(effect, Effect::ProbeNode { node: 1, .. }))
+            .any(|effect| matches!(effect, Effect::ProbeNode { node: 0, .. }))
     );
     assert!(
         journal(&fx).iter().any(|record| matches!(record,
         Record::Finished { id, retried: true, .. } if *id == on_a.id)),
         "the lost attempt is not a verdict"
     );
-    let moved = core
-        .queue
-        .iter()
-        .find(|item| item.server == on_a.server)
-        .expect("requeued")
-        .clone();
+    let moved = core.queue.iter().next().expect("requeued").clone();
+    assert_eq!(moved.server, on_a.server);
     assert_eq!(moved.attempt, on_a.attempt, "it counts as the same attempt");
     assert_eq!(moved.not_before, None, "no backoff: another node takes it");
     assert_eq!(core.snapshot(t0()).failed, 0);
-    // exec-a is out of use; web-02 goes to local once local has room.
-    let fx = finish(&mut core, on_local, ok());
-    assert_eq!(spawned_on(&fx), vec![(on_a.server.clone(), 0)]);
+    // exec-b is still being probed and exec-a may come back: a headless run waits for them.
+    assert!(!core.is_idle());
+    let fx = probed(&mut core, 1, ready());
+    assert_eq!(spawned_on(&fx), vec![(on_a.server.clone(), 1)]);
     // Dropped again before the start: it is not moved a second time.
     node_lost(&mut core, moved.id, true);
-    let fx = finish(&mut core, moved.id, unreachable());
+    let fx = finish(&mut core, moved.id, node_unreachable());
     assert!(journal(&fx).iter().any(|record| matches!(record,
         Record::Finished { id, retried: false, .. } if *id == moved.id)));
     assert!(core.queue.is_empty());
     assert_eq!(core.snapshot(t0()).failed, 1);
+}
+
+#[test]
+fn work_waits_for_a_lost_node_a_few_probes_then_for_the_operator() {
+    let nodes = Nodes::new(vec![node("exec-a", true, 2)], HashMap::new(), true);
+    let mut core = Core::new(policy(), servers()).with_nodes(nodes);
+    let lost = || NodeHealth::Lost {
+        reason: "ssh: connect to host 127.0.2.1 port 2222: Connection refused".into(),
+    };
+    probed(&mut core, 0, lost());
+    deploy(&mut core, &["web-01"]);
+    for _ in 1..crate::engine::nodes::PROBES_WAITED_FOR {
+        assert!(!core.is_idle(), "the node may answer its next probe");
+        probed(&mut core, 0, NodeHealth::Probing);
+        probed(&mut core, 0, lost());
+    }
+    assert!(
+        core.is_idle(),
+        "given up on: the work waits for the operator"
+    );
+    // It answers after all: the work runs.
+    let fx = probed(&mut core, 0, ready());
+    assert_eq!(spawned_on(&fx), vec![("web-01".to_string(), 0)]);
 }
 
 #[test]

@@ -6,6 +6,7 @@ use crate::engine::RunEvent;
 use crate::engine::callback::{CallbackEvent, Transcript};
 use crate::engine::model::ItemId;
 use crate::engine::remote::events;
+use crate::engine::remote::guard;
 use crate::engine::remote::stream::{Frame, StatusLine, StreamReader};
 use crate::engine::runlog::RunLog;
 use crate::engine::runner::{LiveLine, RunnerMsg};
@@ -13,17 +14,18 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
+/// Unparsable lines read before the rest of the stream is only drained.
+const MAX_ERRORS: u32 = 100;
+
 /// What the node's stream said.
 #[derive(Default)]
 pub(super) struct Streamed {
     pub(super) transcript: Transcript,
-    /// A status line came: the node received the run and its worker started.
-    pub(super) reached: bool,
+    /// A status line came: the node's worker started the run.
+    pub(super) saw_status: bool,
     /// The last status line (its end: successful, failed, canceled, timeout, error).
     pub(super) last: Option<StatusLine>,
     pub(super) rc: Option<i32>,
-    /// `{"eof": true}` came: the worker said everything.
-    pub(super) complete: bool,
     /// Why reading stopped early (a broken frame).
     pub(super) broken: Option<String>,
     /// The end of ansible's output: runner runs ansible on a pty, so its errors (a playbook
@@ -40,18 +42,26 @@ pub(super) async fn read_stream(
 ) -> Streamed {
     let mut reader = StreamReader::new(stdout);
     let mut streamed = Streamed::default();
+    let mut errors = 0;
     loop {
         let frame = match reader.next().await {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
+            // A line that does not parse is skipped, not a reason to stop reading: closing our
+            // end would make the guard end a healthy play. The first such error is kept.
             Err(err) => {
-                streamed.broken = Some(format!("{err:#}"));
-                break;
+                errors += 1;
+                streamed.broken.get_or_insert_with(|| format!("{err:#}"));
+                if errors > MAX_ERRORS {
+                    drain(reader).await;
+                    break;
+                }
+                continue;
             }
         };
         match frame {
             Frame::Status(line) => {
-                streamed.reached = true;
+                streamed.saw_status = true;
                 if line.rc.is_some() {
                     streamed.rc = line.rc;
                 }
@@ -83,10 +93,7 @@ pub(super) async fn read_stream(
                     streamed.rc = artifacts.rc;
                 }
             }
-            Frame::Eof => {
-                streamed.complete = true;
-                break;
-            }
+            Frame::Eof => break,
         }
     }
     streamed
@@ -127,19 +134,39 @@ fn keep_tail(tail: &mut String, text: &str) {
     }
 }
 
-pub(super) async fn tail_of(mut stderr: impl AsyncRead + Unpin) -> Vec<u8> {
-    let mut tail = Vec::new();
+/// What ssh's stderr said: its last few KiB (for messages), and whether the guard said it
+/// accepted the run (from then on it may have started on the node).
+#[derive(Default)]
+pub(super) struct Said {
+    pub(super) tail: Vec<u8>,
+    pub(super) accepted: bool,
+}
+
+pub(super) async fn tail_of(mut stderr: impl AsyncRead + Unpin) -> Said {
+    let mut said = Said::default();
     let mut chunk = [0u8; 4096];
     while let Ok(n) = stderr.read(&mut chunk).await {
         if n == 0 {
             break;
         }
-        tail.extend_from_slice(&chunk[..n]);
-        if tail.len() > STDERR_TAIL_MAX {
-            tail.drain(..tail.len() - STDERR_TAIL_MAX);
+        // The marker may straddle two reads: look at the end of the tail and the new bytes.
+        let overlap = said.tail.len().saturating_sub(guard::ACCEPTED.len());
+        said.tail.extend_from_slice(&chunk[..n]);
+        said.accepted = said.accepted
+            || said.tail[overlap..]
+                .windows(guard::ACCEPTED.len())
+                .any(|window| window == guard::ACCEPTED.as_bytes());
+        if said.tail.len() > STDERR_TAIL_MAX {
+            said.tail.drain(..said.tail.len() - STDERR_TAIL_MAX);
         }
     }
-    tail
+    said
+}
+
+/// Reads what is left to its end, keeping nothing.
+async fn drain(reader: StreamReader<impl AsyncRead + Unpin>) {
+    let mut rest = reader.into_inner();
+    let _ = tokio::io::copy(&mut rest, &mut tokio::io::sink()).await;
 }
 
 pub(super) async fn join<T: Default>(slot: &mut Option<tokio::task::JoinHandle<T>>) -> T {

@@ -45,10 +45,9 @@ fn status(status: RunnerStatus) -> StatusLine {
 /// A stream that reached `running` and, if given, ended with `last`.
 fn streamed(last: Option<RunnerStatus>, rc: Option<i32>) -> Streamed {
     Streamed {
-        reached: true,
+        saw_status: true,
         last: Some(status(last.clone().unwrap_or(RunnerStatus::Running))),
         rc,
-        complete: last.is_some(),
         ..Streamed::default()
     }
 }
@@ -61,9 +60,13 @@ fn ssh_failing_before_any_byte_loses_the_node_and_lets_the_run_go_elsewhere() {
         EndedBy::Itself,
         &Streamed::default(),
         "ssh: connect to host exec-a port 22: Connection refused",
+        false,
     );
-    let Outcome::Unreachable { message } = &verdict.outcome else {
-        panic!("{:?}", verdict.outcome);
+    let Outcome::Error { message } = &verdict.outcome else {
+        panic!(
+            "not the server's outcome, the node's: {:?}",
+            verdict.outcome
+        );
     };
     assert_eq!(
         message,
@@ -76,7 +79,7 @@ fn ssh_failing_before_any_byte_loses_the_node_and_lets_the_run_go_elsewhere() {
 fn a_stream_that_broke_after_the_run_started_is_interrupted_and_not_moved() {
     let mut stream = streamed(None, None);
     stream.broken = Some("the stream broke in the middle of a line".into());
-    let verdict = judge(&spec(), exit(255), EndedBy::Itself, &stream, "");
+    let verdict = judge(&spec(), exit(255), EndedBy::Itself, &stream, "", false);
     assert_eq!(verdict.outcome, Outcome::Interrupted);
     let (message, before_start) = verdict.node_lost.expect("the node is lost");
     assert!(
@@ -84,7 +87,7 @@ fn a_stream_that_broke_after_the_run_started_is_interrupted_and_not_moved() {
         "it reached the node: never run it again by itself"
     );
     assert!(
-        message.contains("the stream from node exec-a broke during the run"),
+        message.contains("the connection to node exec-a broke during the run"),
         "{message}"
     );
 }
@@ -97,6 +100,7 @@ fn a_run_stopped_before_the_node_started_it_is_cancelled_and_the_node_is_not_bla
         EndedBy::Cancel,
         &Streamed::default(),
         "",
+        false,
     );
     assert_eq!(verdict.outcome, Outcome::Cancelled { during_task: None });
     assert_eq!(verdict.node_lost, None);
@@ -110,6 +114,7 @@ fn a_missing_guard_says_how_to_install_it() {
         EndedBy::Itself,
         &Streamed::default(),
         "bash: line 1: /var/tmp/fleetdeck/fleetdeck-guard: No such file or directory",
+        false,
     );
     let Outcome::Error { message } = verdict.outcome else {
         panic!("an error");
@@ -126,7 +131,7 @@ fn runners_own_error_status_is_an_error_with_its_explanation() {
     let mut stream = streamed(Some(RunnerStatus::Error), None);
     stream.last.as_mut().unwrap().job_explanation =
         Some("Failed to extract private data directory".into());
-    let verdict = judge(&spec(), exit(1), EndedBy::Itself, &stream, "");
+    let verdict = judge(&spec(), exit(1), EndedBy::Itself, &stream, "", false);
     assert_eq!(
         verdict.outcome,
         Outcome::Error {
@@ -150,7 +155,7 @@ fn a_finished_run_is_judged_from_its_events_and_the_artifacts_rc() {
         ignored: false,
         msg: "checksum mismatch".into(),
     });
-    let verdict = judge(&spec(), exit(2), EndedBy::Itself, &stream, "");
+    let verdict = judge(&spec(), exit(2), EndedBy::Itself, &stream, "", false);
     assert_eq!(
         verdict.outcome,
         Outcome::Failed {
@@ -168,6 +173,7 @@ fn a_finished_run_is_judged_from_its_events_and_the_artifacts_rc() {
         EndedBy::Cancel,
         &streamed(Some(RunnerStatus::Canceled), Some(254)),
         "",
+        false,
     );
     assert!(
         matches!(verdict.outcome, Outcome::Cancelled { .. }),
@@ -184,10 +190,49 @@ fn the_nodes_own_job_timeout_reads_as_a_timeout() {
         EndedBy::Itself,
         &streamed(Some(RunnerStatus::Timeout), Some(254)),
         "",
+        false,
     );
     assert!(
         matches!(verdict.outcome, Outcome::TimedOut { .. }),
         "{:?}",
         verdict.outcome
+    );
+}
+
+#[test]
+fn ssh_failing_after_the_guard_accepted_the_run_is_interrupted_never_moved() {
+    let verdict = judge(
+        &spec(),
+        exit(255),
+        EndedBy::Itself,
+        &Streamed::default(),
+        "fleetdeck-guard: accepted run fd-1\nclient_loop: send disconnect: Broken pipe",
+        true,
+    );
+    assert_eq!(verdict.outcome, Outcome::Interrupted);
+    let (_, before_start) = verdict.node_lost.expect("the node is lost");
+    assert!(!before_start, "the run may be going on the node");
+}
+
+#[test]
+fn a_worker_that_ends_without_a_final_status_is_an_error_of_the_run_not_a_lost_node() {
+    let verdict = judge(
+        &spec(),
+        exit(1),
+        EndedBy::Itself,
+        &streamed(None, None),
+        "Traceback (most recent call last): ...",
+        true,
+    );
+    let Outcome::Error { message } = &verdict.outcome else {
+        panic!("{:?}", verdict.outcome);
+    };
+    assert!(
+        message.starts_with("ansible-runner on node exec-a ended without a final status (exit 1)"),
+        "{message}"
+    );
+    assert_eq!(
+        verdict.node_lost, None,
+        "the node answered: it stays in use"
     );
 }

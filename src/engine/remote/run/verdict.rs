@@ -15,12 +15,14 @@ pub(super) struct Verdict {
     pub(super) note: Option<String>,
 }
 
+/// `accepted`: the guard said the run was its own (it may have started on the node).
 pub(super) fn judge(
     spec: &RemoteSpec,
     status: Option<std::process::ExitStatus>,
     ended_by: EndedBy,
     stream: &Streamed,
     stderr_tail: &str,
+    accepted: bool,
 ) -> Verdict {
     let node = &spec.node;
     let code = status.and_then(|status| status.code());
@@ -33,7 +35,9 @@ pub(super) fn judge(
             .unwrap_or(stderr_tail)
             .to_string()
     };
-    if !stream.reached {
+    // ssh's own failure (the connection), or ssh killed: the node, not the run, went wrong.
+    let connection_lost = code == Some(SSH_FAILED) || code.is_none();
+    if !stream.saw_status {
         if ended_by != EndedBy::Itself {
             return Verdict {
                 outcome: match ended_by {
@@ -45,16 +49,21 @@ pub(super) fn judge(
                 note: Some(format!("stopped before node {node} started the run")),
             };
         }
-        if code == Some(SSH_FAILED) {
+        if connection_lost && !accepted {
+            // Nothing of the run reached a guard: it may go to another node. Not the server's
+            // outcome (no host retry or health rule applies to it).
             let message = format!("node {node} could not be reached: {said}");
             return Verdict {
-                outcome: Outcome::Unreachable {
+                outcome: Outcome::Error {
                     message: message.clone(),
                 },
                 rc: code,
                 node_lost: Some((message.clone(), true)),
                 note: Some(message),
             };
+        }
+        if connection_lost {
+            return broken(node, code, said);
         }
         let hint = if code == Some(127) || stderr_tail.contains("No such file") {
             format!(" (is the guard installed? fleetdeck node install {node})")
@@ -86,14 +95,23 @@ pub(super) fn judge(
         )
     );
     if !ended && ended_by == EndedBy::Itself {
-        // The stream broke while the run went on: what happened on the node is unknown, and
-        // running it again could run two actions on one server at once.
+        if connection_lost {
+            let why = stream.broken.clone().unwrap_or(said);
+            return broken(node, code, why);
+        }
+        // The worker itself ended without saying how (a crash on the node): an error of this
+        // run; the node answered, so it stays in use.
         let why = stream.broken.clone().unwrap_or(said);
-        let message = format!("the stream from node {node} broke during the run: {why}");
+        let message = format!(
+            "ansible-runner on node {node} ended without a final status (exit {}): {why}",
+            code.map_or("by a signal".to_string(), |code| code.to_string())
+        );
         return Verdict {
-            outcome: Outcome::Interrupted,
+            outcome: Outcome::Error {
+                message: message.clone(),
+            },
             rc: code,
-            node_lost: Some((message.clone(), false)),
+            node_lost: None,
             note: Some(message),
         };
     }
@@ -132,5 +150,17 @@ pub(super) fn judge(
         rc,
         node_lost: None,
         note: None,
+    }
+}
+
+/// The connection broke while the run may have been going on the node: what happened there is
+/// unknown, and running it again could run two actions on one server at once.
+fn broken(node: &str, code: Option<i32>, why: String) -> Verdict {
+    let message = format!("the connection to node {node} broke during the run: {why}");
+    Verdict {
+        outcome: Outcome::Interrupted,
+        rc: code,
+        node_lost: Some((message.clone(), false)),
+        note: Some(message),
     }
 }
