@@ -163,6 +163,12 @@ pub async fn install(env: &Environment, name: &str) -> Result<bool> {
             }
         );
     };
+    if let Some(problem) = &node.problem {
+        bail!(
+            "node {name} is skipped, {}: {problem}",
+            env.dir.join("config.yml").display()
+        );
+    }
     let Some(ssh_node) = &node.ssh else {
         bail!("node {name} is this machine: it needs no guard");
     };

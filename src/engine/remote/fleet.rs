@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{OnceCell, mpsc};
+use tokio::sync::mpsc;
 
 /// Where runs may go, as the environment's config and inventory say.
 #[derive(Clone, Debug)]
@@ -60,30 +60,60 @@ impl NodePlan {
     }
 }
 
-/// The payload, built on first use by whoever needs it first; the others wait for that build.
+/// A payload and the fingerprint of what it was made from.
+type Built = (u64, Arc<Payload>);
+
+/// The payload, built by the first run that needs it and again whenever what it is made of
+/// changed; runs wait for a build under way. A failed build is not kept: the next run tries again.
 #[derive(Clone, Debug, Default)]
 pub struct PayloadCell {
-    cell: Arc<OnceCell<Result<Arc<Payload>, String>>>,
+    built: Arc<tokio::sync::Mutex<Option<Built>>>,
     sources: Option<Arc<PayloadSources>>,
 }
 
 impl PayloadCell {
+    pub fn new(sources: PayloadSources) -> PayloadCell {
+        PayloadCell {
+            built: Arc::default(),
+            sources: Some(Arc::new(sources)),
+        }
+    }
+
     pub async fn get(&self) -> Result<Arc<Payload>, String> {
-        let sources = self.sources.clone();
-        self.cell
-            .get_or_init(|| async move {
-                let Some(sources) = sources else {
-                    return Err("nothing to send to the nodes (no project)".to_string());
-                };
-                let built = tokio::task::spawn_blocking(move || build(&sources)).await;
-                match built {
-                    Ok(Ok(payload)) => Ok(Arc::new(payload)),
-                    Ok(Err(err)) => Err(format!("{err:#}")),
-                    Err(err) => Err(format!("building the payload: {err}")),
-                }
+        let Some(sources) = self.sources.clone() else {
+            return Err("nothing to send to the nodes (no project)".to_string());
+        };
+        let mut built = self.built.lock().await;
+        let print = {
+            let sources = sources.clone();
+            tokio::task::spawn_blocking(move || {
+                payload::fingerprint(&payload_sources(&sources, Vec::new()))
             })
             .await
-            .clone()
+            .map_err(|err| format!("looking at the project: {err}"))?
+            .map_err(|err| format!("{err:#}"))?
+        };
+        if let Some((seen, payload)) = built.as_ref()
+            && *seen == print
+        {
+            return Ok(payload.clone());
+        }
+        let payload = tokio::task::spawn_blocking(move || build(&sources))
+            .await
+            .map_err(|err| format!("building the payload: {err}"))?
+            .map_err(|err| format!("{err:#}"))?;
+        let payload = Arc::new(payload);
+        *built = Some((print, payload.clone()));
+        Ok(payload)
+    }
+}
+
+fn payload_sources(sources: &PayloadSources, inventory_list_json: Vec<u8>) -> Sources {
+    Sources {
+        root: sources.root.clone(),
+        playbooks: sources.playbooks.clone(),
+        inventory: sources.inventory.clone(),
+        inventory_list_json,
     }
 }
 
@@ -96,12 +126,7 @@ fn build(sources: &PayloadSources) -> anyhow::Result<Payload> {
         &sources.root,
         &["--export"],
     )?;
-    payload::build(&Sources {
-        root: sources.root.clone(),
-        playbooks: sources.playbooks.clone(),
-        inventory: sources.inventory.clone(),
-        inventory_list_json: listed.stdout,
-    })
+    payload::build(&payload_sources(sources, listed.stdout))
 }
 
 pub struct Fleet {
@@ -119,7 +144,7 @@ impl Fleet {
             names: plan.setups.iter().map(|setup| setup.name.clone()).collect(),
             ssh: plan.ssh.clone(),
             payload: Mutex::new(PayloadCell {
-                cell: Arc::default(),
+                built: Arc::default(),
                 sources: sources.clone(),
             }),
             sources,
@@ -176,7 +201,7 @@ impl Fleet {
     pub fn inventory_changed(&self) {
         if let Ok(mut payload) = self.payload.lock() {
             *payload = PayloadCell {
-                cell: Arc::default(),
+                built: Arc::default(),
                 sources: self.sources.clone(),
             };
         }

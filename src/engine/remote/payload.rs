@@ -88,6 +88,40 @@ impl Payload {
     }
 }
 
+/// What the payload is made of, as names, sizes and modification times: when it changes (a
+/// playbook, a role, a vars file or the inventory was edited), the payload is built again,
+/// so that runs on nodes never use other files than runs here. Blocking (walks the folders).
+pub fn fingerprint(sources: &Sources) -> Result<u64> {
+    use std::hash::{Hash, Hasher};
+    let listed = files::listing(sources, Vec::new())?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let stamp = |path: &std::path::Path, hasher: &mut std::collections::hash_map::DefaultHasher| {
+        if let Ok(meta) = std::fs::metadata(path) {
+            meta.len().hash(hasher);
+            meta.modified().ok().hash(hasher);
+        }
+    };
+    for (name, content) in &listed.entries {
+        name.hash(&mut hasher);
+        if let files::Content::File { path, .. } = content {
+            stamp(path, &mut hasher);
+        }
+    }
+    // The inventory's own files: its snapshot is made from what ansible-inventory reads there.
+    let inventory = sources.root.join(&sources.inventory);
+    let mut todo = vec![inventory];
+    while let Some(path) = todo.pop() {
+        path.hash(&mut hasher);
+        stamp(&path, &mut hasher);
+        if let Ok(entries) = std::fs::read_dir(&path) {
+            let mut inside: Vec<_> = entries.flatten().map(|entry| entry.path()).collect();
+            inside.sort();
+            todo.extend(inside.into_iter().filter(|path| !path.ends_with(".git")));
+        }
+    }
+    Ok(hasher.finish())
+}
+
 /// Zips what every run of the environment needs. Blocking (reads the project's files).
 pub fn build(sources: &Sources) -> Result<Payload> {
     let inventory = inventory_yaml(&sources.inventory_list_json)

@@ -115,7 +115,13 @@ fn judge(
             };
         }
     };
-    probed.cleaned = report.cleaned.clone();
+    // The guard lists each dead run's folder and its lock file: the folders are the runs.
+    probed.cleaned = report
+        .cleaned
+        .iter()
+        .filter(|path| !path.ends_with(".lock"))
+        .cloned()
+        .collect();
     if report.guard != guard::VERSION {
         return NodeHealth::Skipped {
             reason: format!(
