@@ -222,5 +222,5 @@ pub async fn install(env: &Environment, name: &str) -> Result<bool> {
 }
 
 fn quote(word: &str) -> String {
-    shlex::try_quote(word).map_or_else(|_| "''".into(), |quoted| quoted.into_owned())
+    ssh::quote(&[word.to_string()])
 }

@@ -67,15 +67,32 @@ pub struct RunHandle {
 }
 
 pub fn start(spec: RunSpec, tx: mpsc::UnboundedSender<RunnerMsg>) -> RunHandle {
+    let id = spec.item.id;
+    spawn_run(id, tx, move |stop_rx, live, tx| {
+        run(spec, stop_rx, live, tx)
+    })
+}
+
+/// A run's task, local or remote: `run` gets the run's stop requests, its live line and the
+/// engine's channel, and its report is the run's `Finished`.
+pub(crate) fn spawn_run<Run>(
+    id: ItemId,
+    tx: mpsc::UnboundedSender<RunnerMsg>,
+    run: impl FnOnce(
+        mpsc::UnboundedReceiver<StopMode>,
+        Arc<LiveLine>,
+        mpsc::UnboundedSender<RunnerMsg>,
+    ) -> Run,
+) -> RunHandle
+where
+    Run: std::future::Future<Output = RunReport> + Send + 'static,
+{
     let (stop_tx, stop_rx) = mpsc::unbounded_channel();
     let live = Arc::new(LiveLine::default());
-    let id = spec.item.id;
-    let task = tokio::spawn({
-        let live = live.clone();
-        async move {
-            let report = run(spec, stop_rx, live, tx.clone()).await;
-            let _ = tx.send(RunnerMsg::Event(id, RunEvent::Finished(report)));
-        }
+    let running = run(stop_rx, live.clone(), tx.clone());
+    let task = tokio::spawn(async move {
+        let report = running.await;
+        let _ = tx.send(RunnerMsg::Event(id, RunEvent::Finished(report)));
     });
     RunHandle {
         stop: stop_tx,
@@ -379,21 +396,8 @@ async fn supervise(
             _ = tokio::time::sleep_until(deadline), if ended_by == EndedBy::Itself => Trigger::Timeout,
             _ = tokio::time::sleep_until(next_step.unwrap_or(deadline)), if next_step.is_some() => Trigger::Escalate,
         };
-        if ended_by == EndedBy::Itself {
-            ended_by = match trigger {
-                Trigger::Timeout => EndedBy::Timeout,
-                _ => EndedBy::Cancel,
-            };
-        }
-        let next = match (trigger, stage) {
-            (Trigger::Stop(StopMode::Kill), _) => Stage::Killed,
-            (Trigger::Stop(StopMode::Graceful) | Trigger::Timeout, Stage::Running) => {
-                Stage::Interrupted
-            }
-            (Trigger::Escalate, Stage::Interrupted) => Stage::Terminated,
-            (Trigger::Escalate, Stage::Terminated) => Stage::Killed,
-            (_, current) => current,
-        };
+        ended_by = escalation::ended_by(ended_by, trigger);
+        let next = escalation::next_stage(trigger, stage);
         if next == stage {
             continue;
         }
@@ -414,24 +418,10 @@ async fn supervise(
                 tree.kill();
                 None
             }
-            Stage::Running => None,
+            // Reached only from Killed by an escalation, which a local run never schedules.
+            Stage::Running | Stage::Abandoned => None,
         };
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Trigger {
-    Stop(StopMode),
-    Timeout,
-    Escalate,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stage {
-    Running,
-    Interrupted,
-    Terminated,
-    Killed,
 }
 
 /// Every process seen in a run's tree so far. Ansible's workers call `setsid()`: once the main
@@ -533,6 +523,8 @@ impl Drop for TreeGuard {
 }
 
 pub mod ansible_cfg;
+pub(crate) mod escalation;
+use escalation::{Stage, Trigger};
 mod launch;
 mod readers;
 mod vfork;

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 pub const SUPPORTED_RUNNER: &str = ">=2.4, <2.5";
 /// A probe that takes longer than this finds the node unreachable.
 pub const PROBE_LIMIT: Duration = Duration::from_secs(30);
-const SSH_FAILED: i32 = 255;
 /// The most runs a node takes when config.yml gives no capacity (its CPU count, up to this).
 pub const DEFAULT_CAPACITY_MAX: u32 = 8;
 
@@ -93,7 +92,7 @@ fn judge(
         .unwrap_or("no message")
         .to_string();
     let code = output.status.code();
-    if code == Some(SSH_FAILED) {
+    if code == Some(ssh::SSH_FAILED) {
         return NodeHealth::Lost {
             reason: format!("ssh {}: {said}", node.destination),
         };

@@ -25,8 +25,6 @@ use tokio::sync::mpsc;
 /// After ssh is gone, how long the stream's last bytes may take to be read.
 const DRAIN_LIMIT: Duration = Duration::from_secs(3);
 const STDERR_TAIL_MAX: usize = 4096;
-/// ssh's own exit status for its failures (the remote command's status otherwise).
-const SSH_FAILED: i32 = 255;
 
 #[derive(Clone, Debug)]
 pub struct RemoteSpec {
@@ -43,21 +41,10 @@ pub struct RemoteSpec {
 }
 
 pub fn start(spec: RemoteSpec, tx: mpsc::UnboundedSender<RunnerMsg>) -> RunHandle {
-    let (stop_tx, stop_rx) = mpsc::unbounded_channel();
-    let live = Arc::new(LiveLine::default());
     let id = spec.item.id;
-    let task = tokio::spawn({
-        let live = live.clone();
-        async move {
-            let report = run(spec, stop_rx, live, tx.clone()).await;
-            let _ = tx.send(RunnerMsg::Event(id, RunEvent::Finished(report)));
-        }
-    });
-    RunHandle {
-        stop: stop_tx,
-        live,
-        task,
-    }
+    crate::engine::runner::spawn_run(id, tx, move |stop_rx, live, tx| {
+        run(spec, stop_rx, live, tx)
+    })
 }
 
 /// The run's folder on the node: unique per attempt and per controller start, so two

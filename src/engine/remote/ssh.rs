@@ -49,9 +49,12 @@ pub fn argv(node: &SshNode, remote: &[String]) -> Vec<String> {
     argv
 }
 
-/// The remote argv as one shell line; a word that cannot be quoted (a NUL) is dropped, which
-/// makes the command fail visibly on the node rather than run something else.
-fn quote(remote: &[String]) -> String {
+/// ssh's exit status for its own failures (the remote command's status otherwise).
+pub const SSH_FAILED: i32 = 255;
+
+/// Words as one shell line; a word that cannot be quoted (a NUL) is dropped, which makes the
+/// command fail visibly on the node rather than run something else.
+pub fn quote(remote: &[String]) -> String {
     remote
         .iter()
         .filter_map(|word| shlex::try_quote(word).ok())

@@ -4,25 +4,9 @@ use super::RemoteSpec;
 use crate::engine::StopMode;
 use crate::engine::callback::EndedBy;
 use crate::engine::remote::guard::Control;
+use crate::engine::runner::escalation::{self, Stage, Trigger};
 use tokio::process::Child;
 use tokio::sync::mpsc;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Trigger {
-    Stop(StopMode),
-    Timeout,
-    Escalate,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stage {
-    Running,
-    Interrupted,
-    Terminated,
-    Killed,
-    /// The channel is closed: the guard ends whatever is left.
-    HungUp,
-}
 
 /// Waits for ssh while enforcing the timeout and stop requests: INT, TERM and KILL to the
 /// guard a cancel grace apart, then the channel closed if even that went unanswered.
@@ -51,25 +35,8 @@ pub(super) async fn supervise(
             _ = tokio::time::sleep_until(deadline), if ended_by == EndedBy::Itself => Trigger::Timeout,
             _ = tokio::time::sleep_until(next_step.unwrap_or(deadline)), if next_step.is_some() => Trigger::Escalate,
         };
-        if ended_by == EndedBy::Itself {
-            ended_by = match trigger {
-                Trigger::Timeout => EndedBy::Timeout,
-                _ => EndedBy::Cancel,
-            };
-        }
-        let next = match (trigger, stage) {
-            (
-                Trigger::Stop(StopMode::Kill),
-                Stage::Running | Stage::Interrupted | Stage::Terminated,
-            ) => Stage::Killed,
-            (Trigger::Stop(StopMode::Graceful) | Trigger::Timeout, Stage::Running) => {
-                Stage::Interrupted
-            }
-            (Trigger::Escalate, Stage::Interrupted) => Stage::Terminated,
-            (Trigger::Escalate, Stage::Terminated) => Stage::Killed,
-            (Trigger::Escalate, Stage::Killed) => Stage::HungUp,
-            (_, current) => current,
-        };
+        ended_by = escalation::ended_by(ended_by, trigger);
+        let next = escalation::next_stage(trigger, stage);
         if next == stage {
             continue;
         }
@@ -87,7 +54,7 @@ pub(super) async fn supervise(
                 let _ = control.send(Control::Kill);
                 Some(tokio::time::Instant::now() + spec.cancel_grace)
             }
-            Stage::HungUp => {
+            Stage::Abandoned => {
                 // The guard did not answer KILL: closing the channel is its last word.
                 let _ = child.start_kill();
                 None

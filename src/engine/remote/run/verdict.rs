@@ -1,9 +1,10 @@
 //! How a remote run ended, judged from ssh's exit, the stream and who stopped it.
 
+use super::RemoteSpec;
 use super::reading::Streamed;
-use super::{RemoteSpec, SSH_FAILED};
 use crate::engine::callback::{EndedBy, Exit};
 use crate::engine::model::Outcome;
+use crate::engine::remote::ssh::SSH_FAILED;
 use crate::engine::remote::stream::RunnerStatus;
 
 pub(super) struct Verdict {
