@@ -55,12 +55,8 @@ pub(super) fn judge(
             // outcome (no host retry or health rule applies to it).
             let message = format!("node {node} could not be reached: {said}");
             return Verdict {
-                outcome: Outcome::Error {
-                    message: message.clone(),
-                },
-                rc: code,
                 node_lost: Some((message.clone(), true)),
-                note: Some(message),
+                ..run_error(message, code)
             };
         }
         if connection_lost {
@@ -75,14 +71,7 @@ pub(super) fn judge(
             "node {node} did not start the run (exit {}): {said}{hint}",
             code.map_or("by a signal".to_string(), |code| code.to_string())
         );
-        return Verdict {
-            outcome: Outcome::Error {
-                message: message.clone(),
-            },
-            rc: code,
-            node_lost: None,
-            note: Some(message),
-        };
+        return run_error(message, code);
     }
     let last = stream.last.as_ref().map(|line| &line.status);
     let ended = matches!(
@@ -107,14 +96,7 @@ pub(super) fn judge(
             "ansible-runner on node {node} ended without a final status (exit {}): {why}",
             code.map_or("by a signal".to_string(), |code| code.to_string())
         );
-        return Verdict {
-            outcome: Outcome::Error {
-                message: message.clone(),
-            },
-            rc: code,
-            node_lost: None,
-            note: Some(message),
-        };
+        return run_error(message, code);
     }
     if let Some(RunnerStatus::Error) = last {
         let explanation = stream
@@ -123,14 +105,7 @@ pub(super) fn judge(
             .and_then(|line| line.job_explanation.clone())
             .unwrap_or_else(|| said.clone());
         let message = format!("ansible-runner on node {node}: {explanation}");
-        return Verdict {
-            outcome: Outcome::Error {
-                message: message.clone(),
-            },
-            rc: code,
-            node_lost: None,
-            note: Some(message),
-        };
+        return run_error(message, code);
     }
     let rc = stream.rc.or(code);
     let exit = match rc {
@@ -162,6 +137,18 @@ fn broken(node: &str, code: Option<i32>, why: String) -> Verdict {
         outcome: Outcome::Interrupted,
         rc: code,
         node_lost: Some((message.clone(), false)),
+        note: Some(message),
+    }
+}
+
+/// An error of this run, said in its log too; the node stays in use.
+fn run_error(message: String, rc: Option<i32>) -> Verdict {
+    Verdict {
+        outcome: Outcome::Error {
+            message: message.clone(),
+        },
+        rc,
+        node_lost: None,
         note: Some(message),
     }
 }
