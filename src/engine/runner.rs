@@ -101,6 +101,20 @@ where
     }
 }
 
+/// The report of a run that ended before ansible ran (it could not start, or was stopped
+/// first), its log closed with the outcome when it got as far as having one.
+pub(crate) fn ended_early(outcome: Outcome, log: Option<&RunLog>, started: Instant) -> RunReport {
+    if let Some(log) = log {
+        let _ = log.footer(&outcome, None, started.elapsed(), None);
+    }
+    RunReport {
+        outcome,
+        recap: None,
+        duration: started.elapsed(),
+        log_path: log.map(|log| log.path().to_path_buf()),
+    }
+}
+
 async fn run(
     spec: RunSpec,
     stop_rx: mpsc::UnboundedReceiver<StopMode>,
@@ -109,17 +123,7 @@ async fn run(
 ) -> RunReport {
     let started = Instant::now();
     let id = spec.item.id;
-    let ended_early = |outcome: Outcome, log: Option<&RunLog>| {
-        if let Some(log) = log {
-            let _ = log.footer(&outcome, None, started.elapsed(), None);
-        }
-        RunReport {
-            outcome,
-            recap: None,
-            duration: started.elapsed(),
-            log_path: log.map(|log| log.path().to_path_buf()),
-        }
-    };
+    let ended_early = |outcome: Outcome, log: Option<&RunLog>| ended_early(outcome, log, started);
     let error =
         |message: String, log: Option<&RunLog>| ended_early(Outcome::Error { message }, log);
     let log = match RunLog::create(

@@ -70,16 +70,7 @@ async fn run(
     let started = Instant::now();
     let id = spec.item.id;
     let error = |message: String, log: Option<&RunLog>| {
-        let outcome = Outcome::Error { message };
-        if let Some(log) = log {
-            let _ = log.footer(&outcome, None, started.elapsed(), None);
-        }
-        RunReport {
-            outcome,
-            recap: None,
-            duration: started.elapsed(),
-            log_path: log.map(|log| log.path().to_path_buf()),
-        }
+        crate::engine::runner::ended_early(Outcome::Error { message }, log, started)
     };
     let log = match RunLog::create(
         &spec.log_dir,
