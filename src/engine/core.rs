@@ -66,6 +66,8 @@ pub struct RunState {
     pub node: NodeId,
     /// The node dropped this run: why, and whether nothing of it reached the node.
     pub node_lost: Option<(String, bool)>,
+    /// How long the node may go on with it after dropping it (see `RunEvent::NodeLost`).
+    pub ends_within: Duration,
 }
 
 pub struct Core {
@@ -95,6 +97,9 @@ pub struct Core {
     nodes: Nodes,
     /// Items already moved once to another node because theirs could not be reached.
     moved_off_node: HashSet<ItemId>,
+    /// Servers whose run was cut off on a node that may still be ending it: until when, and
+    /// what ran (the per-host lock holds until then).
+    settling: HashMap<String, (Action, Slot, DateTime<Utc>)>,
 }
 
 impl Core {
@@ -118,6 +123,7 @@ impl Core {
             rollouts_dirty: false,
             nodes: Nodes::default(),
             moved_off_node: HashSet::new(),
+            settling: HashMap::new(),
         }
     }
 
@@ -524,7 +530,11 @@ impl Core {
             RunEvent::NodeLost {
                 message,
                 before_start,
-            } => run.node_lost = Some((message, before_start)),
+                ends_within,
+            } => {
+                run.node_lost = Some((message, before_start));
+                run.ends_within = ends_within;
+            }
             RunEvent::Started { log_path } => {
                 fx.push(Effect::Journal(Record::LogOpened {
                     at: now,

@@ -189,12 +189,15 @@ pub enum RunEvent {
     Output {
         line: String,
     },
-    /// The execution node could not be reached or dropped the stream: the node is out of use
-    /// until probed again. `before_start`: nothing of the run reached the node (ssh failed
-    /// before any status), so it may go to another node.
+    /// The execution node could not be reached or dropped the connection: the node is out of
+    /// use until probed again. `before_start`: nothing of the run reached the node's guard, so
+    /// it may go to another node. Otherwise the run may still be going there for up to
+    /// `ends_within` (until the guard notices and ends it): its server takes no other run
+    /// until then.
     NodeLost {
         message: String,
         before_start: bool,
+        ends_within: std::time::Duration,
     },
     Finished(RunReport),
 }

@@ -34,6 +34,9 @@ pub struct Snapshot {
     pub failed: u32,
     /// Where runs go: this machine and the execution nodes, with their load and health.
     pub nodes: crate::engine::nodes::Nodes,
+    /// Servers whose run was cut off on a node that may still be ending it: they wait as if
+    /// that run were still going.
+    pub settling: HashMap<String, (Action, Slot)>,
 }
 
 impl Snapshot {
@@ -48,8 +51,11 @@ impl Snapshot {
         };
         Waits {
             snapshot: self,
-            busy: runs()
-                .map(|(slot, run)| (run.item.server.clone(), (run.item.action, slot)))
+            busy: self
+                .settling
+                .iter()
+                .map(|(server, busy)| (server.clone(), *busy))
+                .chain(runs().map(|(slot, run)| (run.item.server.clone(), (run.item.action, slot))))
                 .collect(),
             running: runs()
                 .map(|(_, run)| (run.item.id, run.item.action))

@@ -18,6 +18,7 @@ impl Core {
         if std::mem::take(&mut self.rollouts_dirty) {
             self.admit(now, fx);
         }
+        self.settling.retain(|_, (_, _, until)| *until > now);
         while let Some(slot) = self.pool.free_slot() {
             if !self.nodes.any_room(self.pool.capacity()) {
                 break;
@@ -91,18 +92,30 @@ impl Core {
                     log_path: None,
                     node,
                     node_lost: None,
+                    ends_within: std::time::Duration::ZERO,
                 },
             );
         }
         if let Some(at) = self.queue.next_wake(now) {
             fx.push(Effect::WakeAt(at));
         }
+        if let Some(until) = self.settling.values().map(|(_, _, until)| *until).min() {
+            fx.push(Effect::WakeAt(until));
+        }
     }
 
+    /// Servers with a run in flight, or one cut off on a node that may still be ending it.
     pub(super) fn busy_servers(&self) -> HashMap<String, (Action, Slot)> {
-        self.runs
-            .values()
-            .map(|run| (run.item.server.clone(), (run.item.action, run.slot)))
+        let settling = self
+            .settling
+            .iter()
+            .map(|(server, (action, slot, _))| (server.clone(), (*action, *slot)));
+        settling
+            .chain(
+                self.runs
+                    .values()
+                    .map(|run| (run.item.server.clone(), (run.item.action, run.slot))),
+            )
             .collect()
     }
 
@@ -121,8 +134,11 @@ impl Core {
         if self.shutdown.is_some() || self.paused.is_some() {
             return true;
         }
-        // Work for a node being probed, or lost a moment ago, starts as soon as it answers.
-        if self.queue.len() > self.queue.held_count() && self.nodes.may_come_back() {
+        // Work for a node being probed, or lost a moment ago, starts as soon as it answers;
+        // work for a server whose cut-off run may still be ending starts once it has.
+        if self.queue.len() > self.queue.held_count()
+            && (self.nodes.may_come_back() || !self.settling.is_empty())
+        {
             return false;
         }
         // Dispatch has just taken everything it could with every worker free: what is left
@@ -167,6 +183,11 @@ impl Core {
             finished: self.finished,
             failed: self.failed,
             nodes: self.nodes.clone(),
+            settling: self
+                .settling
+                .iter()
+                .map(|(server, (action, slot, _))| (server.clone(), (*action, *slot)))
+                .collect(),
         }
     }
 }

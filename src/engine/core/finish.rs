@@ -48,6 +48,9 @@ impl Core {
         let moved = match &run.node_lost {
             Some((reason, before_start)) => {
                 self.lose_node(run.node, reason, fx);
+                if !*before_start {
+                    self.settle(&run, now, fx);
+                }
                 self.may_move_off_node(id, *before_start)
             }
             None => false,

@@ -1,7 +1,7 @@
 //! Nodes as the engine sees them: a probe's answer, a node that dropped a run, and the run it
 //! dropped before anything of it reached the node, which goes to another node.
 
-use super::{Core, ENGINE_TARGET, Effect, log};
+use super::{Core, ENGINE_TARGET, Effect, RunState, log};
 use crate::engine::model::{Item, ItemId};
 use crate::engine::nodes::{NodeHealth, NodeId};
 use chrono::{DateTime, Utc};
@@ -62,6 +62,22 @@ impl Core {
             node: id,
             after: NODE_REPROBE,
         });
+    }
+
+    /// A run its node dropped after it started may still be going there until the node's guard
+    /// notices and ends it: its server takes no other run until then, whichever node.
+    pub(super) fn settle(&mut self, run: &RunState, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let until = now + chrono::Duration::from_std(run.ends_within).unwrap_or_default();
+        let server = run.item.server.clone();
+        let msg = format!(
+            "{server} takes no other run until {}: its {} may still be ending on node {}",
+            until.with_timezone(&chrono::Local).format("%H:%M:%S"),
+            run.item.action,
+            self.nodes.name(run.node)
+        );
+        log(fx, ENGINE_TARGET, Level::Warn, msg);
+        self.settling
+            .insert(server, (run.item.action, run.slot, until));
     }
 
     /// Whether a run that its node dropped before anything reached it may go to another node:

@@ -202,6 +202,9 @@ async fn run(
             RunEvent::NodeLost {
                 message,
                 before_start,
+                // The guard ends the run once it has heard nothing for SILENCE, within the
+                // grace; its clock started at our last ping, before we noticed.
+                ends_within: guard::SILENCE + spec.cancel_grace + Duration::from_secs(5),
             },
         ));
     }

@@ -68,6 +68,7 @@ fn node_lost(core: &mut Core, id: ItemId, before_start: bool) {
             event: RunEvent::NodeLost {
                 message: "ssh: connect to host 127.0.2.1 port 2222: Connection refused".into(),
                 before_start,
+                ends_within: Duration::from_secs(35),
             },
         },
         t0(),
@@ -271,10 +272,42 @@ fn a_run_whose_stream_broke_after_it_started_is_interrupted_and_never_retried() 
         fx.iter()
             .any(|effect| matches!(effect, Effect::ProbeNode { node: 1, .. }))
     );
+    assert!(
+        fx.iter()
+            .any(|effect| matches!(effect, Effect::WakeAt(at) if *at == secs(35))),
+        "the engine wakes when the cut run has surely ended"
+    );
     // Found again by its probe: it takes runs again.
     let fx = probed(&mut core, 1, NodeHealth::Probing);
     assert!(spawned_on(&fx).is_empty());
     probed(&mut core, 1, ready());
     let fx = deploy(&mut core, &["web-03"]);
     assert_eq!(spawned_on(&fx), vec![("web-03".to_string(), 1)]);
+
+    // The cut run may still be ending on exec-a until its guard notices (35 s here): its
+    // server takes no other run before then, on any node, and says why it waits.
+    let fx = deploy(&mut core, &[on_a.server.as_str()]);
+    assert!(spawned_on(&fx).is_empty(), "{:?}", spawned_on(&fx));
+    let snapshot = core.snapshot(t0());
+    let waiting = snapshot.queue.iter().next().expect("queued");
+    assert!(
+        matches!(
+            snapshot.wait_of(waiting),
+            Wait::HostBusy {
+                action: Action::Deploy,
+                ..
+            }
+        ),
+        "{:?}",
+        snapshot.wait_of(waiting)
+    );
+    assert!(!core.is_idle(), "it will go by itself");
+    let fx = core.update(Input::Wake, secs(34));
+    assert!(spawned_on(&fx).is_empty());
+    let fx = core.update(Input::Wake, secs(36));
+    assert_eq!(
+        spawned_on(&fx).len(),
+        1,
+        "once the node has surely ended it"
+    );
 }
