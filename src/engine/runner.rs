@@ -377,54 +377,28 @@ pub(crate) fn explain_become(outcome: Outcome, server: &str) -> Outcome {
 async fn supervise(
     child: &mut Process,
     tree: &RunTree,
-    mut stop_rx: mpsc::UnboundedReceiver<StopMode>,
+    stop_rx: mpsc::UnboundedReceiver<StopMode>,
     spec: &RunSpec,
 ) -> (Waited, EndedBy, bool) {
     let pid = tree.pid;
-    let deadline = tokio::time::Instant::now() + spec.timeout;
-    let mut ended_by = EndedBy::Itself;
-    let mut stage = Stage::Running;
-    let mut next_step: Option<tokio::time::Instant> = None;
-    let mut stop_open = true;
+    let mut stopper = Stopper::new(stop_rx, spec.timeout, spec.cancel_grace, false);
     loop {
-        let trigger = tokio::select! {
-            waited = child.wait() => return (waited, ended_by, stage != Stage::Running),
-            request = stop_rx.recv(), if stop_open => match request {
-                Some(mode) => Trigger::Stop(mode),
-                // The engine is gone: nobody will ever see this run's end, so end it now.
-                None => {
-                    stop_open = false;
-                    Trigger::Stop(StopMode::Kill)
-                }
-            },
-            _ = tokio::time::sleep_until(deadline), if ended_by == EndedBy::Itself => Trigger::Timeout,
-            _ = tokio::time::sleep_until(next_step.unwrap_or(deadline)), if next_step.is_some() => Trigger::Escalate,
+        let stage = tokio::select! {
+            waited = child.wait() => return (waited, stopper.ended_by(), stopper.stopped()),
+            stage = stopper.next_stage() => stage,
         };
-        ended_by = escalation::ended_by(ended_by, trigger);
-        let next = escalation::next_stage(trigger, stage);
-        if next == stage {
-            continue;
-        }
-        stage = next;
         // Workers are listed before any signal: once the main process is gone they are orphans.
         tree.refresh();
-        next_step = match stage {
-            Stage::Interrupted => {
-                child.signal(pid, Signal::SIGINT).await;
-                Some(tokio::time::Instant::now() + spec.cancel_grace)
-            }
-            Stage::Terminated => {
-                child.signal(pid, Signal::SIGTERM).await;
-                Some(tokio::time::Instant::now() + spec.cancel_grace)
-            }
+        match stage {
+            Stage::Interrupted => child.signal(pid, Signal::SIGINT).await,
+            Stage::Terminated => child.signal(pid, Signal::SIGTERM).await,
             Stage::Killed => {
                 child.signal(pid, Signal::SIGKILL).await;
                 tree.kill();
-                None
             }
-            // Reached only from Killed by an escalation, which a local run never schedules.
-            Stage::Running | Stage::Abandoned => None,
-        };
+            // A local run's KILL is its last step: the stopper schedules nothing after it.
+            Stage::Running | Stage::Abandoned => {}
+        }
     }
 }
 
@@ -528,7 +502,7 @@ impl Drop for TreeGuard {
 
 pub mod ansible_cfg;
 pub(crate) mod escalation;
-use escalation::{Stage, Trigger};
+use escalation::{Stage, Stopper};
 mod launch;
 mod readers;
 mod vfork;
