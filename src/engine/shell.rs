@@ -183,13 +183,7 @@ impl Engine {
             });
         }
         let fleet = Fleet::new(&setup.nodes);
-        let skipped: Vec<bool> = setup
-            .nodes
-            .setups
-            .iter()
-            .map(|node| node.skipped.is_some())
-            .collect();
-        fleet.probe_all(&skipped, &runner_tx);
+        fleet.probe_all(&runner_tx);
         let first_state = core.snapshot(now);
         let mut engine = Engine {
             setup,

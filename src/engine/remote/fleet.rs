@@ -157,10 +157,11 @@ impl Fleet {
         self.ssh.get(id).and_then(Option::as_ref)
     }
 
-    /// Probes every execution node now (the engine's start), unless config.yml skipped it.
-    pub fn probe_all(self: &Arc<Self>, skipped: &[bool], tx: &mpsc::UnboundedSender<RunnerMsg>) {
+    /// Probes every execution node now (the engine's start). A node config.yml skipped has no
+    /// ssh side to probe.
+    pub fn probe_all(self: &Arc<Self>, tx: &mpsc::UnboundedSender<RunnerMsg>) {
         for id in 0..self.ssh.len() {
-            if self.remote(id).is_some() && !skipped.get(id).copied().unwrap_or(false) {
+            if self.remote(id).is_some() {
                 self.probe_after(id, Duration::ZERO, tx);
             }
         }
