@@ -8,21 +8,12 @@ mod common;
 #[path = "common/nodes.rs"]
 mod nodes;
 
-use nodes::{NodeEntry, NodeLab, Ran};
+use nodes::{NodeEntry, NodeLab, Ran, said_by};
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 /// Long enough for a loaded 2-core machine; never waited for when things work.
 const LIMIT: Duration = Duration::from_secs(240);
-
-fn said_by(out: &std::process::Output) -> String {
-    format!(
-        "exit {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 #[test]
 fn the_demo_chain_spreads_over_both_nodes_and_local_with_the_demos_outcomes() {

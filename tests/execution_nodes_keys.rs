@@ -7,21 +7,12 @@ mod common;
 #[path = "common/nodes.rs"]
 mod nodes;
 
-use nodes::NodeLab;
+use nodes::{NodeLab, said_by};
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(180);
 
 const PLAY: &str = "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Who answers over ssh\n      raw: echo \"reached $(hostname) as $(id -un)\"\n      register: said\n    - debug: {msg: \"{{ said.stdout | trim }}\"}\n";
-
-fn said_by(out: &std::process::Output) -> String {
-    format!(
-        "exit {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 #[test]
 fn a_remote_run_reaches_its_host_with_the_key_sent_in_the_stream_and_leaves_it_nowhere() {

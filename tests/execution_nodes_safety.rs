@@ -9,22 +9,13 @@ mod common;
 mod nodes;
 
 use common::sshd::{descendants, processes};
-use nodes::{KillOnDrop, NodeEntry, NodeLab};
+use nodes::{KillOnDrop, NodeEntry, NodeLab, said_by};
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(240);
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
 /// What a loaded 2-core machine may add to the grace before the node is clean.
 const SETTLE: Duration = Duration::from_secs(5);
-
-fn said_by(out: &std::process::Output) -> String {
-    format!(
-        "exit {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Something no run could print by chance.
 fn unique(word: &str) -> String {
