@@ -363,13 +363,17 @@ fn suggest(unknown: &str) -> Option<&'static str> {
         let parts: Vec<&str> = key.split('_').collect();
         words.iter().all(|w| parts.contains(w))
     });
-    holding_all.or_else(|| {
-        KEYS.iter()
-            .map(|(key, _, _)| (strsim::jaro_winkler(unknown, key), *key))
-            .filter(|(score, _)| *score > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, key)| key)
-    })
+    holding_all.or_else(|| closest(unknown, KEYS.iter().map(|(key, _, _)| *key)))
+}
+
+/// The known word a typo most likely meant, if one is close enough.
+fn closest(unknown: &str, known: impl IntoIterator<Item = &'static str>) -> Option<&'static str> {
+    known
+        .into_iter()
+        .map(|key| (strsim::jaro_winkler(unknown, key), key))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, key)| key)
 }
 
 fn fix_for(key: &str) -> String {

@@ -131,7 +131,7 @@ fn node_fields(name: &str, map: &serde_yaml_ng::Mapping) -> Result<Fields, Strin
     for key in map.keys() {
         let key = key.as_str().unwrap_or("?");
         if !NODE_KEYS.contains(&key) {
-            let hint = strsim_closest(key)
+            let hint = super::closest(key, NODE_KEYS)
                 .map(|known| format!("did you mean `{known}`? "))
                 .unwrap_or_default();
             return Err(format!(
@@ -217,15 +217,6 @@ fn example(key: &str) -> &'static str {
         "work_dir" => DEFAULT_WORK_DIR,
         _ => "/var/tmp/fleetdeck/fleetdeck-guard",
     }
-}
-
-fn strsim_closest(key: &str) -> Option<&'static str> {
-    NODE_KEYS
-        .iter()
-        .map(|known| (strsim::jaro_winkler(key, known), *known))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, known)| known)
 }
 
 fn read_node_for(
