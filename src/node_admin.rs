@@ -111,12 +111,13 @@ impl Row {
             .as_ref()
             .map_or("-".into(), |version| format!("ansible-runner {version}"));
         let (capacity, health, usable) = match &probed.health {
-            NodeHealth::Ready { .. } => {
+            NodeHealth::Ready {
+                reported_capacity, ..
+            } => {
+                // As the engine counts it (config.yml's, else what the node reported).
                 let capacity = node
                     .capacity
-                    .or(probed
-                        .cpu_count
-                        .map(|cpus| cpus.clamp(1, probe::DEFAULT_CAPACITY_MAX)))
+                    .or(*reported_capacity)
                     .map_or("?".into(), |capacity| capacity.to_string());
                 let cleaned = if probed.cleaned.is_empty() {
                     String::new()

@@ -29,8 +29,6 @@ pub fn runner_supported(version: &str) -> bool {
 pub struct Probed {
     pub health: NodeHealth,
     pub runner_version: Option<String>,
-    pub cpu_count: Option<u32>,
-    pub mem_bytes: Option<u64>,
     /// Folders of dead runs the guard removed.
     pub cleaned: Vec<String>,
     pub took: Duration,
@@ -41,8 +39,6 @@ struct WorkerInfo {
     runner_version: String,
     #[serde(default)]
     cpu_count: Option<u32>,
-    #[serde(default)]
-    mem_in_bytes: Option<u64>,
 }
 
 pub async fn probe(name: &str, node: &SshNode) -> Probed {
@@ -65,8 +61,6 @@ pub async fn probe(name: &str, node: &SshNode) -> Probed {
     let mut probed = Probed {
         health: NodeHealth::Probing,
         runner_version: None,
-        cpu_count: None,
-        mem_bytes: None,
         cleaned: Vec::new(),
         took: Duration::ZERO,
     };
@@ -152,8 +146,6 @@ fn judge(
         }
     };
     probed.runner_version = Some(info.runner_version.clone());
-    probed.cpu_count = info.cpu_count;
-    probed.mem_bytes = info.mem_in_bytes;
     if !runner_supported(&info.runner_version) {
         return NodeHealth::Skipped {
             reason: format!(
