@@ -346,7 +346,7 @@ fn nothing_runs_on_a_hidden_server_unasked_and_a_crash_is_told_truly() {
         count(s, "running") == Some(1) && outcome_symbols(s, "lb-01") == ["▶", "-", "-"]
     });
     // Killed once its log is open (journaled): a kill before that leaves no log to open.
-    wait_for_log_opened(&sandbox);
+    wait_for_log_opened(&sandbox, "lb-01");
     let pid: i32 = term.display("#{pane_pid}").parse().unwrap();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
@@ -427,7 +427,7 @@ fn a_crash_of_the_dashboard_restores_the_terminal_and_cancels_the_runs_cleanly()
     term.wait_for_screen("lb-01's provision running", ANSIBLE, |s| {
         count(s, "running") == Some(1)
     });
-    wait_for_log_opened(&sandbox);
+    wait_for_log_opened(&sandbox, "lb-01");
     term.keys(&["%"]);
     assert_eq!(term.wait_for_exit(ANSIBLE), 101, "{}", term.screen());
     let after = term.screen();

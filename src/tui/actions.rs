@@ -368,7 +368,7 @@ impl App {
             Some((title, path)) => vec![Effect::OpenLog { title, path }],
             None => {
                 self.notice = Some(match self.focus {
-                    Pane::Servers => "no run log for this server yet: nothing has run on it".into(),
+                    Pane::Servers => self.why_no_server_log(),
                     Pane::Workers => match self
                         .snapshot
                         .workers
@@ -382,6 +382,25 @@ impl App {
                 });
                 Vec::new()
             }
+        }
+    }
+
+    /// A server whose runs all ended before opening a log (fleetdeck killed right as one
+    /// started) has run something: the notice says which, not "nothing has run".
+    fn why_no_server_log(&self) -> String {
+        let newest = self.cursor_server().and_then(|server| {
+            let (job, last) = self
+                .status
+                .get(&server)?
+                .iter()
+                .max_by_key(|(_, last)| last.at)?;
+            Some((server, job.to_string(), last.outcome.label()))
+        });
+        match newest {
+            Some((server, job, outcome)) => {
+                format!("no run log for {server}: its {job} ({outcome}) ended before it opened one")
+            }
+            None => "no run log for this server yet: nothing has run on it".into(),
         }
     }
 

@@ -766,6 +766,25 @@ fn enter_opens_the_run_log() {
             path: log_path(6),
         }]
     );
+    // A run cut (fleetdeck killed) before it opened its log: it ran, and the notice says so.
+    app.status.entry("lb-01".into()).or_default().insert(
+        Job::Provision,
+        LastRun {
+            id: 7,
+            at: ago(60),
+            outcome: Outcome::Interrupted,
+            healthy: None,
+            check_mode: false,
+            log: None,
+            node: None,
+        },
+    );
+    app.cursor.insert(Pane::Servers, 2);
+    assert_eq!(press(&mut app, &[code(KeyCode::Enter)]), Vec::new());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("no run log for lb-01: its provision (interrupted) ended before it opened one")
+    );
     // Nothing to open in the queue pane.
     app.focus = Pane::Queue;
     assert_eq!(press(&mut app, &[code(KeyCode::Enter)]), Vec::new());

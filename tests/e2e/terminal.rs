@@ -343,12 +343,31 @@ pub fn wait_for_dashboard(term: &Terminal) -> String {
     })
 }
 
-/// Waits (bounded) until a run's log is open: the journal says so (`log_opened`). A file tells
-/// nobody it grew, so this polls, on that condition.
-pub fn wait_for_log_opened(sandbox: &Sandbox) {
+/// Waits (bounded) until a run on `server` has its log open: the journal says so (`log_opened`,
+/// the file named after the server). An earlier run's log on another server does not count. A
+/// file tells nobody it grew, so this polls, on that condition.
+pub fn wait_for_log_opened(sandbox: &Sandbox, server: &str) {
     let start = Instant::now();
-    while !sandbox.journal("demo").contains("\"kind\":\"log_opened\"") {
-        assert!(start.elapsed() < ANSIBLE, "no run opened its log");
+    let prefix = format!("{server}_");
+    // A line being written as we read is not JSON yet; the next turn reads it whole.
+    let opened = || {
+        sandbox
+            .journal("demo")
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .any(|r| {
+                r["kind"] == "log_opened"
+                    && r["log"]
+                        .as_str()
+                        .and_then(|log| std::path::Path::new(log).file_name()?.to_str())
+                        .is_some_and(|name| name.starts_with(&prefix))
+            })
+    };
+    while !opened() {
+        assert!(
+            start.elapsed() < ANSIBLE,
+            "no run on {server} opened its log"
+        );
         std::thread::sleep(POLL);
     }
 }
