@@ -308,10 +308,15 @@ impl App {
                 let worker = self.snapshot.workers.get(self.cursor(Pane::Workers));
                 if let Some(run) = worker.and_then(|w| w.run.as_ref()) {
                     let slot = worker.map(|w| w.slot).unwrap_or(0);
+                    // A remote run is stopped through its node's guard: the operator sees where.
+                    let label = match &run.node {
+                        Some(node) => format!("{} · on {node}", run.item.describe()),
+                        None => run.item.describe(),
+                    };
                     self.mode = Mode::Dialog(Dialog::StopRun {
                         id: run.item.id,
                         slot,
-                        label: run.item.describe(),
+                        label,
                     });
                 }
                 Vec::new()

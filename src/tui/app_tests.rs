@@ -588,6 +588,18 @@ fn x_cancels_a_queued_item_and_asks_before_stopping_a_run() {
         })
     ));
     press(&mut app, &[code(KeyCode::Esc)]);
+    // A run on an execution node: the dialog names the node.
+    if let Some(run) = app.snapshot.workers[2].run.as_mut() {
+        run.node = Some("exec-a".into());
+    }
+    press(&mut app, &[ch('x')]);
+    match &app.mode {
+        Mode::Dialog(Dialog::StopRun { label, .. }) => {
+            assert_eq!(label, "check for server db-02 · on exec-a")
+        }
+        other => panic!("the stop dialog, not {other:?}"),
+    }
+    press(&mut app, &[code(KeyCode::Esc)]);
     // An idle worker has nothing to stop.
     app.cursor.insert(Pane::Workers, 1);
     assert_eq!(press(&mut app, &[ch('x')]), Vec::new());
