@@ -101,11 +101,16 @@ fn panel(
         let block = Block::bordered()
             .title(format!(" {} · idle ", worker.slot))
             .border_style(border);
-        let text = Paragraph::new(Span::styled(
-            "waiting for work",
-            Style::new().fg(Color::DarkGray),
-        ))
-        .block(block);
+        // More workers than node slots: the spare ones wait for a node, not for work.
+        let nodes = &app.snapshot.nodes;
+        let waits_for = if nodes.configured() && !nodes.any_room(app.snapshot.target_workers.max(1))
+        {
+            "waiting for a node slot: every node is full or down"
+        } else {
+            "waiting for work"
+        };
+        let text =
+            Paragraph::new(Span::styled(waits_for, Style::new().fg(Color::DarkGray))).block(block);
         frame.render_widget(text, area);
         return;
     };

@@ -226,3 +226,26 @@ fn without_execution_nodes_no_word_about_nodes_appears() {
         }
     }
 }
+
+#[test]
+fn an_idle_worker_says_when_it_waits_for_a_node_slot_rather_than_for_work() {
+    let lost = NodeHealth::Lost {
+        reason: "ssh: Broken pipe".into(),
+    };
+    let mut app = idle_app();
+    app.focus = Pane::Workers;
+    let panels = |app: &App| {
+        screen(&render_pane(93, 14, |frame, area| {
+            workers::draw(frame, area, app, now())
+        }))
+    };
+    app.snapshot.nodes = nodes(&[("local", 1, ready(), 1), ("exec-a", 2, lost.clone(), 0)]);
+    let full = panels(&app);
+    assert!(full.contains("waiting for a node slot"), "{full}");
+    assert!(!full.contains("waiting for work"), "{full}");
+    // A free slot anywhere: the idle workers wait for work again.
+    app.snapshot.nodes = nodes(&[("local", 2, ready(), 1), ("exec-a", 2, lost, 0)]);
+    let room = panels(&app);
+    assert!(room.contains("waiting for work"), "{room}");
+    assert!(!room.contains("node slot"), "{room}");
+}
