@@ -200,24 +200,7 @@ impl Environment {
     }
 
     pub fn policy(&self) -> Policy {
-        let c = &self.config;
-        Policy {
-            workers: c.max_parallel_workers,
-            action_timeout: c.action_timeout,
-            health_check_enabled: c.health_check_enabled,
-            health_check_timeout: c.health_check_timeout,
-            health_check_retries: c.health_check_retries,
-            auto_retry_enabled: c.auto_retry_enabled,
-            max_retries: c.max_retries,
-            max_fail_percentage: c.max_fail_percentage,
-            provisioning_tags: c.provisioning_tags.clone(),
-            deployment_tags: c.deployment_tags.clone(),
-            provisioning_sequential: c.provisioning_strategy == ProvisioningStrategy::Sequential,
-            rolling: (c.deployment_strategy == DeploymentStrategy::Rolling).then_some(Rolling {
-                canary: c.rolling_canary,
-                max_unavailable: c.rolling_max_unavailable,
-            }),
-        }
+        Policy::from(&self.config)
     }
 
     fn callback_dir(&self) -> PathBuf {
@@ -355,3 +338,26 @@ fn install_asset(path: &Path, content: &str) -> Result<()> {
 }
 
 mod nodes;
+
+/// The engine's rules as config.yml gives them.
+impl From<&Config> for Policy {
+    fn from(c: &Config) -> Policy {
+        Policy {
+            workers: c.max_parallel_workers,
+            action_timeout: c.action_timeout,
+            health_check_enabled: c.health_check_enabled,
+            health_check_timeout: c.health_check_timeout,
+            health_check_retries: c.health_check_retries,
+            auto_retry_enabled: c.auto_retry_enabled,
+            max_retries: c.max_retries,
+            max_fail_percentage: c.max_fail_percentage,
+            provisioning_tags: c.provisioning_tags.clone(),
+            deployment_tags: c.deployment_tags.clone(),
+            provisioning_sequential: c.provisioning_strategy == ProvisioningStrategy::Sequential,
+            rolling: (c.deployment_strategy == DeploymentStrategy::Rolling).then_some(Rolling {
+                canary: c.rolling_canary,
+                max_unavailable: c.rolling_max_unavailable,
+            }),
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! The thin shell around `Core`: it owns the channels, the journal and the running children,
 //! feeds every input to `Core::update` and carries out the effects it returns.
 
-use super::core::{Core, Effect, Restore};
+use super::core::{Core, Effect};
 use super::feed::{EVENT_BACKLOG, Feed};
 use super::journal::{self, Journal, Record};
 use super::model::{Action, Item, ItemId, Outcome};
@@ -138,30 +138,9 @@ impl Engine {
         let mut core = Core::new(setup.policy.clone(), setup.servers.iter().cloned())
             .with_nodes(setup.nodes.nodes());
         let interrupted: Vec<ItemId> = interrupted.iter().map(|item| item.id).collect();
-        let retryable = history
-            .latest
-            .values()
-            .filter(|latest| latest.outcome.went_wrong())
-            .map(|latest| latest.item.clone())
-            .collect();
-        let restored = core.restore(
-            Restore {
-                pending: history.pending(),
-                interrupted,
-                succeeded: history.succeeded.clone(),
-                retryable,
-                next_id: history.next_id,
-                rollouts: history.live_rollouts(),
-            },
-            now,
-        );
-        // The faces draw from `history`: it must hold what restore just decided (links skipped
-        // because their predecessor was cut), or the screen and the next start disagree.
-        for effect in &restored {
-            if let Effect::Journal(record) = effect {
-                history.apply(record);
-            }
-        }
+        // The faces draw from `history`: it holds what restore decides (links skipped because
+        // their predecessor was cut), or the screen and the next start would disagree.
+        let restored = core.restore_from(&mut history, interrupted, now);
         journal.append(&Record::Session {
             at: now,
             pid: std::process::id(),

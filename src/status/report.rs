@@ -5,6 +5,8 @@
 
 use super::rollouts::{self, RolloutFacts};
 use super::{FleetStatus, LastRun, Starts, age, derive, starts};
+use crate::engine::Policy;
+use crate::engine::core::Core;
 use crate::engine::journal::{self, Record, Replay};
 use crate::engine::model::{Action, ItemId, Outcome};
 use crate::project::Environment;
@@ -64,14 +66,18 @@ pub struct Report {
 }
 
 impl Report {
-    /// `starts`: when and where each run started (the journal's `started` records);
-    /// `holder`: the fleetdeck holding the environment now, if any.
+    /// `inventory`: its servers, `None` when it could not be read; `starts`: when and where
+    /// each run started (the journal's `started` records); `holder`: the fleetdeck holding the
+    /// environment now, if any; `policy`: config.yml's rules, which the next start restores
+    /// held work with.
     pub fn new(
         environment: &str,
-        inventory: Vec<String>,
+        inventory: Option<Vec<String>>,
         mut replay: Replay,
         starts: Starts,
         holder: Option<u32>,
+        policy: &Policy,
+        now: DateTime<Utc>,
     ) -> Report {
         let started = &starts.at;
         let unfinished = replay.interrupted();
@@ -115,10 +121,21 @@ impl Report {
                 };
                 replay.apply(&record);
             }
+            // Then what the next start decides about the held work (links whose predecessor
+            // was cut are skipped, twins merged), so nothing is listed as held that it drops.
+            // Without the inventory, which servers are gone is not known: nothing is foreseen.
+            if let Some(servers) = &inventory {
+                let cut = unfinished.iter().map(|item| item.id).collect();
+                Core::new(policy.clone(), servers.iter().cloned()).restore_from(
+                    &mut replay,
+                    cut,
+                    now,
+                );
+            }
         }
         let status = derive(&replay);
-        let in_inventory = Some(inventory.len());
-        let mut servers = inventory;
+        let in_inventory = inventory.as_ref().map(Vec::len);
+        let mut servers = inventory.unwrap_or_default();
         let known = status.keys().chain(running.iter().map(|run| &run.server));
         for server in known {
             if !servers.contains(server) {
@@ -383,22 +400,27 @@ pub fn print(env: &Environment, json: bool) -> Result<bool> {
     let replay = journal::replay(&path)?;
     let starts = starts(&path)?;
     // Servers of the inventory, so never-run ones show too; the journal's alone if it fails.
-    let servers: Vec<String> = match env.load_inventory() {
-        Ok(inventory) => inventory.hosts.keys().cloned().collect(),
+    let servers: Option<Vec<String>> = match env.load_inventory() {
+        Ok(inventory) => Some(inventory.hosts.keys().cloned().collect()),
         Err(err) => {
             eprintln!("fleetdeck: {err:#}");
-            Vec::new()
+            None
         }
     };
-    let read = !servers.is_empty();
-    let mut report = Report::new(&env.name, servers, replay, starts, holder);
-    if !read {
-        report.in_inventory = None;
-    }
+    let now = Utc::now();
+    let report = Report::new(
+        &env.name,
+        servers,
+        replay,
+        starts,
+        holder,
+        &env.policy(),
+        now,
+    );
     let text = if json {
         serde_json::to_string_pretty(&report.json())? + "\n"
     } else {
-        report.text(Utc::now())
+        report.text(now)
     };
     // `status | head` is a fine way to read it: a reader that stops early is no error.
     match std::io::stdout().lock().write_all(text.as_bytes()) {

@@ -2,7 +2,7 @@
 //! failures "retry" requeues, and links that can never run.
 
 use super::{Core, ENGINE_TARGET, Effect, finished_record, log};
-use crate::engine::journal::Record;
+use crate::engine::journal::{Record, Replay};
 use crate::engine::model::{Item, ItemId, Outcome, Purpose};
 use crate::engine::rollout::{
     DEPLOY_INTERRUPTED, HEALTH_CHECK_INTERRUPTED, MemberState, Rollout, RolloutId, Step,
@@ -26,6 +26,41 @@ pub struct Restore {
 }
 
 impl Core {
+    /// `restore` from the journal's history, whose runs cut by a crash are already marked
+    /// interrupted (`interrupted` names them). What it decides (links skipped because their
+    /// predecessor was cut, held twins merged, work of servers gone) is folded back into
+    /// `history`, so whatever draws from it says what the journal will say.
+    pub fn restore_from(
+        &mut self,
+        history: &mut Replay,
+        interrupted: Vec<ItemId>,
+        now: DateTime<Utc>,
+    ) -> Vec<Effect> {
+        let retryable = history
+            .latest
+            .values()
+            .filter(|latest| latest.outcome.went_wrong())
+            .map(|latest| latest.item.clone())
+            .collect();
+        let restored = self.restore(
+            Restore {
+                pending: history.pending(),
+                interrupted,
+                succeeded: history.succeeded.clone(),
+                retryable,
+                next_id: history.next_id,
+                rollouts: history.live_rollouts(),
+            },
+            now,
+        );
+        for effect in &restored {
+            if let Effect::Journal(record) = effect {
+                history.apply(record);
+            }
+        }
+        restored
+    }
+
     /// Brings back what the journal knew: finished successes (chain links may wait on them),
     /// the next id, the latest failures (what "retry" requeues, also after a restart) and
     /// pending items, which return held: a stale queue is never re-run without the operator

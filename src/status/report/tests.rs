@@ -41,6 +41,18 @@ impl Journal {
         self.replay.apply(&Record::Enqueued { at: at(0), item });
     }
 
+    /// A chain link: queued to run once `after` succeeded.
+    fn queue_after(&mut self, id: ItemId, server: &str, action: Action, after: ItemId) {
+        self.queue(id, server, action, false);
+        let mut pending = self.replay.pending();
+        let link = pending.iter_mut().find(|item| item.id == id).unwrap();
+        link.after = Some(after);
+        self.replay.apply(&Record::Enqueued {
+            at: at(0),
+            item: link.clone(),
+        });
+    }
+
     /// Queued, started at minute `id`, its log opened; not finished.
     fn start(&mut self, id: ItemId, server: &str, action: Action, check_mode: bool) {
         self.start_on(None, id, server, action, check_mode);
@@ -92,7 +104,15 @@ impl Journal {
 
     fn report(self, holder: Option<u32>) -> Report {
         let servers = ["db-01", "db-02", "web-01"].map(String::from).to_vec();
-        Report::new("demo", servers, self.replay, self.starts, holder)
+        Report::new(
+            "demo",
+            Some(servers),
+            self.replay,
+            self.starts,
+            holder,
+            &default_policy(),
+            now(),
+        )
     }
 }
 
@@ -106,6 +126,11 @@ fn failed() -> Outcome {
 
 fn now() -> DateTime<Utc> {
     at(30)
+}
+
+/// The rules of a config.yml with no keys.
+fn default_policy() -> Policy {
+    Policy::from(&crate::config::Config::default())
 }
 
 #[test]
@@ -275,6 +300,64 @@ fn queued_items_are_held_for_resume_or_belong_to_the_running_fleetdeck() {
         text.contains("\n1 item(s) queued in fleetdeck pid 77.\n"),
         "{text}"
     );
+}
+
+/// A chain cut by a crash: its provision never finished, so the next start skips the deploy
+/// and check that waited for it. Status says so now rather than listing them as held.
+#[test]
+fn links_behind_a_run_cut_by_a_crash_are_skipped_not_held() {
+    let history = |journal: &mut Journal| {
+        journal.start(1, "web-01", Action::Provision, false);
+        journal.queue_after(2, "web-01", Action::Deploy, 1);
+        journal.queue_after(3, "web-01", Action::Check, 2);
+        journal.queue(4, "db-01", Action::Check, false);
+    };
+    let mut earlier = Journal::new();
+    history(&mut earlier);
+    let report = earlier.report(None);
+    assert_eq!(report.queued, ["check on db-01 (#4)"]);
+    assert_eq!(
+        report.json()["held"],
+        serde_json::json!(["check on db-01 (#4)"])
+    );
+    let web = &report.status["web-01"];
+    assert_eq!(web[&Action::Provision].outcome, Outcome::Interrupted);
+    for action in [Action::Deploy, Action::Check] {
+        assert!(
+            matches!(web[&action].outcome, Outcome::Skipped { .. }),
+            "{action}: {:?}",
+            web[&action]
+        );
+    }
+    let text = report.text(now());
+    assert!(
+        text.contains("\n1 item(s) queued from an earlier session, held"),
+        "{text}"
+    );
+    // While a fleetdeck holds the environment, the provision runs there and the links wait.
+    let mut live = Journal::new();
+    history(&mut live);
+    let report = live.report(Some(77));
+    assert_eq!(report.queued.len(), 3, "{:?}", report.queued);
+}
+
+/// Without the inventory, which servers are gone is not known: held work is listed as the
+/// journal has it, not skipped as if every server had left.
+#[test]
+fn an_unreadable_inventory_foresees_nothing() {
+    let mut journal = Journal::new();
+    journal.queue(4, "db-01", Action::Check, false);
+    let report = Report::new(
+        "demo",
+        None,
+        journal.replay,
+        journal.starts,
+        None,
+        &default_policy(),
+        now(),
+    );
+    assert_eq!(report.queued, ["check on db-01 (#4)"]);
+    assert_eq!(report.in_inventory, None);
 }
 
 #[test]

@@ -44,7 +44,16 @@ fn journal_file(dir: &Path) -> PathBuf {
 fn report_of(path: &Path, holder: Option<u32>) -> Report {
     let servers = ["db-01", "web-01"].map(String::from).to_vec();
     let replay = journal::replay(path).unwrap();
-    Report::new("demo", servers, replay, starts(path).unwrap(), holder)
+    let starts = starts(path).unwrap();
+    Report::new(
+        "demo",
+        Some(servers),
+        replay,
+        starts,
+        holder,
+        &default_policy(),
+        now(),
+    )
 }
 
 #[test]
