@@ -335,7 +335,13 @@ fn nothing_runs_on_a_hidden_server_unasked_and_a_crash_is_told_truly() {
         "{cleared}"
     );
 
-    // A provision of lb-01 from the command line, and fleetdeck killed while it runs.
+    // A provision of lb-01 from the command line, and fleetdeck killed while it runs (slow
+    // for now, so it surely still runs when the kill comes).
+    let slow_lb = sandbox.root.join("inventory/demo/host_vars/lb-01.yml");
+    sandbox.write(
+        "inventory/demo/host_vars/lb-01.yml",
+        "demo_step_seconds: 120\n",
+    );
     term.keys(&[":"]);
     term.wait_for_screen("the command line", SCREEN, |s| {
         footer(s).contains("Tab complete")
@@ -354,6 +360,8 @@ fn nothing_runs_on_a_hidden_server_unasked_and_a_crash_is_told_truly() {
     )
     .unwrap();
     assert_eq!(term.wait_for_exit(SCREEN), 128 + 9);
+    // Its retry below takes the demo's 1 s again.
+    std::fs::remove_file(&slow_lb).unwrap();
 
     // Restarted: the screen says what happened, not what happened before.
     term.restart();
@@ -416,6 +424,11 @@ fn a_crash_of_the_dashboard_restores_the_terminal_and_cancels_the_runs_cleanly()
         120,
         36,
         &[("FLEETDECK_TEST_CRASH_KEY", "%")],
+    );
+    // Slow, so lb-01's provision surely still runs when the crash comes.
+    sandbox.write(
+        "inventory/demo/host_vars/lb-01.yml",
+        "demo_step_seconds: 120\n",
     );
     wait_for_dashboard(&term);
     term.keys(&[":"]);

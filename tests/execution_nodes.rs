@@ -153,6 +153,11 @@ fn a_node_lost_mid_run_interrupts_its_run_once_and_the_rest_goes_elsewhere() {
     let mut lab = NodeLab::start(&["exec-a", "exec-b"]);
     lab.add_group("slow", &["db-01"]);
     lab.host_vars("db-01", "demo_step_seconds: 120\n");
+    // The first two web runs hold both other slots long enough that work is still queued when
+    // exec-a goes, however slowly db-01's remote run starts on a busy machine.
+    for first in ["web-01", "web-02"] {
+        lab.host_vars(first, "demo_step_seconds: 15\n");
+    }
     lab.configure(
         3,
         &[

@@ -195,9 +195,15 @@ impl Running {
 
     /// Waits until the sleep task's process runs, which proves the mark finds the run's processes.
     fn sleep_started(&mut self) {
-        self.read_until(|event| {
+        let is_sleep = |event: &serde_json::Value| {
             event["event"] == "runner_on_start" && event["event_data"]["task"] == "long sleep"
-        });
+        };
+        self.read_until(is_sleep);
+        assert!(
+            self.stream.last().is_some_and(is_sleep),
+            "the stream ended before the sleep task started: {:?}",
+            statuses(&self.stream)
+        );
         let deadline = Instant::now() + Duration::from_secs(10);
         while !marked(&self.mark)
             .iter()
@@ -316,7 +322,24 @@ fn a_controller_that_goes_away_mid_run_ends_every_process_within_the_grace() {
 fn a_controller_that_falls_silent_is_taken_as_gone() {
     let node = Node::new();
     let mut run = node.start_with_options(&node.input("slow.yml"), "silent", &["--silence", "3"]);
+    // The controller is alive (it pings) until the play is well under way: 3 s of silence
+    // counts from the start, and starting the worker can take longer than that on a busy box.
+    let mut stdin = run.stdin.take().unwrap();
+    let (quiet, told) = std::sync::mpsc::channel::<()>();
+    let pinger = std::thread::spawn(move || {
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+            told.recv_timeout(Duration::from_millis(500))
+        {
+            if stdin.write_all(Control::Ping.line()).is_err() {
+                break;
+            }
+        }
+        stdin
+    });
     run.sleep_started();
+    quiet.send(()).unwrap();
+    // Falls silent now, its stdin still open.
+    run.stdin = Some(pinger.join().unwrap());
     let since = Instant::now();
     let took = all_gone_within(
         "silent",

@@ -312,6 +312,13 @@ fn wait_for_journal(sandbox: &Sandbox, needle: &str) {
 #[test]
 fn a_report_made_mid_run_shows_it_running_and_ctrl_c_still_writes_the_runs_report() {
     let sandbox = Sandbox::demo();
+    // Slow, so both runs surely still run at the report and at the Ctrl-C.
+    for server in ["web-03", "web-06"] {
+        sandbox.write(
+            &format!("inventory/demo/host_vars/{server}.yml"),
+            "demo_step_seconds: 120\n",
+        );
+    }
     let run_xml = sandbox.root.join("run.xml");
     let mut run = sandbox
         .fleetdeck()

@@ -321,7 +321,8 @@ async fn a_project_filter_plugin_edited_between_two_runs_is_seen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_runs_keep_their_own_temp_dirs_and_a_cancel_touches_only_its_run() {
-    let sandbox = lab(&[("h1", 3), ("h2", 8), ("h3", 120)], STEP_PLAY, 3, "");
+    // Long enough that all three wait at once even when the third starts seconds after the first.
+    let sandbox = lab(&[("h1", 12), ("h2", 20), ("h3", 120)], STEP_PLAY, 3, "");
     let local_tmp = sandbox.root.join("ansible-local");
     sandbox.write(
         "ansible.cfg",
