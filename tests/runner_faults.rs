@@ -458,9 +458,9 @@ async fn main_killed_by_itself_leaves_no_orphan_and_no_open_pipes() {
     let log = log_text(&report);
     assert_header_and_footer(&log);
     assert!(log.contains("# rc: none"), "{log}");
-    // The orphan was killed right away: the pipes closed, no drain limit was waited out.
-    assert!(!log.contains("stopped reading"), "{log}");
-    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    // The orphan was killed right away: the pipes closed, no drain limit was waited out (how
+    // long that took is the machine's business; the log says which way it ended).
+    assert!(!log.contains("stopped reading"), "took {took:?}: {log}");
     assert_footer_last(&log);
     assert_nothing_left(&printed_pids(&log)).await;
     assert_eq!(log_text(&report), log, "written to after the footer");
