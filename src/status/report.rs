@@ -124,12 +124,17 @@ impl Report {
             // Then what the next start decides about the held work (links whose predecessor
             // was cut are skipped, twins merged), so nothing is listed as held that it drops.
             // Without the inventory, which servers are gone is not known: nothing is foreseen.
+            // Dated like the cut runs (by their latest start), not by this look at the journal.
             if let Some(servers) = &inventory {
                 let cut = unfinished.iter().map(|item| item.id).collect();
+                let when = (unfinished.iter())
+                    .filter_map(|item| started.get(&item.id))
+                    .max()
+                    .map_or(now, |at| *at);
                 Core::new(policy.clone(), servers.iter().cloned()).restore_from(
                     &mut replay,
                     cut,
-                    now,
+                    when,
                 );
             }
         }

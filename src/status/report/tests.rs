@@ -328,6 +328,8 @@ fn links_behind_a_run_cut_by_a_crash_are_skipped_not_held() {
             "{action}: {:?}",
             web[&action]
         );
+        // Dated like the cut provision, not by when status was asked.
+        assert_eq!(web[&action].at, at(1), "{action}");
     }
     let text = report.text(now());
     assert!(
