@@ -28,6 +28,9 @@ pub struct Replay {
     pub(super) started: HashMap<ItemId, (DateTime<Utc>, Slot)>,
     /// The execution node of each run in flight, when config.yml names nodes.
     pub nodes: HashMap<ItemId, String>,
+    /// Queued items merged into a held twin (the same work, queued again by a session that
+    /// crashed in turn): their end is no outcome of the server's, the twin still holds the work.
+    merged: HashSet<ItemId>,
     /// Every success ever (chain links wait on them). Not every finished record is kept: that
     /// is the whole history, and the journal's compaction drops it.
     pub succeeded: HashSet<ItemId>,
@@ -181,6 +184,7 @@ impl Replay {
                 let log = log.or(opened);
                 let started = self.started.remove(&id);
                 let node = self.nodes.remove(&id);
+                let merged = self.merged.remove(&id);
                 if outcome.is_success() {
                     self.succeeded.insert(id);
                 }
@@ -192,18 +196,19 @@ impl Replay {
                 }
                 // What ran is the server's latest. A link skipped before it ran shows only where
                 // nothing ran before (it would hide what the server is); a cancelled queue
-                // entry changes nothing.
+                // entry or a merged twin changes nothing.
                 let shown = match (ran, never_ran) {
                     (Some(item), _) => Some(item),
                     // A skip never hides a run; a newer skip replaces an older one.
-                    (None, Some(item)) if matches!(outcome, Outcome::Skipped { .. }) => Some(item)
-                        .filter(|item| {
+                    (None, Some(item)) if matches!(outcome, Outcome::Skipped { .. }) && !merged => {
+                        Some(item).filter(|item| {
                             self.latest
                                 .get(&(item.server.clone(), item.action))
                                 .is_none_or(|latest| {
                                     matches!(latest.outcome, Outcome::Skipped { .. })
                                 })
-                        }),
+                        })
+                    }
                     _ => None,
                 };
                 if let Some(item) = shown {
@@ -233,6 +238,9 @@ impl Replay {
                 }
             }
             Record::Repointed { old, new, .. } => {
+                if self.queued.contains_key(&old) {
+                    self.merged.insert(old);
+                }
                 for item in self
                     .queued
                     .values_mut()

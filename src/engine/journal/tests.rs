@@ -200,6 +200,47 @@ fn a_newer_skip_replaces_an_older_one_but_never_hides_a_run() {
     );
 }
 
+/// A held twin merged at restart (the same deploy queued by two sessions that crashed in
+/// turn) is no outcome of the server's: the deploy is still held, not skipped.
+#[test]
+fn a_twin_merged_into_a_held_item_is_not_the_servers_outcome() {
+    let mut replay = Replay::empty();
+    for id in [1, 2] {
+        replay.apply(&Record::Enqueued {
+            at: at(),
+            item: item(id, "web-01"),
+        });
+    }
+    replay.apply(&Record::Repointed {
+        at: at(),
+        old: 2,
+        new: 1,
+    });
+    let merged = Outcome::Skipped {
+        reason: "merged into the same held item #1".into(),
+    };
+    replay.apply(&finished(2, "web-01", merged));
+    assert_eq!(
+        replay.latest.get(&("web-01".to_string(), Action::Deploy)),
+        None
+    );
+    let pending: Vec<ItemId> = replay.pending().iter().map(|item| item.id).collect();
+    assert_eq!(pending, [1]);
+    // A link skipped because its upstream failed still shows.
+    replay.apply(&finished(
+        1,
+        "web-01",
+        Outcome::Skipped {
+            reason: "upstream failed".into(),
+        },
+    ));
+    assert!(
+        replay
+            .latest
+            .contains_key(&("web-01".to_string(), Action::Deploy))
+    );
+}
+
 #[test]
 fn a_finish_says_whether_another_attempt_followed_and_old_journals_read_as_not() {
     let old = r#"{"kind":"finished","at":"2026-03-04T05:06:07Z","id":3,"server":"web-01","action":"deploy","outcome":"unreachable","message":"ssh: connection refused","duration_ms":1200}"#;
