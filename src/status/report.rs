@@ -83,7 +83,7 @@ impl Report {
         let unfinished = replay.interrupted();
         // With nobody holding the environment, runs in flight were cut: the rollouts are shown
         // as the next start will find them.
-        let live = match holder {
+        let mut live = match holder {
             Some(_) => replay.live_rollouts(),
             None => replay.rollouts_after_stop(),
         };
@@ -136,6 +136,8 @@ impl Report {
                     cut,
                     when,
                 );
+                // Its rollout steps (members cut, dropped, skipped) are in the replay now.
+                live = replay.live_rollouts();
             }
         }
         let status = derive(&replay);
@@ -254,9 +256,14 @@ impl Report {
         let mut out = self.table(now);
         let interrupted = self.interrupted();
         if !interrupted.is_empty() {
-            out.push_str(
-                "\nInterrupted when fleetdeck stopped (they do not re-run by themselves):\n",
-            );
+            // A run on an execution node is also cut when its connection breaks, while
+            // fleetdeck goes on.
+            out.push_str(if interrupted.iter().any(|run| run.node.is_some()) {
+                "\nInterrupted when fleetdeck stopped or the connection to their node broke \
+                 (they do not re-run by themselves):\n"
+            } else {
+                "\nInterrupted when fleetdeck stopped (they do not re-run by themselves):\n"
+            });
             for run in &interrupted {
                 out.push_str(&run_entry(run, now));
             }
@@ -392,7 +399,7 @@ fn run_entry(run: &NamedRun, now: DateTime<Utc>) -> String {
 fn log_line(log: Option<&Path>) -> String {
     match log {
         Some(log) => format!("    log: {}\n", log.display()),
-        None => "    no log: the run ended before its child started\n".into(),
+        None => "    no log recorded: it ended before its log was journaled\n".into(),
     }
 }
 

@@ -403,7 +403,9 @@ impl App {
         });
         match newest {
             Some((server, job, outcome)) => {
-                format!("no run log for {server}: its {job} ({outcome}) ended before it opened one")
+                format!(
+                    "no run log recorded for {server}: its {job} ({outcome}) ended before one was"
+                )
             }
             None => "no run log for this server yet: nothing has run on it".into(),
         }

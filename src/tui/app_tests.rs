@@ -795,7 +795,7 @@ fn enter_opens_the_run_log() {
     assert_eq!(press(&mut app, &[code(KeyCode::Enter)]), Vec::new());
     assert_eq!(
         app.notice.as_deref(),
-        Some("no run log for lb-01: its provision (interrupted) ended before it opened one")
+        Some("no run log recorded for lb-01: its provision (interrupted) ended before one was")
     );
     // Nothing to open in the queue pane.
     app.focus = Pane::Queue;

@@ -449,7 +449,7 @@ fn a_stopped_rollout_names_its_waiting_servers_and_what_to_run() {
 fn a_rollout_cut_by_a_crash_is_shown_as_the_next_start_finds_it() {
     use crate::engine::rollout::{Rollout, Rules, Step};
     let rollout_with = |journal: &mut Journal| {
-        let members = vec![("web-01".to_string(), 1), ("web-02".to_string(), 2)];
+        let members = vec![("db-01".to_string(), 1), ("db-02".to_string(), 2)];
         let rules = Rules {
             canary: 0,
             window: 2,
@@ -461,7 +461,7 @@ fn a_rollout_cut_by_a_crash_is_shown_as_the_next_start_finds_it() {
             at: at(0),
             rollout: Box::new(rollout),
         });
-        for server in ["web-01", "web-02"] {
+        for server in ["db-01", "db-02"] {
             journal.replay.apply(&Record::RolloutStep {
                 at: at(1),
                 rollout: 3,
@@ -473,21 +473,68 @@ fn a_rollout_cut_by_a_crash_is_shown_as_the_next_start_finds_it() {
     };
     for holder in [None, Some(4242)] {
         let mut journal = Journal::new();
-        journal.start(1, "web-01", Action::Deploy, false);
-        journal.queue(2, "web-02", Action::Deploy, false);
+        journal.start(1, "db-01", Action::Deploy, false);
+        journal.queue(2, "db-02", Action::Deploy, false);
         rollout_with(&mut journal);
         let json = journal.report(holder).json();
         let rollout = &json["rollouts"][0];
         match holder {
             None => {
                 assert_eq!(rollout["phase"], "stopped", "{json:#}");
-                assert_eq!(rollout["failed_servers"][0], "web-01");
+                assert_eq!(rollout["failed_servers"][0], "db-01");
                 let reason = rollout["reason"].as_str().unwrap();
                 assert!(reason.contains("deploy interrupted"), "{reason}");
             }
             Some(_) => assert_eq!(rollout["phase"], "window", "it runs on: {json:#}"),
         }
     }
+}
+
+/// kill -9 mid-rollout, then a member left the inventory while fleetdeck was stopped: status
+/// drops it from the rollout as the next start will, instead of listing it as waiting.
+#[test]
+fn a_rollout_member_gone_from_the_inventory_is_dropped_not_waiting() {
+    use crate::engine::rollout::{Rollout, Rules, Step};
+    let mut journal = Journal::new();
+    journal.start(1, "db-01", Action::Deploy, false);
+    journal.queue(2, "db-02", Action::Deploy, false);
+    journal.queue(3, "web-09", Action::Deploy, false);
+    let members = vec![
+        ("db-01".to_string(), 1),
+        ("db-02".to_string(), 2),
+        ("web-09".to_string(), 3),
+    ];
+    let rules = Rules {
+        canary: 0,
+        window: 1,
+        max_fail_percentage: None,
+        health_gate: false,
+    };
+    let rollout = Rollout::new(5, Action::Deploy, at(0), members, rules);
+    journal.replay.apply(&Record::RolloutBegan {
+        at: at(0),
+        rollout: Box::new(rollout),
+    });
+    journal.replay.apply(&Record::RolloutStep {
+        at: at(1),
+        rollout: 5,
+        step: Step::Admit {
+            server: "db-01".into(),
+        },
+    });
+    let json = journal.report(None).json();
+    let rollout = &json["rollouts"][0];
+    assert_eq!(rollout["phase"], "stopped", "{json:#}");
+    assert_eq!(rollout["dropped"], 1, "{json:#}");
+    assert_eq!(
+        rollout["waiting_servers"],
+        serde_json::json!(["db-02"]),
+        "{json:#}"
+    );
+    assert_eq!(
+        json["held"],
+        serde_json::json!(["deploy on db-02 (#2), in rollout deploy #5"])
+    );
 }
 
 mod nodes;

@@ -101,11 +101,15 @@ fn panel(
         let block = Block::bordered()
             .title(format!(" {} · idle ", worker.slot))
             .border_style(border);
-        // More workers than node slots: the spare ones wait for a node, not for work.
+        // More workers than node slots: with work queued, the spare ones wait for a node.
         let nodes = &app.snapshot.nodes;
-        let waits_for = if nodes.configured() && !nodes.any_room(app.snapshot.target_workers.max(1))
+        let queue = &app.snapshot.queue;
+        let work_waits = queue.len() > queue.held_count();
+        let waits_for = if work_waits
+            && nodes.configured()
+            && !nodes.any_room(app.snapshot.target_workers.max(1))
         {
-            "waiting for a node slot: every node is full or down"
+            "waiting for a node slot"
         } else {
             "waiting for work"
         };

@@ -64,7 +64,8 @@ fn a_run_cut_by_a_crash_names_the_node_it_ran_on() {
     let text = report.text(now());
     assert!(
         text.contains(
-            "Interrupted when fleetdeck stopped (they do not re-run by themselves):\n  \
+            "Interrupted when fleetdeck stopped or the connection to their node broke \
+             (they do not re-run by themselves):\n  \
              web-01 deploy #2 on exec-a, started 25m ago (2026-01-02 03:05:00 UTC)\n    \
              log: logs/demo/web-01_deploy_2.log\n"
         ),

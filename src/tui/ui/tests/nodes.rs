@@ -240,6 +240,13 @@ fn an_idle_worker_says_when_it_waits_for_a_node_slot_rather_than_for_work() {
         }))
     };
     app.snapshot.nodes = nodes(&[("local", 1, ready(), 1), ("exec-a", 2, lost.clone(), 0)]);
+    // Nothing queued: they wait for work, whatever the nodes.
+    let nothing_queued = panels(&app);
+    assert!(
+        nothing_queued.contains("waiting for work"),
+        "{nothing_queued}"
+    );
+    app.snapshot.queue = QueueView::of([item(20, "web-02", Job::Deploy)]);
     let full = panels(&app);
     assert!(full.contains("waiting for a node slot"), "{full}");
     assert!(!full.contains("waiting for work"), "{full}");
