@@ -535,7 +535,7 @@ impl Core {
                 run.node_lost = Some((message, before_start));
                 run.ends_within = ends_within;
             }
-            RunEvent::Started { log_path } => {
+            RunEvent::LogOpened { log_path } => {
                 fx.push(Effect::Journal(Record::LogOpened {
                     at: now,
                     id,

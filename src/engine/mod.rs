@@ -175,8 +175,9 @@ impl HostStatus {
 /// What a runner reports about its run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunEvent {
-    /// The child started; this is its log file.
-    Started {
+    /// The run's log file exists (its child may still be starting): journaled at once, so a
+    /// crash from here on leaves the log findable.
+    LogOpened {
         log_path: PathBuf,
     },
     TaskStarted {

@@ -135,6 +135,14 @@ async fn run(
         Ok(log) => log,
         Err(err) => return error(format!("{err:#}"), None),
     };
+    // Said before the launch, which may wait for the warm runner to start: a crash meanwhile
+    // must not leave a log the journal does not know.
+    let _ = tx.send(RunnerMsg::Event(
+        id,
+        RunEvent::LogOpened {
+            log_path: log.path().to_path_buf(),
+        },
+    ));
     let (events_read, events_write) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(pair) => pair,
         Err(err) => return error(format!("creating the events pipe: {err}"), Some(&log)),
@@ -185,12 +193,6 @@ async fn run(
     if let Err(err) = header_written {
         log::warn!(target: "engine", "{err:#}");
     }
-    let _ = tx.send(RunnerMsg::Event(
-        id,
-        RunEvent::Started {
-            log_path: log.path().to_path_buf(),
-        },
-    ));
     // Only the run's side may hold the write end now, so EOF means the run is done writing.
     drop(events_write);
     let tree = RunTree::new(pid, pipes);

@@ -491,7 +491,7 @@ fn run_events_update_the_running_view() {
     let mut core = core_with(policy());
     deploy(&mut core, &["web-01"]);
     let events = [
-        RunEvent::Started {
+        RunEvent::LogOpened {
             log_path: "logs/prod/web-01/deploy.log".into(),
         },
         RunEvent::TaskStarted {
@@ -511,7 +511,7 @@ fn run_events_update_the_running_view() {
         },
     ];
     for (n, event) in events.into_iter().enumerate() {
-        let started = matches!(event, RunEvent::Started { .. });
+        let started = matches!(event, RunEvent::LogOpened { .. });
         let fx = core.update(Input::Run { id: 1, event }, secs(n as i64));
         if started {
             // The log is journaled at once: a crash mid-run must not lose where it is.
@@ -543,7 +543,7 @@ fn run_events_update_the_running_view() {
 #[test]
 fn run_event_for_an_unknown_id_is_ignored() {
     let events = vec![
-        RunEvent::Started {
+        RunEvent::LogOpened {
             log_path: "logs/prod/web-09/deploy.log".into(),
         },
         RunEvent::TaskStarted {

@@ -81,6 +81,14 @@ async fn run(
         Ok(log) => log,
         Err(err) => return error(format!("{err:#}"), None),
     };
+    // Said at once (building the payload and starting ssh take a while): a crash meanwhile
+    // must not leave a log the journal does not know.
+    let _ = tx.send(RunnerMsg::Event(
+        id,
+        RunEvent::LogOpened {
+            log_path: log.path().to_path_buf(),
+        },
+    ));
     let ident = run_ident(&spec.item);
     let run_dir = format!("{}/{ident}", spec.ssh.work_dir.trim_end_matches('/'));
     let remote = guard::run_argv(
@@ -149,12 +157,6 @@ async fn run(
             );
         }
     };
-    let _ = tx.send(RunnerMsg::Event(
-        id,
-        RunEvent::Started {
-            log_path: log.path().to_path_buf(),
-        },
-    ));
     let (Some(stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
