@@ -16,6 +16,7 @@ pub mod keymap;
 pub mod log_pane;
 pub mod matrix_view;
 pub mod mode;
+mod open_log;
 pub mod picker;
 pub mod rollouts;
 pub mod timeline_view;
