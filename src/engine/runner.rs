@@ -115,6 +115,24 @@ pub(crate) fn ended_early(outcome: Outcome, log: Option<&RunLog>, started: Insta
     }
 }
 
+/// Creates the run's log and says so at once, before anything that may take a while (the warm
+/// runner's start, the payload and ssh): a crash after this leaves no log the journal does not
+/// know.
+pub(crate) fn open_log(
+    log_dir: &std::path::Path,
+    item: &Item,
+    tx: &mpsc::UnboundedSender<RunnerMsg>,
+) -> anyhow::Result<RunLog> {
+    let log = RunLog::create(log_dir, &item.server, item.action, Local::now())?;
+    let _ = tx.send(RunnerMsg::Event(
+        item.id,
+        RunEvent::LogOpened {
+            log_path: log.path().to_path_buf(),
+        },
+    ));
+    Ok(log)
+}
+
 async fn run(
     spec: RunSpec,
     stop_rx: mpsc::UnboundedReceiver<StopMode>,
@@ -126,23 +144,10 @@ async fn run(
     let ended_early = |outcome: Outcome, log: Option<&RunLog>| ended_early(outcome, log, started);
     let error =
         |message: String, log: Option<&RunLog>| ended_early(Outcome::Error { message }, log);
-    let log = match RunLog::create(
-        &spec.log_dir,
-        &spec.item.server,
-        spec.item.action,
-        Local::now(),
-    ) {
+    let log = match open_log(&spec.log_dir, &spec.item, &tx) {
         Ok(log) => log,
         Err(err) => return error(format!("{err:#}"), None),
     };
-    // Said before the launch, which may wait for the warm runner to start: a crash meanwhile
-    // must not leave a log the journal does not know.
-    let _ = tx.send(RunnerMsg::Event(
-        id,
-        RunEvent::LogOpened {
-            log_path: log.path().to_path_buf(),
-        },
-    ));
     let (events_read, events_write) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(pair) => pair,
         Err(err) => return error(format!("creating the events pipe: {err}"), Some(&log)),

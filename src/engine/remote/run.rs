@@ -72,23 +72,10 @@ async fn run(
     let error = |message: String, log: Option<&RunLog>| {
         crate::engine::runner::ended_early(Outcome::Error { message }, log, started)
     };
-    let log = match RunLog::create(
-        &spec.log_dir,
-        &spec.item.server,
-        spec.item.action,
-        Local::now(),
-    ) {
+    let log = match crate::engine::runner::open_log(&spec.log_dir, &spec.item, &tx) {
         Ok(log) => log,
         Err(err) => return error(format!("{err:#}"), None),
     };
-    // Said at once (building the payload and starting ssh take a while): a crash meanwhile
-    // must not leave a log the journal does not know.
-    let _ = tx.send(RunnerMsg::Event(
-        id,
-        RunEvent::LogOpened {
-            log_path: log.path().to_path_buf(),
-        },
-    ));
     let ident = run_ident(&spec.item);
     let run_dir = format!("{}/{ident}", spec.ssh.work_dir.trim_end_matches('/'));
     let remote = guard::run_argv(
