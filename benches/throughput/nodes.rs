@@ -11,12 +11,17 @@
 
 #[path = "nodes/measure.rs"]
 mod measure;
+// The tests' own /proc readers; the bench reads fewer fields of them.
+#[allow(dead_code)]
+#[path = "../../tests/common/procfs.rs"]
+mod procfs;
 #[path = "../../tests/common/sshd.rs"]
 mod sshd;
 
 use super::REPO;
 // tests/common/sshd.rs reads /proc through its parent module.
-use measure::{Measure, all_pids, median, stat_of};
+use measure::{Measure, median};
+use procfs::{all_pids, stat_of};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

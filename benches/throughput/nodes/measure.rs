@@ -2,6 +2,7 @@
 //! reaped, what it left behind), the nodes' CPU (each sshd listener's tree), and a sample of
 //! the programs fleetdeck ran.
 
+use super::procfs::{all_pids, stat_of};
 use super::sshd;
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
@@ -231,28 +232,4 @@ pub fn median(samples: Vec<Measure>) -> Measure {
         nodes: pick(|m| m.nodes),
         children: samples[mid].children.clone(),
     }
-}
-
-// What tests/common/sshd.rs reads of /proc through its parent module.
-
-pub fn all_pids() -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_string_lossy().parse().ok())
-        .collect()
-}
-
-pub struct Stat {
-    pub zombie: bool,
-    pub ppid: i32,
-}
-
-pub fn stat_of(pid: i32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = text[text.rfind(')')? + 1..].split_whitespace().collect();
-    Some(Stat {
-        zombie: *fields.first()? == "Z",
-        ppid: fields.get(1)?.parse().ok()?,
-    })
 }
