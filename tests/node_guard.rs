@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::REPO;
+use common::{REPO, ansible_runner, guard_script};
 use fleetdeck::engine::remote::guard::{self, Control};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -14,19 +14,6 @@ use std::time::{Duration, Instant};
 const GRACE: Duration = Duration::from_secs(2);
 /// Set in the guard's environment: every process of the run inherits it, orphans included.
 const MARK: &str = "FLEETDECK_GUARD_TEST";
-
-fn guard_path() -> PathBuf {
-    Path::new(REPO).join("assets/node/fleetdeck-guard.py")
-}
-
-fn worker() -> PathBuf {
-    let path = Path::new(REPO).join(".venv/bin/ansible-runner");
-    assert!(
-        path.exists(),
-        "ansible-runner is not installed: run .ci/setup first"
-    );
-    path
-}
 
 const HOSTS: &str = "all:\n  hosts:\n    h:\n      ansible_connection: local\n";
 const SLOW: &str = "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: warm up\n      command: \"true\"\n    - name: long sleep\n      command: sleep 60\n";
@@ -77,7 +64,7 @@ impl Node {
 
     /// What the controller sends: the header, then the real transmit stream of `play` on h.
     fn input(&self, play: &str) -> Vec<u8> {
-        let out = Command::new(worker())
+        let out = Command::new(ansible_runner())
             .arg("transmit")
             .arg(self.dir.path().join("pdd"))
             .args(["-p", play, "--limit", "h"])
@@ -106,8 +93,8 @@ impl Node {
     fn start_with_options(&self, input: &[u8], mark: &str, options: &[&str]) -> Running {
         let dir = self.run_dir();
         let mut argv = guard::run_argv(
-            guard_path().to_str().unwrap(),
-            worker().to_str().unwrap(),
+            guard_script().to_str().unwrap(),
+            ansible_runner().to_str().unwrap(),
             dir.to_str().unwrap(),
             GRACE,
         );
@@ -444,8 +431,8 @@ fn a_probe_keeps_a_live_runs_dir() {
     let mut run = node.start("slow.yml", "probed");
     run.sleep_started();
     let argv = guard::probe_argv(
-        guard_path().to_str().unwrap(),
-        worker().to_str().unwrap(),
+        guard_script().to_str().unwrap(),
+        ansible_runner().to_str().unwrap(),
         node.work_dir().to_str().unwrap(),
     );
     let out = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
@@ -462,9 +449,9 @@ fn a_probe_keeps_a_live_runs_dir() {
 #[test]
 fn a_bad_header_starts_nothing() {
     let node = Node::new();
-    let mut child = Command::new(guard_path())
+    let mut child = Command::new(guard_script())
         .args(["run", "--worker"])
-        .arg(worker())
+        .arg(ansible_runner())
         .arg("--dir")
         .arg(node.run_dir())
         .args(["--grace", "1"])
@@ -488,7 +475,7 @@ fn a_bad_header_starts_nothing() {
 
 #[test]
 fn the_guard_prints_its_protocol_version() {
-    let out = Command::new(guard_path())
+    let out = Command::new(guard_script())
         .arg("--version")
         .output()
         .unwrap();

@@ -1,28 +1,16 @@
 //! The node guard's probe (`fleetdeck-guard probe`), run here as ssh would run it on a node:
 //! it reports the node's ansible-runner and removes what crashed runs left, never a live run.
 
+mod common;
+
+use common::{ansible_runner, guard_script};
 use fleetdeck::engine::remote::guard;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-const REPO: &str = env!("CARGO_MANIFEST_DIR");
-
-fn guard_path() -> PathBuf {
-    Path::new(REPO).join("assets/node/fleetdeck-guard.py")
-}
-
-fn worker() -> PathBuf {
-    let path = Path::new(REPO).join(".venv/bin/ansible-runner");
-    assert!(
-        path.exists(),
-        "ansible-runner is not installed: run .ci/setup first"
-    );
-    path
-}
 
 fn probe(worker: &Path, work_dir: &Path) -> guard::ProbeReport {
     let argv = guard::probe_argv(
-        guard_path().to_str().unwrap(),
+        guard_script().to_str().unwrap(),
         worker.to_str().unwrap(),
         work_dir.to_str().unwrap(),
     );
@@ -79,7 +67,7 @@ fn a_probe_reports_the_runner_and_removes_only_dead_runs() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
     let _live = leave_runs(&work);
-    let report = probe(&worker(), &work);
+    let report = probe(&ansible_runner(), &work);
     assert_eq!(report.guard, guard::VERSION);
     assert_eq!(report.worker_error, "");
     assert!(

@@ -130,6 +130,21 @@ pub fn ansible_playbook() -> PathBuf {
     path
 }
 
+/// The repo's own ansible-runner, which the execution-node tests run as a node's worker.
+pub fn ansible_runner() -> PathBuf {
+    let path = Path::new(REPO).join(".venv/bin/ansible-runner");
+    assert!(
+        path.exists(),
+        "ansible-runner is not installed in .venv: run .ci/setup first"
+    );
+    path
+}
+
+/// The node guard as fleetdeck ships it.
+pub fn guard_script() -> PathBuf {
+    Path::new(REPO).join("assets/node/fleetdeck-guard.py")
+}
+
 /// Reads a child's output line by line until `wanted` appears; returns every line read.
 pub fn read_until(reader: &mut impl BufRead, wanted: &str) -> Vec<String> {
     let mut lines = Vec::new();

@@ -20,15 +20,6 @@ use std::time::{Duration, Instant};
 /// The environment every lab runs in (the demo's inventory, copied).
 pub const ENV: &str = "demo";
 
-pub fn worker() -> PathBuf {
-    let path = Path::new(REPO).join(".venv/bin/ansible-runner");
-    assert!(
-        path.exists(),
-        "ansible-runner is not installed in .venv: run .ci/setup first"
-    );
-    path
-}
-
 /// One `execution_nodes` entry, written as the operator would.
 #[derive(Clone, Debug)]
 pub struct NodeEntry {
@@ -156,7 +147,7 @@ impl NodeLab {
                     "-o".into(),
                     "LogLevel=ERROR".into(),
                 ],
-                worker: worker(),
+                worker: crate::common::ansible_runner(),
                 work_dir: self.work_dir(name),
                 guard: None,
             }),
