@@ -1,8 +1,8 @@
 //! The JSON-lines events of our callback plugin (`assets/callback_plugins/fleetdeck_events.py`),
 //! folded into a transcript from which each host's outcome is read.
 
-use super::HostStatus;
 use super::model::{Outcome, Recap};
+use super::{HostStatus, RunEvent};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -80,6 +80,19 @@ impl From<StatsCounts> for Recap {
 impl CallbackEvent {
     pub fn parse(line: &[u8]) -> Option<CallbackEvent> {
         serde_json::from_slice(line).ok()
+    }
+
+    /// What the engine hears of this event while the run goes on: a task started, or one
+    /// host's result. The same for local and remote runs.
+    pub fn progress(&self) -> Option<RunEvent> {
+        match self {
+            CallbackEvent::TaskStart { task, .. } => {
+                Some(RunEvent::TaskStarted { name: task.clone() })
+            }
+            other => other
+                .host_status()
+                .map(|status| RunEvent::HostResult { status }),
+        }
     }
 
     /// The live-progress meaning of this event, if any.

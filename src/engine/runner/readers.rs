@@ -124,18 +124,12 @@ pub(super) async fn read_events(
         if let Ok(mut transcript) = transcript.lock() {
             transcript.record(&event);
         }
-        let progress = match &event {
-            CallbackEvent::TaskStart { task, .. } => {
-                // Workers come and go with tasks: list them while they still descend from
-                // the main process (before the engine hears of the task, so tests can rely on it).
-                tree.note_workers().await;
-                Some(RunEvent::TaskStarted { name: task.clone() })
-            }
-            other => other
-                .host_status()
-                .map(|status| RunEvent::HostResult { status }),
-        };
-        if let Some(progress) = progress {
+        if matches!(event, CallbackEvent::TaskStart { .. }) {
+            // Workers come and go with tasks: list them while they still descend from the main
+            // process (before the engine hears of the task, so tests can rely on it).
+            tree.note_workers().await;
+        }
+        if let Some(progress) = event.progress() {
             let _ = tx.send(RunnerMsg::Event(id, progress));
         }
     }

@@ -2,8 +2,7 @@
 //! tail of ssh's stderr for messages.
 
 use super::STDERR_TAIL_MAX;
-use crate::engine::RunEvent;
-use crate::engine::callback::{CallbackEvent, Transcript};
+use crate::engine::callback::Transcript;
 use crate::engine::model::ItemId;
 use crate::engine::remote::events;
 use crate::engine::remote::guard;
@@ -76,15 +75,7 @@ pub(super) async fn read_stream(
                     continue;
                 };
                 streamed.transcript.record(&event);
-                let progress = match &event {
-                    CallbackEvent::TaskStart { task, .. } => {
-                        Some(RunEvent::TaskStarted { name: task.clone() })
-                    }
-                    other => other
-                        .host_status()
-                        .map(|status| RunEvent::HostResult { status }),
-                };
-                if let Some(progress) = progress {
+                if let Some(progress) = event.progress() {
                     let _ = tx.send(RunnerMsg::Event(id, progress));
                 }
             }
