@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::engine::model::{Item, Purpose};
+use crate::engine::rollout::{Rollout, RolloutId, Rules, Step};
 use chrono::TimeZone;
 
 fn at(minute: u32) -> DateTime<Utc> {
@@ -100,6 +101,39 @@ impl Journal {
     fn ran(&mut self, id: ItemId, server: &str, action: Action, outcome: Outcome) {
         self.start(id, server, action, false);
         self.finish(id, server, action, outcome);
+    }
+
+    /// A deploy rollout begun at minute 0 over `members` (server, item), no health gate.
+    fn begin_rollout(
+        &mut self,
+        id: RolloutId,
+        members: &[(&str, ItemId)],
+        canary: u32,
+        window: u32,
+    ) {
+        let members = members
+            .iter()
+            .map(|(server, item)| (server.to_string(), *item))
+            .collect();
+        let rules = Rules {
+            canary,
+            window,
+            max_fail_percentage: None,
+            health_gate: false,
+        };
+        let rollout = Rollout::new(id, Action::Deploy, at(0), members, rules);
+        self.replay.apply(&Record::RolloutBegan {
+            at: at(0),
+            rollout: Box::new(rollout),
+        });
+    }
+
+    fn rollout_step(&mut self, id: RolloutId, minute: u32, step: Step) {
+        self.replay.apply(&Record::RolloutStep {
+            at: at(minute),
+            rollout: id,
+            step,
+        });
     }
 
     fn report(self, holder: Option<u32>) -> Report {
@@ -375,27 +409,11 @@ fn a_server_the_inventory_no_longer_has_is_listed_and_said_to_be_gone() {
 
 #[test]
 fn a_stopped_rollout_names_its_waiting_servers_and_what_to_run() {
-    use crate::engine::rollout::{Rollout, Rules, Step};
     let mut journal = Journal::new();
     journal.ran(1, "web-01", Action::Deploy, Outcome::Succeeded);
     journal.ran(2, "db-01", Action::Deploy, failed());
     journal.queue(3, "db-02", Action::Deploy, false);
-    let members = vec![
-        ("web-01".to_string(), 1),
-        ("db-01".to_string(), 2),
-        ("db-02".to_string(), 3),
-    ];
-    let rules = Rules {
-        canary: 1,
-        window: 2,
-        max_fail_percentage: None,
-        health_gate: false,
-    };
-    let rollout = Rollout::new(4, Action::Deploy, at(0), members, rules);
-    journal.replay.apply(&Record::RolloutBegan {
-        at: at(0),
-        rollout: Box::new(rollout),
-    });
+    journal.begin_rollout(4, &[("web-01", 1), ("db-01", 2), ("db-02", 3)], 1, 2);
     let reason = "deploy failed (rc 2, task \"Verify release checksum\")";
     for step in [
         Step::Admit {
@@ -412,11 +430,7 @@ fn a_stopped_rollout_names_its_waiting_servers_and_what_to_run() {
             reason: reason.into(),
         },
     ] {
-        journal.replay.apply(&Record::RolloutStep {
-            at: at(3),
-            rollout: 4,
-            step,
-        });
+        journal.rollout_step(4, 3, step);
     }
     let report = journal.report(None);
     let text = report.text(now());
@@ -447,28 +461,11 @@ fn a_stopped_rollout_names_its_waiting_servers_and_what_to_run() {
 /// next start will find it (the cut deploy failed, so it stopped), not as still deploying.
 #[test]
 fn a_rollout_cut_by_a_crash_is_shown_as_the_next_start_finds_it() {
-    use crate::engine::rollout::{Rollout, Rules, Step};
     let rollout_with = |journal: &mut Journal| {
-        let members = vec![("db-01".to_string(), 1), ("db-02".to_string(), 2)];
-        let rules = Rules {
-            canary: 0,
-            window: 2,
-            max_fail_percentage: None,
-            health_gate: false,
-        };
-        let rollout = Rollout::new(3, Action::Deploy, at(0), members, rules);
-        journal.replay.apply(&Record::RolloutBegan {
-            at: at(0),
-            rollout: Box::new(rollout),
-        });
+        journal.begin_rollout(3, &[("db-01", 1), ("db-02", 2)], 0, 2);
         for server in ["db-01", "db-02"] {
-            journal.replay.apply(&Record::RolloutStep {
-                at: at(1),
-                rollout: 3,
-                step: Step::Admit {
-                    server: server.into(),
-                },
-            });
+            let server = server.into();
+            journal.rollout_step(3, 1, Step::Admit { server });
         }
     };
     for holder in [None, Some(4242)] {
@@ -494,34 +491,13 @@ fn a_rollout_cut_by_a_crash_is_shown_as_the_next_start_finds_it() {
 /// drops it from the rollout as the next start will, instead of listing it as waiting.
 #[test]
 fn a_rollout_member_gone_from_the_inventory_is_dropped_not_waiting() {
-    use crate::engine::rollout::{Rollout, Rules, Step};
     let mut journal = Journal::new();
     journal.start(1, "db-01", Action::Deploy, false);
     journal.queue(2, "db-02", Action::Deploy, false);
     journal.queue(3, "web-09", Action::Deploy, false);
-    let members = vec![
-        ("db-01".to_string(), 1),
-        ("db-02".to_string(), 2),
-        ("web-09".to_string(), 3),
-    ];
-    let rules = Rules {
-        canary: 0,
-        window: 1,
-        max_fail_percentage: None,
-        health_gate: false,
-    };
-    let rollout = Rollout::new(5, Action::Deploy, at(0), members, rules);
-    journal.replay.apply(&Record::RolloutBegan {
-        at: at(0),
-        rollout: Box::new(rollout),
-    });
-    journal.replay.apply(&Record::RolloutStep {
-        at: at(1),
-        rollout: 5,
-        step: Step::Admit {
-            server: "db-01".into(),
-        },
-    });
+    journal.begin_rollout(5, &[("db-01", 1), ("db-02", 2), ("web-09", 3)], 0, 1);
+    let server = "db-01".into();
+    journal.rollout_step(5, 1, Step::Admit { server });
     let json = journal.report(None).json();
     let rollout = &json["rollouts"][0];
     assert_eq!(rollout["phase"], "stopped", "{json:#}");
