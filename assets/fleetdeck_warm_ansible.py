@@ -149,6 +149,20 @@ def child_tmp_dirs(pid):
     return [os.path.join(parent, n) for n in names if n.startswith('%s%d-' % (CHILD_TMP_PREFIX, pid))]
 
 
+_forker = {'pid': 0, 'libc': None}
+
+
+def note_forker():
+    _forker['pid'] = os.getpid()
+
+
+def die_with_forker():
+    """In a child the run forked (an ansible worker): SIGTERM when the forker ends."""
+    _forker['libc'].prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != _forker['pid']:  # it ended before the death signal was set
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def become_run(req, passed, close_fds, server_pid, ready):
     """Runs in the forked child: becomes what a fresh `ansible-playbook <argv>` would be.
     Never returns."""
@@ -165,7 +179,8 @@ def become_run(req, passed, close_fds, server_pid, ready):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # what CPython sets at start-up
         # If the server dies (even by kill -9), the run hears SIGTERM and ends its workers.
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        _forker['libc'] = ctypes.CDLL(None, use_errno=True)
+        _forker['libc'].prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
         if os.getppid() != server_pid:
             os._exit(99)
         os.write(ready, b'.')
@@ -213,6 +228,11 @@ def become_run(req, passed, close_fds, server_pid, ready):
         # ansible forks a worker per task: the worker's collector leaves what it inherited alone
         # (a full collection would write to, and so copy, every page of the run's heap).
         os.register_at_fork(after_in_child=gc.freeze)
+        # A worker ansible had forked but not yet listed when the run was interrupted is never
+        # stopped by ansible's cleanup, and lives on in a session of its own. Each fork of the
+        # run hears SIGTERM when its forker ends, however it ends: a worker's own handler then
+        # ends its process group, the task's command included.
+        os.register_at_fork(before=note_forker, after_in_child=die_with_forker)
         argv = ['ansible-playbook'] + list(req['argv'])
         sys.argv = argv
         try:

@@ -736,6 +736,62 @@ fn killing_fleetdeck_ends_every_run_and_the_server_within_the_grace() {
     assert!(left.is_empty(), "outlived fleetdeck: {left:#?}");
 }
 
+/// fleetdeck killed, and the run's main process dies before it could stop its workers (an
+/// interrupt that lands while ansible forks a worker it has not listed yet, the OOM killer): the
+/// workers, each in a session of its own, end with the main process all the same.
+#[test]
+fn workers_end_with_their_run_even_when_fleetdeck_and_the_run_die_first() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let sandbox = lab(&[("h1", 120)], STEP_PLAY, 1, "");
+    let mut command = sandbox.fleetdeck();
+    command.args(["run", "-e", "lab", "check", "--all"]);
+    let (mut child, mut stdout) = common::spawn_with_stdout(command);
+    common::read_until(&mut stdout, "processing: check for server h1");
+    // The Wait task's worker: a child of the run, in a session of its own, running the sleep.
+    // Nothing tells when other programs fork: this polls, on that condition.
+    let logs = sandbox.root.join("logs/lab");
+    let sleeps = |session: i32| {
+        processes_in_group(session).into_iter().any(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|raw| raw.starts_with(b"sleep"))
+        })
+    };
+    let deadline = std::time::Instant::now() + SAFETY;
+    let (run, worker) = loop {
+        let log = dirs_named(&logs, "h1")
+            .first()
+            .and_then(|log| std::fs::read_to_string(log).ok())
+            .unwrap_or_default();
+        if log.contains("TASK [Wait]") {
+            let run = run_pid(&log);
+            let worker = common::all_pids().into_iter().find(|pid| {
+                common::stat_of(*pid).is_some_and(|s| s.ppid == run && s.session == *pid)
+                    && sleeps(*pid)
+            });
+            if let Some(worker) = worker {
+                break (run, worker);
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Wait task's worker runs its sleep"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Stopped, the run cannot stop its workers itself; then fleetdeck and the run die.
+    kill(Pid::from_raw(run), Signal::SIGSTOP).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    kill(Pid::from_raw(run), Signal::SIGKILL).unwrap();
+    assert_eq!(
+        left_in_group(worker),
+        Vec::<i32>::new(),
+        "the worker and its sleep end with the run"
+    );
+    let left = sandbox.ansible_left_after(Duration::from_secs(3) + Duration::from_secs(4));
+    assert!(left.is_empty(), "outlived fleetdeck: {left:#?}");
+}
+
 #[test]
 fn a_program_that_is_not_python_runs_fresh_and_says_why_once() {
     let fake = Path::new(REPO).join("tests/fixtures/fake-ansible-playbook");
